@@ -1,0 +1,161 @@
+import Foundation
+
+/// `hogmail build` as a list of named steps: read the configuration, parse the drafts,
+/// render, assemble the sample messages, write. Everything is produced in memory first;
+/// files are written to a staging folder and renamed into place, so a failed build
+/// leaves the previous output as it was.
+public struct BuildPipeline {
+    public struct Options {
+        public var projectDirectory: URL
+        /// Draft paths as the user gave them; empty means every draft in `issues/`.
+        public var drafts: [String]
+        /// Output folder; default `out/` in the project.
+        public var outputDirectory: URL?
+
+        public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil) {
+            self.projectDirectory = projectDirectory
+            self.drafts = drafts
+            self.outputDirectory = outputDirectory
+        }
+    }
+
+    public struct BuiltIssue: Sendable {
+        public var folder: String
+        public var sourcePath: String
+        public var subject: String
+        public var isDraft: Bool
+        public var htmlBytes: Int
+        public var files: [String]
+    }
+
+    public struct Report: Sendable {
+        public var outputDirectory: URL
+        public var issues: [BuiltIssue]
+        public var warnings: [Warning]
+        /// False when explicit drafts were built and another draft kept the archive from being rebuilt.
+        public var archiveWritten: Bool
+    }
+
+    public static let steps = ["Reading configuration", "Parsing drafts", "Rendering", "Assembling messages", "Writing files"]
+
+    public var options: Options
+
+    public init(options: Options) { self.options = options }
+
+    /// Runs every step; `progress(step, total, name)` is called as each begins.
+    public func run(progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Report {
+        var warnings: [Warning] = []
+        func step<T>(_ index: Int, _ body: () throws -> T) throws -> T {
+            progress(index + 1, Self.steps.count, Self.steps[index])
+            do { return try body() } catch var error as HogMailError {
+                error.step = Self.steps[index]
+                throw error
+            }
+        }
+        let project = Project(directory: options.projectDirectory)
+
+        let (configuration, templates) = try step(0) { () throws -> (Configuration, TemplateSet) in
+            let (configuration, configWarnings) = try project.configuration()
+            let (templates, templateWarnings) = try TemplateSet.load(directory: project.templatesDirectory)
+            warnings += configWarnings + templateWarnings
+            return (configuration, templates)
+        }
+
+        let (selected, others) = try step(1) { () throws -> ([Issue], [Issue]?) in
+            let all = try project.draftFiles()
+            let requested = options.drafts.isEmpty ? all : try options.drafts.map { try project.draftFile(forArgument: $0) }
+            if requested.isEmpty {
+                throw HogMailError(file: "issues/", "There are no drafts to build. Write one with `hogmail new`, or put Markdown files (`3-title.md`) in issues/.")
+            }
+            let selected = try requested.map { try DraftParser.parse(contentsOf: $0.url, displayPath: $0.display) }
+            try Self.checkUniqueFolders(selected)
+            warnings += selected.flatMap(\.warnings)
+            // The archive lists every issue, so the other drafts are read too; one that does
+            // not parse keeps the archive as it was rather than dropping an issue from it.
+            let requestedPaths = Set(requested.map(\.url.standardizedFileURL.path))
+            var others: [Issue] = []
+            for file in all where !requestedPaths.contains(file.url.standardizedFileURL.path) {
+                do {
+                    others.append(try DraftParser.parse(contentsOf: file.url, displayPath: file.display))
+                } catch let error as HogMailError {
+                    warnings.append(Warning(file: file.display, "the archive and feed were not rewritten, because this draft does not build: \(error.message)"))
+                    return (selected, nil)
+                }
+            }
+            return (selected, others)
+        }
+
+        let renderer = IssueRenderer(configuration: configuration, templates: templates)
+        let (rendered, renderedOthers) = try step(2) { () throws -> ([RenderedIssue], [RenderedIssue]?) in
+            (try selected.map(renderer.render), try others.map { try $0.map(renderer.render) })
+        }
+
+        let files = try step(3) { () throws -> [String: [(String, Data)]] in
+            var files: [String: [(String, Data)]] = [:]
+            for issue in rendered {
+                let sample = try SampleMessage(configuration: configuration, rendered: issue)
+                files[issue.issue.folderName] = [
+                    ("email.html", Data(sample.html.utf8)),
+                    ("email.txt", Data(sample.text.utf8)),
+                    ("email.eml", Data(sample.eml.utf8)),
+                    ("web.html", Data(issue.webHTML.utf8)),
+                ]
+            }
+            return files
+        }
+
+        let output = options.outputDirectory ?? project.directory.appendingPathComponent("out")
+        let archive = renderedOthers.map { renderer.archive(rendered + $0) }
+        try step(4) {
+            var topLevel: [(String, Data)] = []
+            if let archive {
+                topLevel = [("index.html", Data(archive.index.utf8)), ("feed.xml", Data(archive.feed.utf8))]
+            }
+            try OutputWriter(directory: output).write(folders: files, topLevel: topLevel)
+        }
+
+        let built = rendered.map { issue in
+            BuiltIssue(folder: issue.issue.folderName, sourcePath: issue.issue.sourcePath, subject: issue.issue.subject,
+                       isDraft: issue.issue.isDraft,
+                       htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
+                       files: files[issue.issue.folderName]?.map(\.0) ?? [])
+        }
+        return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: archive != nil)
+    }
+
+    static func checkUniqueFolders(_ issues: [Issue]) throws {
+        var seen: [String: Issue] = [:]
+        for issue in issues {
+            if let other = seen[issue.folderName] {
+                throw HogMailError(file: issue.sourcePath, "This draft and \(other.sourcePath) are both issue \(issue.folderName). Give one of them another number (in its file name or with `issue:`).")
+            }
+            seen[issue.folderName] = issue
+        }
+    }
+}
+
+/// The sample message `hogmail build` writes: the real email, addressed to the
+/// configured sample recipient, dated from the draft so the bytes never change.
+public struct SampleMessage {
+    /// The sample's links carry this token, which the server never accepts.
+    public static let token = "sample"
+
+    public var html: String
+    public var text: String
+    public var eml: String
+
+    public init(configuration: Configuration, rendered: RenderedIssue) throws {
+        let urls = ProjectURLs(publicBase: configuration.urls.publicBase)
+        let unsubscribe = urls.unsubscribe(token: Self.token)
+        let recipient = configuration.sampleRecipient
+        let values: [PersonalizedText.Field: String] = [.unsubscribeURL: unsubscribe, .recipientEmail: recipient.address]
+        html = rendered.emailHTML.filled(values.mapValues(HTML.escapeAttribute))
+        text = rendered.emailText.filled(values)
+        let messageID = MessageTemplate.messageID(sendKey: "sample:" + rendered.message.contentHash,
+                                                  recipient: recipient.address, domain: configuration.list.from.domain)
+        eml = try rendered.message.message(for: .init(
+            mailbox: recipient, unsubscribeURL: unsubscribe, messageID: messageID,
+            date: rendered.issue.sendTime.instant(schedule: configuration.schedule),
+            timeZone: configuration.schedule.timeZone))
+    }
+}

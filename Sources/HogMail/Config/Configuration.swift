@@ -1,0 +1,227 @@
+import Foundation
+
+/// `hogmail.yml`: who sends, where links point, when issues go out.
+/// Read once; every later stage takes the values from here.
+public struct Configuration: Sendable {
+    public struct List: Sendable {
+        public var name: String
+        /// The `List-Id` identifier (RFC 2919), a domain-like name.
+        public var id: String
+        public var from: Mailbox
+        public var replyTo: Mailbox?
+        public var postalAddress: String
+        /// One sentence under every issue: why the reader gets this email.
+        public var why: String
+        /// Mailbox for `List-Unsubscribe: <mailto:…>`; defaults to unsubscribe@ the From domain.
+        public var unsubscribeMailbox: String
+        /// `<html lang>` of emails and pages.
+        public var language: String
+    }
+
+    public struct URLs: Sendable {
+        /// Relative links and images in drafts resolve against this; nil if not configured.
+        public var site: String?
+        /// Where `hogmail serve` answers: unsubscribe, archive, feed.
+        public var publicBase: String
+    }
+
+    public struct Schedule: Sendable {
+        public var cadence: Cadence
+        public var anchor: CalendarDate
+        public var hour: Int
+        public var minute: Int
+        public var timeZone: TimeZone
+    }
+
+    public struct Lint: Sendable {
+        public var allowHosts: [String]
+        public var allowUTM: Bool
+    }
+
+    public var list: List
+    public var urls: URLs
+    public var schedule: Schedule
+    public var storePath: String
+    public var tokenKeyEnvironmentVariable: String
+    public var transportKind: String
+    public var outboxPath: String
+    public var testAddresses: [String]
+    public var lint: Lint
+    /// Recipient of the sample `email.eml` that `hogmail build` writes.
+    public var sampleRecipient: Mailbox
+    /// Where the file was read from, for messages.
+    public var path: String
+}
+
+extension Configuration {
+    public static let fileName = "hogmail.yml"
+
+    /// Reads `hogmail.yml` in `directory`. `displayPath` is how errors name the file.
+    public static func load(fromDirectory directory: URL, displayPath: String? = nil) throws -> (Configuration, [Warning]) {
+        let url = directory.appendingPathComponent(fileName)
+        let shown = displayPath ?? fileName
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw HogMailError(file: shown, "There is no \(fileName) in \(directory.path). Run `hogmail init \(directory.path)` to create a project, or pass `--project DIR` pointing at one.")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw HogMailError(file: shown, "\(fileName) cannot be read: \(error.localizedDescription). Check its permissions.")
+        }
+        let text = try TextFile.decode(data, file: shown)
+        return try parse(text, file: shown)
+    }
+
+    static let knownKeys: [String: Set<String>] = [
+        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build"],
+        "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "language"],
+        "urls": ["site", "public"],
+        "schedule": ["cadence", "anchor", "time", "timezone"],
+        "store": ["path"],
+        "secrets": ["token_key_env"],
+        "lint": ["allow_hosts", "allow_utm"],
+        "build": ["sample_recipient"],
+    ]
+
+    public static func parse(_ text: String, file: String) throws -> (Configuration, [Warning]) {
+        let root = try YAMLMapping.parse(text, file: file)
+        var warnings: [Warning] = []
+        func warnUnknown(_ mapping: YAMLMapping, _ section: String) {
+            for (key, line) in mapping.unknownKeys(known: knownKeys[section] ?? [], at: section) {
+                warnings.append(Warning(file: file, line: line, "`\(key)` is not a setting HogMail knows; it is ignored. Check its spelling against `hogmail init`'s commented hogmail.yml."))
+            }
+        }
+        warnUnknown(root, "")
+
+        guard let listSection = try root.mapping("list", at: "list") else {
+            throw HogMailError(file: file, line: 1, "The `list:` section is missing. Add it with at least `name`, `id`, `from` and `postal_address` (see `hogmail init` for a commented example).")
+        }
+        warnUnknown(listSection, "list")
+        let name = try listSection.requiredString("name", at: "list.name", fix: "Add the newsletter's name, e.g. `name: HogMail`.")
+        let id = try listSection.requiredString("id", at: "list.id", fix: "Add a List-Id such as `id: news.example.com` (RFC 2919: a domain you control).")
+        try checkHeaderSafe(id, path: "list.id", file: file, line: listSection.lineOf("id"))
+        guard id.range(of: #"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+$"#, options: .regularExpression) != nil else {
+            throw HogMailError(file: file, line: listSection.lineOf("id"), "`list.id` is `\(id)`, which is not a List-Id. Use a dotted name under a domain you control, such as `news.example.com` (RFC 2919).")
+        }
+        let fromText = try listSection.requiredString("from", at: "list.from", fix: "Add the sender, e.g. `from: HogMail <hogmail@example.com>`; CAN-SPAM and every mailbox provider require an honest From.")
+        let from = try Mailbox.parse(fromText, field: "list.from", file: file, line: listSection.lineOf("from"))
+        let replyTo = try listSection.string("reply_to", at: "list.reply_to").map {
+            try Mailbox.parse($0, field: "list.reply_to", file: file, line: listSection.lineOf("reply_to"))
+        }
+        let postal = try listSection.requiredString("postal_address", at: "list.postal_address", fix: "Add the postal address printed under every issue, e.g. `postal_address: 2261 Market Street #4008, San Francisco, CA 94114, USA` (CAN-SPAM requires one).")
+        try checkHeaderSafe(postal, path: "list.postal_address", file: file, line: listSection.lineOf("postal_address"), allowNewlines: true)
+        let why = try listSection.string("why", at: "list.why") ?? "You get this because you subscribed to \(name)."
+        let mailto = try listSection.string("unsubscribe_mailto", at: "list.unsubscribe_mailto") ?? "unsubscribe@\(from.domain)"
+        let unsubscribeMailbox = try Mailbox.parse(mailto, field: "list.unsubscribe_mailto", file: file, line: listSection.lineOf("unsubscribe_mailto")).address
+        let language = try listSection.string("language", at: "list.language") ?? "en"
+        guard language.range(of: #"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"#, options: .regularExpression) != nil else {
+            throw HogMailError(file: file, line: listSection.lineOf("language"), "`list.language` is `\(language)`, which is not a language tag. Use one like `en` or `en-GB`.")
+        }
+
+        guard let urlSection = try root.mapping("urls", at: "urls") else {
+            throw HogMailError(file: file, line: 1, "The `urls:` section is missing. Add `public:` (where `hogmail serve` answers, used in unsubscribe links) and `site:` (where relative links in drafts point).")
+        }
+        warnUnknown(urlSection, "urls")
+        let publicBase = try absoluteHTTPURL(
+            urlSection.requiredString("public", at: "urls.public", fix: "Add the address where `hogmail serve` answers, e.g. `public: https://newsletter.example.com`; unsubscribe links point there."),
+            path: "urls.public", file: file, line: urlSection.lineOf("public"))
+        let site = try urlSection.string("site", at: "urls.site").map {
+            try absoluteHTTPURL($0, path: "urls.site", file: file, line: urlSection.lineOf("site"))
+        }
+
+        let scheduleSection = try root.mapping("schedule", at: "schedule")
+        if let scheduleSection { warnUnknown(scheduleSection, "schedule") }
+        let cadenceText = try scheduleSection?.string("cadence", at: "schedule.cadence") ?? "biweekly"
+        guard let cadence = Cadence(rawValue: cadenceText) else {
+            throw HogMailError(file: file, line: scheduleSection?.lineOf("cadence"), "`schedule.cadence` is `\(cadenceText)`; use one of \(Cadence.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")).")
+        }
+        let anchorText = try scheduleSection?.string("anchor", at: "schedule.anchor")
+        let anchor = try anchorText.map {
+            guard let date = CalendarDate(parsing: $0) else {
+                throw HogMailError(file: file, line: scheduleSection?.lineOf("anchor"), "`schedule.anchor` is `\($0)`, which is not a date (use YYYY-MM-DD, the date an issue went out).")
+            }
+            return date
+        } ?? CalendarDate(year: 2026, month: 1, day: 7)!
+        let timeText = try scheduleSection?.string("time", at: "schedule.time") ?? "09:00"
+        guard let (hour, minute) = parseClockTime(timeText) else {
+            throw HogMailError(file: file, line: scheduleSection?.lineOf("time"), "`schedule.time` is `\(timeText)`, which is not a time of day (use \"HH:MM\" in quotes, e.g. \"16:00\").")
+        }
+        let zoneText = try scheduleSection?.string("timezone", at: "schedule.timezone") ?? "UTC"
+        guard let zone = TimeZone(identifier: zoneText) else {
+            throw HogMailError(file: file, line: scheduleSection?.lineOf("timezone"), "`schedule.timezone` is `\(zoneText)`, which is not a time zone name. Use an IANA name such as `Europe/London` or `UTC`.")
+        }
+
+        let store = try root.mapping("store", at: "store")
+        if let store { warnUnknown(store, "store") }
+        let secrets = try root.mapping("secrets", at: "secrets")
+        if let secrets { warnUnknown(secrets, "secrets") }
+        let tokenEnv = try secrets?.string("token_key_env", at: "secrets.token_key_env") ?? "HOGMAIL_SECRET"
+
+        // The transport section is read in full by the delivery layer; here only what building needs.
+        let transport = try root.mapping("transport", at: "transport")
+        let kind = try transport?.string("kind", at: "transport.kind") ?? "outbox"
+        guard ["outbox", "smtp", "ses"].contains(kind) else {
+            throw HogMailError(file: file, line: transport?.lineOf("kind"), "`transport.kind` is `\(kind)`; use `outbox`, `smtp` or `ses`.")
+        }
+        let outboxPath = try transport?.mapping("outbox", at: "transport.outbox")?.string("path", at: "transport.outbox.path") ?? "out/outbox"
+
+        let testAddresses = try root.stringList("test_addresses", at: "test_addresses") ?? []
+        for address in testAddresses {
+            _ = try Mailbox.parse(address, field: "test_addresses", file: file, line: root.lineOf("test_addresses"))
+        }
+        let lintSection = try root.mapping("lint", at: "lint")
+        if let lintSection { warnUnknown(lintSection, "lint") }
+        let allowHosts = try lintSection?.stringList("allow_hosts", at: "lint.allow_hosts") ?? []
+        let allowUTM = try lintSection?.bool("allow_utm", at: "lint.allow_utm") ?? false
+
+        let build = try root.mapping("build", at: "build")
+        if let build { warnUnknown(build, "build") }
+        let sample = try Mailbox.parse(
+            build?.string("sample_recipient", at: "build.sample_recipient") ?? "Sample Reader <reader@example.com>",
+            field: "build.sample_recipient", file: file, line: build?.lineOf("sample_recipient"))
+
+        let configuration = Configuration(
+            list: List(name: name, id: id, from: from, replyTo: replyTo, postalAddress: postal, why: why,
+                       unsubscribeMailbox: unsubscribeMailbox, language: language),
+            urls: URLs(site: site, publicBase: publicBase),
+            schedule: Schedule(cadence: cadence, anchor: anchor, hour: hour, minute: minute, timeZone: zone),
+            storePath: try store?.string("path", at: "store.path") ?? "hogmail.sqlite",
+            tokenKeyEnvironmentVariable: tokenEnv,
+            transportKind: kind,
+            outboxPath: outboxPath,
+            testAddresses: testAddresses,
+            lint: Lint(allowHosts: allowHosts, allowUTM: allowUTM),
+            sampleRecipient: sample,
+            path: file)
+        return (configuration, warnings)
+    }
+}
+
+private extension Configuration {
+    static func absoluteHTTPURL(_ text: String, path: String, file: String, line: Int?) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty
+        else {
+            throw HogMailError(file: file, line: line, "`\(path)` is `\(text)`, which is not an absolute web address. Write it in full, e.g. `https://example.com`.")
+        }
+        // Stored without a trailing slash, so joining paths never doubles it.
+        var result = trimmed
+        while result.hasSuffix("/") { result.removeLast() }
+        return result
+    }
+
+    static func parseClockTime(_ text: String) -> (Int, Int)? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]),
+              (0..<24).contains(hour), (0..<60).contains(minute) else { return nil }
+        return (hour, minute)
+    }
+}
+
+/// Refuses values that would break or inject into a mail header (CR, LF, NUL).
+func checkHeaderSafe(_ value: String, path: String, file: String?, line: Int?, allowNewlines: Bool = false) throws {
+    let forbidden: Set<Unicode.Scalar> = allowNewlines ? ["\0"] : ["\r", "\n", "\0"]
+    if value.unicodeScalars.contains(where: forbidden.contains) {
+        throw HogMailError(file: file, line: line, "`\(path)` contains a line break or NUL character, which could inject mail headers. Keep it on one line.")
+    }
+}

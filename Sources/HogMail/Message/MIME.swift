@@ -1,0 +1,159 @@
+import Foundation
+
+/// The encodings of RFC 2045 (quoted-printable), RFC 2047 (encoded words) and
+/// RFC 5322 (header folding, dates), written for exactly what HogMail sends.
+public enum MIME {
+    /// A header that would not be a header any more: CR, LF or NUL in a value.
+    public static func checkHeaderValue(_ value: String, header: String) throws {
+        if value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+            throw HogMailError("The \(header) header would contain a line break or NUL character (\(value.debugDescription)); that could inject headers, so the message was refused. Remove the line break from the value it comes from.")
+        }
+    }
+
+    // MARK: - Headers
+
+    /// `Name: value` folded to lines of at most 78 characters where the value allows it (RFC 5322 §2.2.3),
+    /// breaking only before spaces, so unfolding restores the value exactly.
+    public static func header(_ name: String, _ value: String) -> String {
+        let line = "\(name): \(value)"
+        if line.utf8.count <= 78 { return line }
+        var result = ""
+        var current = "\(name):"
+        let words = value.split(separator: " ", omittingEmptySubsequences: false)
+        for word in words {
+            if current.utf8.count + 1 + word.utf8.count > 78 && current.contains(" ") {
+                result += current + "\r\n"
+                current = " " + word
+            } else {
+                current += " " + word
+            }
+        }
+        return result + current
+    }
+
+    /// Subject and other unstructured text: as is when it is plain ASCII, else RFC 2047 encoded words.
+    public static func unstructured(_ text: String) -> String {
+        isPlainASCII(text) ? text : encodedWords(text)
+    }
+
+    /// A mailbox for From/To/Reply-To: `"Name" <addr>`, with the name encoded when it is not ASCII.
+    public static func mailbox(_ mailbox: Mailbox) -> String {
+        guard let name = mailbox.name, !name.isEmpty else { return mailbox.address }
+        return "\(phrase(name)) <\(mailbox.address)>"
+    }
+
+    /// A display name: an atom sequence as is, a quoted string if it has specials, encoded words if not ASCII.
+    public static func phrase(_ name: String) -> String {
+        if !isPlainASCII(name) { return encodedWords(name) }
+        let specials = Set("()<>[]:;@\\,.\"")
+        if name.contains(where: { specials.contains($0) }) {
+            return "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return name
+    }
+
+    /// RFC 2047 `B` encoded words of at most 75 characters, split between whole characters,
+    /// separated by spaces so a folding point falls between them.
+    public static func encodedWords(_ text: String) -> String {
+        let maximumBytes = 45  // 60 base64 characters + "=?utf-8?B?" + "?=" = 72 ≤ 75
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        func flush() {
+            guard !chunk.isEmpty else { return }
+            words.append("=?utf-8?B?\(Data(chunk).base64EncodedString())?=")
+            chunk.removeAll()
+        }
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if bytes.count > maximumBytes {
+                // A very long grapheme (a long emoji sequence): split between its scalars.
+                for scalar in character.unicodeScalars {
+                    let scalarBytes = Array(String(scalar).utf8)
+                    if chunk.count + scalarBytes.count > maximumBytes { flush() }
+                    chunk += scalarBytes
+                }
+                continue
+            }
+            if chunk.count + bytes.count > maximumBytes { flush() }
+            chunk += bytes
+        }
+        flush()
+        return words.joined(separator: " ")
+    }
+
+    static func isPlainASCII(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    }
+
+    /// `Wed, 07 Jan 2026 16:00:00 +0000` in `zone` (RFC 5322 §3.3).
+    public static func date(_ instant: Date, in zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let offset = zone.secondsFromGMT(for: instant) / 60
+        let sign = offset < 0 ? "-" : "+"
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d %@%02d%02d",
+                      days[c.weekday! - 1], c.day!, months[c.month! - 1], c.year!, c.hour!, c.minute!, c.second!,
+                      sign, abs(offset) / 60, abs(offset) % 60)
+    }
+
+    // MARK: - Bodies
+
+    /// Quoted-printable (RFC 2045 §6.7) with CRLF line ends and encoded lines of at most 76 characters.
+    /// `softBreakAtEnd` ends the output with `=` CRLF, which decodes to nothing: encoded pieces
+    /// can then be joined, each starting a fresh line, and decode to the joined text.
+    public static func quotedPrintable(_ text: String, softBreakAtEnd: Bool = false) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + text.utf8.count / 8)
+        let hex = Array("0123456789ABCDEF".utf8)
+        var column = 0
+        let bytes = Array(text.utf8)
+        var index = 0
+        func softBreak() {
+            output += [UInt8(ascii: "="), 13, 10]
+            column = 0
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 10 {  // LF (and CRLF) → hard line break
+                output += [13, 10]
+                column = 0
+                index += 1
+                continue
+            }
+            if byte == 13, index + 1 < bytes.count, bytes[index + 1] == 10 {
+                index += 1
+                continue
+            }
+            let next = index + 1 < bytes.count ? bytes[index + 1] : nil
+            let atLineEnd = next == nil || next == 10 || next == 13
+            let literal: Bool
+            switch byte {
+            case 33...60, 62...126: literal = true
+            case 32, 9: literal = !atLineEnd  // trailing white space would be lost in transit
+            default: literal = false
+            }
+            // "From " at a line start is mangled by mbox tools; a lone "." ends SMTP DATA.
+            let guarded = byte == UInt8(ascii: ".") || (byte == UInt8(ascii: "F") && bytes[index...].starts(with: Array("From ".utf8)))
+            var encode = !literal || (column == 0 && guarded)
+            var width = encode ? 3 : 1
+            // Leave room for the soft break's "=", unless this is the last thing on the line.
+            let limit = atLineEnd && !(softBreakAtEnd && next == nil) ? 76 : 75
+            if column + width > limit {
+                softBreak()
+                if guarded && !encode { encode = true; width = 3 }
+            }
+            if encode {
+                output += [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            } else {
+                output.append(byte)
+            }
+            column += width
+            index += 1
+        }
+        if softBreakAtEnd && column > 0 { softBreak() }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+
+/// Markdown tree → the HTML of an email body, every element styled inline
+/// (Outlook and many webmails drop `<style>` blocks; inline styles survive).
+public struct HTMLRenderer: Sendable {
+    public var links: LinkResolver
+    public var theme: Theme
+
+    public init(links: LinkResolver, theme: Theme = .standard) {
+        self.links = links
+        self.theme = theme
+    }
+
+    /// A relative link or image that could not be made absolute (no `urls.site`).
+    public struct UnresolvedLink: Equatable, Sendable {
+        public var url: String
+        public var line: Int
+    }
+
+    public func html(from document: MarkdownDocument) -> (html: String, unresolved: [UnresolvedLink]) {
+        var state = State()
+        let html = document.blocks.map { block($0, &state) }.joined(separator: "\n")
+        return (html, state.unresolved)
+    }
+}
+
+/// Inline styles, in one place so the email, the web page and the tests agree.
+public struct Theme: Sendable {
+    public var text: String
+    public var heading: String
+    public var link: String
+    public var muted: String
+    public var codeBackground: String
+    public var rule: String
+    public var fontFamily: String
+    public var monoFamily: String
+
+    public static let standard = Theme(
+        text: "#1d1f27", heading: "#151515", link: "#1d4aff", muted: "#5f6368", codeBackground: "#f3f4f6",
+        rule: "#e5e7eb",
+        fontFamily: "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+        monoFamily: "SFMono-Regular, Menlo, Consolas, 'Liberation Mono', monospace")
+}
+
+private extension HTMLRenderer {
+    struct State {
+        var unresolved: [UnresolvedLink] = []
+        var line = 0
+    }
+
+    var paragraphStyle: String { "margin:0 0 16px 0;font-size:16px;line-height:1.6;color:\(theme.text);" }
+
+    func block(_ block: MarkdownBlock, _ state: inout State) -> String {
+        state.line = block.line
+        switch block {
+        case .paragraph(let inlines, _):
+            return "<p style=\"\(paragraphStyle)\">\(self.inlines(inlines, &state))</p>"
+        case .heading(let level, let inlines, _):
+            let sizes = [1: "28px", 2: "22px", 3: "18px"]
+            let size = sizes[level] ?? "16px"
+            let top = level == 1 ? "0" : "28px"
+            return "<h\(level) style=\"margin:\(top) 0 12px 0;font-size:\(size);line-height:1.3;font-weight:700;color:\(theme.heading);\">\(self.inlines(inlines, &state))</h\(level)>"
+        case .blockQuote(let blocks, _):
+            let inner = blocks.map { self.block($0, &state) }.joined(separator: "\n")
+            return "<blockquote style=\"margin:0 0 16px 0;padding:0 0 0 16px;border-left:4px solid \(theme.rule);color:\(theme.muted);\">\n\(inner)\n</blockquote>"
+        case .list(let ordered, let start, let tight, let items, _):
+            let tag = ordered ? "ol" : "ul"
+            let startAttribute = ordered && start != 1 ? " start=\"\(start)\"" : ""
+            let rendered = items.map { item -> String in
+                let content = item.map { child -> String in
+                    if tight, case .paragraph(let inlines, let line) = child {
+                        state.line = line
+                        return self.inlines(inlines, &state)
+                    }
+                    return self.block(child, &state)
+                }.joined(separator: "\n")
+                return "<li style=\"margin:0 0 8px 0;font-size:16px;line-height:1.6;color:\(theme.text);\">\(content)</li>"
+            }.joined(separator: "\n")
+            return "<\(tag)\(startAttribute) style=\"margin:0 0 16px 0;padding:0 0 0 24px;\">\n\(rendered)\n</\(tag)>"
+        case .codeBlock(let info, let code, _):
+            let language = info.split(separator: " ").first.map { " class=\"language-\(HTML.escapeAttribute(String($0)))\"" } ?? ""
+            return "<pre style=\"margin:0 0 16px 0;padding:12px 16px;background-color:\(theme.codeBackground);border-radius:6px;font-family:\(theme.monoFamily);font-size:14px;line-height:1.5;color:\(theme.text);white-space:pre-wrap;word-break:break-word;\"><code\(language)>\(HTML.escape(code))</code></pre>"
+        case .html(let raw, _):
+            return rawHTML(raw, &state)
+        case .thematicBreak:
+            return "<hr style=\"margin:24px 0;border:0;border-top:1px solid \(theme.rule);\">"
+        case .table(let alignments, let header, let rows, _):
+            func cell(_ tag: String, _ inlines: [MarkdownInline], _ column: Int) -> String {
+                let align: String
+                switch column < alignments.count ? alignments[column] : .none {
+                case .center: align = "text-align:center;"
+                case .right: align = "text-align:right;"
+                default: align = "text-align:left;"
+                }
+                let weight = tag == "th" ? "font-weight:700;" : ""
+                return "<\(tag) style=\"padding:6px 10px;border:1px solid \(theme.rule);\(align)\(weight)\">\(self.inlines(inlines, &state))</\(tag)>"
+            }
+            // A data table keeps its semantics (no role="presentation"): screen readers need the headers.
+            let head = "<tr>" + header.enumerated().map { cell("th", $1, $0) }.joined() + "</tr>"
+            let body = rows.map { "<tr>" + $0.enumerated().map { cell("td", $1, $0) }.joined() + "</tr>" }.joined(separator: "\n")
+            return "<table style=\"margin:0 0 16px 0;border-collapse:collapse;font-size:15px;line-height:1.5;color:\(theme.text);\">\n<thead>\(head)</thead>\n<tbody>\n\(body)\n</tbody>\n</table>"
+        }
+    }
+
+    func inlines(_ inlines: [MarkdownInline], _ state: inout State) -> String {
+        inlines.map { inline($0, &state) }.joined()
+    }
+
+    func inline(_ inline: MarkdownInline, _ state: inout State) -> String {
+        switch inline {
+        case .text(let text): return HTML.escape(text)
+        case .softBreak: return "\n"
+        case .lineBreak: return "<br>\n"
+        case .code(let code):
+            return "<code style=\"padding:2px 4px;background-color:\(theme.codeBackground);border-radius:4px;font-family:\(theme.monoFamily);font-size:14px;\">\(HTML.escape(code))</code>"
+        case .html(let raw): return rawHTML(raw, &state)
+        case .emphasis(let children): return "<em>\(inlines(children, &state))</em>"
+        case .strong(let children): return "<strong>\(inlines(children, &state))</strong>"
+        case .strikethrough(let children): return "<del>\(inlines(children, &state))</del>"
+        case .link(let url, let title, let children):
+            let href = resolve(url, &state)
+            let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
+            return "<a href=\"\(HTML.escapeAttribute(href))\"\(titleAttribute) style=\"color:\(theme.link);text-decoration:underline;\">\(inlines(children, &state))</a>"
+        case .image(let url, let title, let alt):
+            let source = resolve(url, &state)
+            let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
+            // Every image gets alt; an empty one marks it decorative for screen readers.
+            return "<img src=\"\(HTML.escapeAttribute(source))\" alt=\"\(HTML.escapeAttribute(MarkdownInline.plainText(alt)))\"\(titleAttribute) style=\"display:block;max-width:100%;height:auto;border:0;margin:0 auto;\">"
+        }
+    }
+
+    func resolve(_ url: String, _ state: inout State) -> String {
+        let resolution = links.resolve(url)
+        if case .unresolvable = resolution { state.unresolved.append(UnresolvedLink(url: url, line: state.line)) }
+        return resolution.url
+    }
+
+    /// Raw HTML from the draft: GFM's tag filter, then relative `href`/`src` made absolute.
+    func rawHTML(_ raw: String, _ state: inout State) -> String {
+        let filtered = HTML.applyTagFilter(raw)
+        var result = ""
+        var rest = Substring(filtered)
+        let pattern = #"(?i)\b(href|src)\s*=\s*("[^"]*"|'[^']*')"#
+        while let range = rest.range(of: pattern, options: .regularExpression) {
+            result += rest[..<range.lowerBound]
+            let match = rest[range]
+            let equals = match.firstIndex(of: "=")!
+            let name = match[..<equals].trimmingCharacters(in: .whitespaces)
+            let quoted = match[match.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let quote = quoted.first!
+            let value = HTML.unescape(String(quoted.dropFirst().dropLast()))
+            let resolved = resolve(value, &state)
+            result += "\(name)=\(quote)\(quote == "\"" ? HTML.escapeAttribute(resolved) : resolved.replacingOccurrences(of: "'", with: "&#39;"))\(quote)"
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}
+
+/// HTML escaping shared by every renderer.
+public enum HTML {
+    public static func escape(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            default: result.unicodeScalars.append(character)
+            }
+        }
+        return result
+    }
+
+    public static func escapeAttribute(_ text: String) -> String {
+        escape(text).replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// The few entities that appear in attribute values written by hand.
+    public static func unescape(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        return text.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&amp;", with: "&")
+    }
+
+    /// GFM's tagfilter: these tags would change how the rest of the page is parsed.
+    public static func applyTagFilter(_ html: String) -> String {
+        html.replacingOccurrences(
+            of: #"(?i)<(/?)(title|textarea|style|xmp|iframe|noembed|noframes|script|plaintext)(?=[\s/>])"#,
+            with: "&lt;$1$2", options: .regularExpression)
+    }
+
+    /// Text content of an HTML fragment, for the text part.
+    public static func textContent(_ html: String) -> String {
+        var text = html.replacingOccurrences(of: #"(?s)<!--.*?-->"#, with: "", options: .regularExpression)
+        text = text.replacingOccurrences(of: #"(?i)<br\s*/?>"#, with: "\n", options: .regularExpression)
+        text = text.replacingOccurrences(of: #"<[^>]*>"#, with: "", options: .regularExpression)
+        return unescape(text.replacingOccurrences(of: "&nbsp;", with: " "))
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Yams
+
+/// Typed reading of a YAML mapping that remembers where each value came from,
+/// so every complaint can name the file and the line.
+struct YAMLMapping {
+    let file: String
+    /// Line of the mapping itself (the key that holds it), for "missing key" errors.
+    let line: Int
+    /// Keys that were read; the rest are reported as unknown.
+    private(set) var pairs: [(key: String, keyLine: Int, value: Node)]
+    /// Added to every line: front matter starts below the file's first line.
+    let lineOffset: Int
+
+    /// Parses `text`; an empty document is an empty mapping.
+    static func parse(_ text: String, file: String, lineOffset: Int = 0) throws -> YAMLMapping {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw HogMailError(file: file, line: Self.line(of: error).map { $0 + lineOffset },
+                               "The YAML does not parse: \(Self.problem(of: error)). Check the indentation and quoting on this line (a value with `: ` or `#` in it needs quotes).")
+        } catch {
+            throw HogMailError(file: file, "The YAML does not parse: \(error).")
+        }
+        guard let node else { return YAMLMapping(file: file, line: 1 + lineOffset, pairs: [], lineOffset: lineOffset) }
+        guard case .mapping(let mapping) = node else {
+            throw HogMailError(file: file, line: node.mark.map { $0.line + lineOffset },
+                               "Expected `key: value` lines at the top level, found a \(Self.kind(of: node)).")
+        }
+        return try YAMLMapping(mapping: mapping, file: file, line: 1 + lineOffset, lineOffset: lineOffset)
+    }
+
+    init(mapping: Node.Mapping, file: String, line: Int, lineOffset: Int) throws {
+        self.file = file
+        self.line = line
+        self.lineOffset = lineOffset
+        var pairs: [(String, Int, Node)] = []
+        var seen: Set<String> = []
+        for (key, value) in mapping {
+            let keyLine = (key.mark?.line ?? 0) + lineOffset
+            guard let name = key.scalar?.string else {
+                throw HogMailError(file: file, line: keyLine, "A key must be a plain word, not a \(Self.kind(of: key)).")
+            }
+            if !seen.insert(name).inserted {
+                throw HogMailError(file: file, line: keyLine, "The key `\(name)` appears twice; keep one of them.")
+            }
+            pairs.append((name, keyLine, value))
+        }
+        self.pairs = pairs.map { (key: $0.0, keyLine: $0.1, value: $0.2) }
+    }
+
+    private init(file: String, line: Int, pairs: [(key: String, keyLine: Int, value: Node)], lineOffset: Int) {
+        self.file = file
+        self.line = line
+        self.pairs = pairs
+        self.lineOffset = lineOffset
+    }
+
+    var keys: [String] { pairs.map(\.key) }
+
+    func lineOf(_ key: String) -> Int? { pairs.first { $0.key == key }?.keyLine }
+
+    func node(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
+
+    func has(_ key: String) -> Bool { node(key) != nil }
+
+    /// A string value; numbers and booleans are read as written. Null counts as absent.
+    func string(_ key: String, at path: String) throws -> String? {
+        guard let node = node(key) else { return nil }
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain && (scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty) { return nil }
+            return scalar.string
+        default:
+            throw HogMailError(file: file, line: lineOf(key),
+                               "`\(path)` must be a single value, but it is a \(Self.kind(of: node)).")
+        }
+    }
+
+    func requiredString(_ key: String, at path: String, fix: String) throws -> String {
+        guard let value = try string(key, at: path), !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw HogMailError(file: file, line: lineOf(key) ?? line, "`\(path)` is missing. \(fix)")
+        }
+        return value
+    }
+
+    func bool(_ key: String, at path: String) throws -> Bool? {
+        guard let text = try string(key, at: path) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            throw HogMailError(file: file, line: lineOf(key), "`\(path)` is `\(text)`, which is not true or false.")
+        }
+    }
+
+    func int(_ key: String, at path: String) throws -> Int? {
+        guard let text = try string(key, at: path) else { return nil }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            throw HogMailError(file: file, line: lineOf(key), "`\(path)` is `\(text)`, which is not a whole number.")
+        }
+        return value
+    }
+
+    func stringList(_ key: String, at path: String) throws -> [String]? {
+        guard let node = node(key) else { return nil }
+        switch node {
+        case .sequence(let sequence):
+            return try sequence.map { item in
+                guard let value = item.scalar?.string else {
+                    throw HogMailError(file: file, line: item.mark.map { $0.line + lineOffset } ?? lineOf(key),
+                                       "Each entry of `\(path)` must be a single value.")
+                }
+                return value
+            }
+        case .scalar(let scalar):
+            if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return [] }
+            return [scalar.string]
+        default:
+            throw HogMailError(file: file, line: lineOf(key), "`\(path)` must be a list, like `[a, b]`.")
+        }
+    }
+
+    func mapping(_ key: String, at path: String) throws -> YAMLMapping? {
+        guard let node = node(key) else { return nil }
+        switch node {
+        case .mapping(let mapping):
+            return try YAMLMapping(mapping: mapping, file: file, line: lineOf(key) ?? line, lineOffset: lineOffset)
+        case .scalar(let scalar) where scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null":
+            return YAMLMapping(file: file, line: lineOf(key) ?? line, pairs: [], lineOffset: lineOffset)
+        default:
+            throw HogMailError(file: file, line: lineOf(key), "`\(path)` must be a group of `key: value` lines, but it is a \(Self.kind(of: node)).")
+        }
+    }
+
+    /// Warnings for keys the reader did not expect.
+    func unknownKeys(known: Set<String>, at prefix: String) -> [(key: String, line: Int)] {
+        pairs.filter { !known.contains($0.key) }.map { (key: prefix.isEmpty ? $0.key : "\(prefix).\($0.key)", line: $0.keyLine) }
+    }
+
+    /// Plain Swift values (String, Int, Bool, Double, arrays, dictionaries) for keeping unknown fields.
+    static func plainValue(_ node: Node) -> Any {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if let int = Int(scalar.string) { return int }
+                if ["true", "false"].contains(scalar.string) { return scalar.string == "true" }
+            }
+            return scalar.string
+        case .sequence(let sequence): return sequence.map(plainValue)
+        case .mapping(let mapping):
+            var result: [String: Any] = [:]
+            for (key, value) in mapping { result[key.scalar?.string ?? "\(key)"] = plainValue(value) }
+            return result
+        case .alias: return ""
+        }
+    }
+
+    static func kind(of node: Node) -> String {
+        switch node {
+        case .scalar: return "single value"
+        case .sequence: return "list"
+        case .mapping: return "group of keys"
+        case .alias: return "alias"
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        case .reader(let problem, _, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+}

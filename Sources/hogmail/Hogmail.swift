@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import HogMail
+
+@main
+struct Hogmail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hogmail",
+        abstract: "Build and send an honest Markdown newsletter.",
+        subcommands: [Init.self, New.self, Build.self])
+}
+
+/// Options every project command takes.
+struct ProjectOptions: ParsableArguments {
+    @Option(name: .long, help: "The project folder (the one with hogmail.yml).")
+    var project: String = "."
+
+    var directory: URL { URL(fileURLWithPath: project, isDirectory: true) }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// The one place that prints errors and decides the exit code.
+enum Console {
+    static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var useColor: Bool { isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true }
+
+    static func warn(_ warning: Warning) {
+        printError(useColor ? warning.description.replacingOccurrences(of: "warning:", with: "\u{1B}[33mwarning:\u{1B}[0m") : warning.description)
+    }
+
+    static func printError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Runs a command body; a `HogMailError` becomes a message and exit code 1, never a type dump.
+    static func run(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as HogMailError {
+            let prefix = useColor ? "\u{1B}[31merror:\u{1B}[0m " : "error: "
+            let step = error.step.map { " (while \($0.lowercased()))" } ?? ""
+            printError(prefix + error.description + step)
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`. Each installs what
+# it needs on a fresh Debian machine, so CI and a new developer start the same way.
+SHELL := /bin/bash
+SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
+DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
+BENCH_PYTHON := .bench/venv/bin/python
+
+.PHONY: run test build deps bench clean
+
+deps:
+	@bash scripts/install-deps.sh $(DEBIAN_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+# The editor's main job on the sample project in this repository.
+run: build
+	$(SWIFT) run hogmail build
+	@echo "Open out/index.html for the archive, out/<issue>/email.html for each email."
+
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+	@bash scripts/check-sample-output.sh
+
+bench: deps
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf .build out .bench

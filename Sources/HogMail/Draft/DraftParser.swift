@@ -59,7 +59,7 @@ public enum DraftParser {
 
         let (cleanBody, removed) = MDXComponents.strip(body)
         for removal in removed {
-            warnings.append(Warning(file: path, line: removal.line + bodyOffset, "`\(removal.name)` is a blog (MDX) component, not email HTML; the tag was dropped and its text kept."))
+            warnings.append(Warning(file: path, line: removal.line + bodyOffset, "`\(removal.name)` is a blog (MDX) component, not email HTML: the tag was dropped, keeping its text (and its link or name, where it had one)."))
         }
         let document = MarkdownDocument.parse(cleanBody)
         guard !document.blocks.isEmpty else {

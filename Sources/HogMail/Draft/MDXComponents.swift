@@ -49,7 +49,7 @@ enum MDXComponents {
                 // MDX module lines: `import X from "y"` and `export const …`.
                 if content.range(of: #"^(import\s+[\w{}*,\s]+\s+from\s+['"][^'"]+['"];?|import\s+['"][^'"]+['"];?|export\s+(const|default|function|let)\b.*)\s*$"#,
                                  options: .regularExpression) != nil {
-                    removed.append(Removal(line: line, name: String(content.prefix(40))))
+                    removed.append(Removal(line: line, name: "\(content.prefix { $0 != " " }) …"))
                     index = lineEnd
                     if index < scalars.count { emit("\n"); index += 1 }
                     continue
@@ -79,7 +79,9 @@ enum MDXComponents {
                 continue
             }
             if scalar == "<", let tag = componentTag(scalars, at: index) {
-                removed.append(Removal(line: line, name: tag.name))
+                let source = String(String.UnicodeScalarView(scalars[index..<tag.end]))
+                if !source.hasPrefix("</") { removed.append(Removal(line: line, name: tag.name)) }
+                                for replacementScalar in replacement(forTag: source, name: tag.name).unicodeScalars { emit(replacementScalar) }
                 for position in index..<tag.end where scalars[position] == "\n" { emit("\n") }
                 index = tag.end
                 continue
@@ -88,6 +90,33 @@ enum MDXComponents {
             index += 1
         }
         return (String(output), removed)
+    }
+
+    /// What a component leaves behind: a link component (`<Link to="/x">`) becomes an HTML
+    /// link, so its text still goes somewhere; a self-closing component with a `name`
+    /// (`<TeamMember name="Ada" photo />`) leaves the name, so the sentence still reads.
+    static func replacement(forTag tag: String, name: String) -> String {
+        func attribute(_ names: [String]) -> String? {
+            for attributeName in names {
+                let pattern = #"\s"# + attributeName + #"\s*=\s*(?:"([^"]*)"|'([^']*)')"#
+                guard let range = tag.range(of: pattern, options: .regularExpression) else { continue }
+                let match = tag[range]
+                guard let equals = match.firstIndex(of: "=") else { continue }
+                let value = match[match.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                return String(value.dropFirst().dropLast())
+            }
+            return nil
+        }
+        let closing = tag.hasPrefix("</")
+        let selfClosing = tag.hasSuffix("/>")
+        if name == "Link" || name == "Anchor" || name == "ExternalLink" {
+            if closing { return "</a>" }
+            if !selfClosing, let target = attribute(["to", "href"]) {
+                return "<a href=\"\(HTML.escapeAttribute(target))\">"
+            }
+        }
+        if selfClosing, let text = attribute(["name", "title", "label"]) { return HTML.escape(text) }
+        return ""
     }
 
     private static func copyLine(_ scalars: [Unicode.Scalar], _ index: inout Int, _ lineEnd: Int, _ emit: (Unicode.Scalar) -> Void) {

@@ -147,7 +147,32 @@ private extension TextRenderer {
     }
 
     func inlines(_ inlines: [MarkdownInline], _ references: inout References) -> String {
-        inlines.map { inline($0, &references) }.joined()
+        var result = ""
+        // Raw `<a href>` … `</a>` in the draft gets a reference like a Markdown link.
+        var openLinks: [String?] = []
+        for inline in inlines {
+            if case .html(let raw) = inline {
+                if let href = Self.anchorTarget(raw) {
+                    openLinks.append(links.resolve(href).url)
+                    continue
+                }
+                if raw.lowercased().hasPrefix("</a"), let target = openLinks.popLast() {
+                    if let target, !target.hasPrefix("#") { result += " [\(references.number(for: target))]" }
+                    continue
+                }
+            }
+            result += self.inline(inline, &references)
+        }
+        return result
+    }
+
+    /// The `href` of an opening `<a …>` tag, or nil when `raw` is not one.
+    static func anchorTarget(_ raw: String) -> String? {
+        guard raw.range(of: #"^<a\s"#, options: [.regularExpression, .caseInsensitive]) != nil,
+              let range = raw.range(of: #"href\s*=\s*("[^"]*"|'[^']*')"#, options: [.regularExpression, .caseInsensitive])
+        else { return nil }
+        let quoted = raw[range].drop { $0 != "\"" && $0 != "'" }
+        return HTML.unescape(String(quoted.dropFirst().dropLast()))
     }
 
     func inline(_ inline: MarkdownInline, _ references: inout References) -> String {

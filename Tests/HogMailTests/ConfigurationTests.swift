@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+@testable import HogMail
+
+@Suite struct ConfigurationTests {
+    let sample = try! String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+
+    func error(_ text: String) -> HogMailError? {
+        do {
+            _ = try Configuration.parse(text, file: "hogmail.yml")
+            return nil
+        } catch { return error as? HogMailError }
+    }
+
+    func without(_ line: String) -> String {
+        sample.components(separatedBy: "\n").filter { !$0.hasPrefix(line) }.joined(separator: "\n")
+    }
+
+    @Test func sampleConfigurationReads() throws {
+        let (configuration, warnings) = try Configuration.parse(sample, file: "hogmail.yml")
+        #expect(warnings.isEmpty)
+        #expect(configuration.list.from == Mailbox(name: "HogMail", address: "hogmail@example.com"))
+        #expect(configuration.urls.site == "https://example.com")
+        #expect(configuration.schedule.timeZone.identifier == "Europe/London")
+        #expect(configuration.list.unsubscribeMailbox == "unsubscribe@example.com")
+    }
+
+    @Test func missingFromNamesTheSectionAndTheFix() {
+        let error = error(without("  from:"))
+        #expect(error?.file == "hogmail.yml")
+        #expect(error?.message.hasPrefix("`list.from` is missing.") == true)
+    }
+
+    @Test func missingPostalAddress() {
+        #expect(error(without("  postal_address:"))?.message.contains("CAN-SPAM") == true)
+    }
+
+    @Test func missingPublicURL() {
+        #expect(error(without("  public:"))?.message.hasPrefix("`urls.public` is missing.") == true)
+    }
+
+    @Test func missingListSection() {
+        #expect(error("urls:\n  public: https://x.example\n")?.message.contains("`list:` section is missing") == true)
+    }
+
+    @Test func fromThatIsNotAnAddressNamesItsLine() {
+        let error = error(sample.replacingOccurrences(of: "from: HogMail <hogmail@example.com>", with: "from: HogMail"))
+        #expect(error?.line == 7)
+    }
+
+    @Test func unknownTimezone() {
+        #expect(error(sample.replacingOccurrences(of: "Europe/London", with: "Mars/Olympus"))?.message.contains("not a time zone") == true)
+    }
+
+    @Test func yamlErrorNamesTheLine() {
+        #expect(error("list:\n  name: [unclosed\n")?.line != nil)
+    }
+
+    @Test func unknownKeyIsAWarningNotAnError() throws {
+        let (_, warnings) = try Configuration.parse(sample + "\nlsit_typo: 1\n", file: "hogmail.yml")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.message.contains("lsit_typo") == true)
+    }
+
+    @Test func missingFileSaysHowToCreateOne() {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-empty-\(UUID().uuidString)")
+        do {
+            _ = try Configuration.load(fromDirectory: folder)
+            Issue.record("expected an error")
+        } catch let error as HogMailError {
+            #expect(error.message.contains("hogmail init"))
+        } catch { Issue.record("\(error)") }
+    }
+}

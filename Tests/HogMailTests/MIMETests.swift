@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+@testable import HogMail
+
+@Suite struct MIMETests {
+    @Test func asciiSubjectStaysReadable() {
+        #expect(MIME.unstructured("Feature flags, explained") == "Feature flags, explained")
+    }
+
+    @Test func nonASCIISubjectBecomesEncodedWords() {
+        #expect(MIME.unstructured("Café ☕") == "=?utf-8?B?Q2Fmw6kg4piV?=")
+    }
+
+    @Test func encodedWordsAreAtMost75CharactersAndSplitBetweenCharacters() {
+        let subject = String(repeating: "Grüße 👩‍💻 ", count: 12)
+        let words = MIME.encodedWords(subject).split(separator: " ")
+        #expect(words.count > 1)
+        for word in words {
+            #expect(word.count <= 75)
+            let base64 = word.dropFirst("=?utf-8?B?".count).dropLast(2)
+            #expect(Data(base64Encoded: String(base64)).flatMap { String(data: $0, encoding: .utf8) } != nil)
+        }
+        let decoded = words.map { word -> String in
+            let base64 = word.dropFirst("=?utf-8?B?".count).dropLast(2)
+            return String(data: Data(base64Encoded: String(base64))!, encoding: .utf8)!
+        }.joined()
+        #expect(decoded == subject)
+    }
+
+    @Test func displayNameWithCommaIsQuoted() {
+        #expect(MIME.mailbox(Mailbox(name: "Hog, Inc.", address: "a@example.com")) == #""Hog, Inc." <a@example.com>"#)
+    }
+
+    @Test func nonASCIIDisplayNameIsEncoded() {
+        #expect(MIME.mailbox(Mailbox(name: "Zoë", address: "z@example.com")) == "=?utf-8?B?Wm/Dqw==?= <z@example.com>")
+    }
+
+    @Test func longHeaderFoldsAtSpacesBelow78() {
+        let folded = MIME.header("List-Unsubscribe", "<https://newsletter.example.com/unsubscribe?token=abc>, <mailto:unsubscribe@example.com?subject=unsubscribe>")
+        let lines = folded.components(separatedBy: "\r\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.utf8.count <= 78 })
+        #expect(lines[1].hasPrefix(" "))
+    }
+
+    @Test func headerValueWithLineBreakIsRefused() {
+        #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("Hi\r\nBcc: x@example.com", header: "Subject") }
+        #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("nul\0", header: "To") }
+    }
+
+    @Test func dateIsRFC5322InTheZone() {
+        let instant = Date(timeIntervalSince1970: 1_784_649_600)  // 2026-07-21 16:00 UTC
+        #expect(MIME.date(instant, in: TimeZone(identifier: "Europe/London")!) == "Tue, 21 Jul 2026 17:00:00 +0100")
+    }
+
+    @Test func quotedPrintableKeepsLinesAt76AndRoundTrips() {
+        let text = String(repeating: "Ünïcödé and = signs, trailing space \n", count: 3) + String(repeating: "x", count: 300) + "\nend"
+        let encoded = MIME.quotedPrintable(text)
+        #expect(encoded.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 76 })
+        #expect(!encoded.contains(" \r\n"))
+        #expect(decodeQuotedPrintable(encoded) == text)
+    }
+
+    @Test func quotedPrintableNeverSplitsAnEscape() {
+        let text = String(repeating: "é", count: 100)
+        let encoded = MIME.quotedPrintable(text)
+        for line in encoded.components(separatedBy: "\r\n") {
+            #expect(line.range(of: #"=[0-9A-F]?$"#, options: .regularExpression) == nil || line.hasSuffix("="))
+        }
+        #expect(decodeQuotedPrintable(encoded) == text)
+    }
+
+    @Test func quotedPrintableGuardsDotAndFromAtLineStart() {
+        #expect(MIME.quotedPrintable(".\nFrom here") == "=2E\r\n=46rom here")
+    }
+
+    @Test func piecesWithSoftBreaksJoinToTheWhole() {
+        let pieces = ["Unsubscribe: ", "https://example.com/u?token=abc", " and more text"]
+        let joined = pieces.map { MIME.quotedPrintable($0, softBreakAtEnd: true) }.joined()
+        #expect(decodeQuotedPrintable(joined) == pieces.joined())
+    }
+
+    @Test func messageIDIsStablePerSendAndRecipient() {
+        let a = MessageTemplate.messageID(sendKey: "send-1", recipient: "Ada@example.com", domain: "example.com")
+        #expect(a == MessageTemplate.messageID(sendKey: "send-1", recipient: "ada@example.com", domain: "example.com"))
+        #expect(a != MessageTemplate.messageID(sendKey: "send-2", recipient: "ada@example.com", domain: "example.com"))
+        #expect(a.hasPrefix("<") && a.hasSuffix("@example.com>"))
+    }
+
+    @Test func recipientWithLineBreakInNameIsRefused() throws {
+        let template = try MessageTemplate(configuration: sampleConfiguration, subject: "Hi",
+                                           text: PersonalizedText(rendering: "t \(PersonalizedText.Field.unsubscribeURL.placeholder)"),
+                                           html: PersonalizedText(rendering: "<p>h</p>"), archiveURL: "https://x.example/archive")
+        let recipient = MessageTemplate.Recipient(mailbox: Mailbox(name: "Eve\r\nBcc: all@example.com", address: "eve@example.com"),
+                                                  unsubscribeURL: "https://x.example/u", messageID: "<a@b>", date: Date(), timeZone: .gmt)
+        #expect(throws: HogMailError.self) { try template.message(for: recipient) }
+    }
+
+    @Test func personalizedFieldsAreFilledPerRecipient() throws {
+        let template = try MessageTemplate(configuration: sampleConfiguration, subject: "Hi",
+                                           text: PersonalizedText(rendering: "Leave: \(PersonalizedText.Field.unsubscribeURL.placeholder)\n"),
+                                           html: PersonalizedText(rendering: "<a href=\"\(PersonalizedText.Field.unsubscribeURL.placeholder)\">x</a>\n"),
+                                           archiveURL: "https://x.example/archive")
+        func message(_ url: String) throws -> String {
+            try template.message(for: .init(mailbox: Mailbox(address: "a@example.com"), unsubscribeURL: url,
+                                            messageID: "<1@example.com>", date: Date(timeIntervalSince1970: 0), timeZone: .gmt))
+        }
+        let one = try message("https://x.example/u?token=one&x=1")
+        #expect(one.contains("List-Unsubscribe: <https://x.example/u?token=one&x=1>"))
+        let parts = one.components(separatedBy: "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+        #expect(decodeQuotedPrintable(parts[1]).hasPrefix("Leave: https://x.example/u?token=one&x=1\n"))
+        #expect(decodeQuotedPrintable(parts[2]).hasPrefix("<a href=\"https://x.example/u?token=one&amp;x=1\">x</a>\n"))
+        #expect(try message("https://x.example/u?token=two").contains("token=3Dtwo"))
+    }
+}

@@ -73,3 +73,13 @@ import Testing
         } catch { Issue.record("\(error)") }
     }
 }
+
+@Suite struct ConfigurationCommentTests {
+    @Test func hashInsideAnUnquotedValueIsPointedOut() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+            .replacingOccurrences(of: #""2261 Market Street #4008, San Francisco, CA 94114, USA""#, with: "2261 Market Street #4008, San Francisco")
+        let (configuration, warnings) = try Configuration.parse(text, file: "hogmail.yml")
+        #expect(configuration.list.postalAddress == "2261 Market Street")
+        #expect(warnings.map(\.line) == [9])
+    }
+}

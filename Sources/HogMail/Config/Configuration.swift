@@ -91,6 +91,7 @@ extension Configuration {
             }
         }
         warnUnknown(root, "")
+        warnings += commentsThatLookLikeValues(text, file: file)
 
         guard let listSection = try root.mapping("list", at: "list") else {
             throw HogMailError(file: file, line: 1, "The `list:` section is missing. Add it with at least `name`, `id`, `from` and `postal_address` (see `hogmail init` for a commented example).")
@@ -197,6 +198,16 @@ extension Configuration {
 }
 
 private extension Configuration {
+    /// `postal_address: 2261 Market Street #4008, …` reads as "2261 Market Street": in YAML
+    /// " #" starts a comment. A comment that begins with no space after `#` is most likely
+    /// part of the value, so it is pointed out.
+    static func commentsThatLookLikeValues(_ text: String, file: String) -> [Warning] {
+        text.components(separatedBy: "\n").enumerated().compactMap { index, line in
+            guard line.range(of: #"^\s*[A-Za-z_]+:\s+[^"'#\s\[{][^#]*\s#[^\s#]"#, options: .regularExpression) != nil else { return nil }
+            return Warning(file: file, line: index + 1, "the text after \" #\" on this line is read as a YAML comment, so the value stops before it. If the # belongs to the value (an address like \"Street #4008\"), put the whole value in quotes.")
+        }
+    }
+
     static func absoluteHTTPURL(_ text: String, path: String, file: String, line: Int?) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),

@@ -56,7 +56,7 @@ public struct MessageTemplate: Sendable {
             hasher.update(data: Data([0]))
         }
         self.contentHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        self.boundary = "=_hogmail_" + contentHash.prefix(24)
+        self.boundary = "=_hm_" + contentHash.prefix(24)
         self.encodedHeaders = (MIME.unstructured(subject), MIME.mailbox(from), replyTo.map(MIME.mailbox),
                                "\(MIME.phrase(listName)) <\(listID)>")
         self.text = Self.encode(text)

@@ -21,20 +21,29 @@ let package = Package(
             providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
         ),
         .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // libxml2's HTML parser behind a three-callback C API (its headers clash with Foundation's ICU in Swift).
+        .target(name: "CHTMLParser", dependencies: ["CLibXML2"]),
         // curl_easy_setopt is variadic, which Swift cannot call: typed wrappers.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         .target(
             name: "HogMail",
             dependencies: [
                 "CCmarkGFM",
+                "CHTMLParser",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.copy("Lint/Data")]
         ),
         .executableTarget(
             name: "hogmail",

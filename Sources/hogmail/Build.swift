@@ -34,6 +34,7 @@ extension Hogmail {
                     if showSteps { Console.printError("[\(index)/\(total)] \(name)") }
                 }
                 report.warnings.forEach(Console.warn)
+                for finding in report.issues.flatMap(\.lint.findings) { Console.printError(finding.description) }
                 switch format {
                 case .text: printText(report)
                 case .json: try printJSON(report)
@@ -45,7 +46,8 @@ extension Hogmail {
             let shown = Project(directory: project.directory).display(report.outputDirectory)
             for issue in report.issues {
                 let draft = issue.isDraft ? " (draft: not in the archive)" : ""
-                print("Built \(issue.sourcePath) → \(shown)/\(issue.folder)/ — \"\(issue.subject)\", \(issue.htmlBytes / 1024) KB of HTML\(draft)")
+                let lint = issue.lint.warningCount > 0 ? ", \(issue.lint.warningCount) lint warning\(issue.lint.warningCount == 1 ? "" : "s")" : ""
+                print("Built \(issue.sourcePath) → \(shown)/\(issue.folder)/ — \"\(issue.subject)\", \(issue.htmlBytes / 1024) KB of HTML\(lint)\(draft)")
             }
             if report.archiveWritten { print("Archive: \(shown)/index.html, feed: \(shown)/feed.xml") }
             print("Output is in \(shown)/.")
@@ -55,13 +57,15 @@ extension Hogmail {
             struct Output: Encodable {
                 struct Issue: Encodable {
                     var folder: String, source: String, subject: String, draft: Bool, html_bytes: Int, files: [String]
+                    var lint_errors: Int, lint_warnings: Int
                 }
                 struct Problem: Encodable { var file: String?, line: Int?, message: String }
                 var output: String, issues: [Issue], warnings: [Problem], archive_written: Bool
             }
             let output = Output(
                 output: report.outputDirectory.path,
-                issues: report.issues.map { .init(folder: $0.folder, source: $0.sourcePath, subject: $0.subject, draft: $0.isDraft, html_bytes: $0.htmlBytes, files: $0.files) },
+                issues: report.issues.map { .init(folder: $0.folder, source: $0.sourcePath, subject: $0.subject, draft: $0.isDraft, html_bytes: $0.htmlBytes, files: $0.files,
+                                         lint_errors: $0.lint.errorCount, lint_warnings: $0.lint.warningCount) },
                 warnings: report.warnings.map { .init(file: $0.file, line: $0.line, message: $0.message) },
                 archive_written: report.archiveWritten)
             let encoder = JSONEncoder()

@@ -47,15 +47,16 @@ import Testing
         let project = try TemporaryProject(drafts: ["1-a.md": draft("Body")])
         try project.write("<html lang=\"en\"><body>{{{content}}}</body></html>", to: "templates/email.html.mustache")
         let error = project.buildError()
-        #expect(error?.file == "templates/email.html.mustache")
-        #expect(error?.message.contains("no unsubscribe link") == true)
+        #expect(error?.step == "Linting")
+        #expect(error?.message.contains("[unsubscribe_link_html]") == true)
+        #expect(!project.exists("out"))
     }
 
     @Test func projectTemplateOverridesTheBuiltInOne() throws {
         let project = try TemporaryProject(drafts: ["1-a.md": draft("Body")])
-        try project.write("{{% CONTENT_TYPE: TEXT}}\n{{title}} by {{extra.team}}\n{{body}}\nLeave: {{unsubscribe_url}}\n", to: "templates/email.txt.mustache")
+        try project.write("{{% CONTENT_TYPE: TEXT}}\n{{title}} by {{extra.team}}\n{{body}}\nLeave: {{unsubscribe_url}}\n{{postal_address}}\n", to: "templates/email.txt.mustache")
         try project.write(draft("Body", frontMatter: "team: the hogs\n"), to: "issues/1-a.md")
         try project.build()
-        #expect(try project.read("out/1/email.txt") == "Hello by the hogs\nBody\nLeave: https://newsletter.example.com/unsubscribe?token=sample\n")
+        #expect(try project.read("out/1/email.txt") == "Hello by the hogs\nBody\nLeave: https://newsletter.example.com/unsubscribe?token=sample\n2261 Market Street #4008, San Francisco, CA 94114, USA\n")
     }
 }

@@ -11,11 +11,14 @@ public struct BuildPipeline {
         public var drafts: [String]
         /// Output folder; default `out/` in the project.
         public var outputDirectory: URL?
+        /// False for `hogmail lint`: every step but writing.
+        public var write: Bool
 
-        public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil) {
+        public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil, write: Bool = true) {
             self.projectDirectory = projectDirectory
             self.drafts = drafts
             self.outputDirectory = outputDirectory
+            self.write = write
         }
     }
 
@@ -26,6 +29,7 @@ public struct BuildPipeline {
         public var isDraft: Bool
         public var htmlBytes: Int
         public var files: [String]
+        public var lint: Linter.Report
     }
 
     public struct Report: Sendable {
@@ -36,7 +40,7 @@ public struct BuildPipeline {
         public var archiveWritten: Bool
     }
 
-    public static let steps = ["Reading configuration", "Parsing drafts", "Rendering", "Assembling messages", "Writing files"]
+    public static let steps = ["Reading configuration", "Parsing drafts", "Rendering", "Assembling messages", "Linting", "Writing files"]
 
     public var options: Options
 
@@ -90,10 +94,12 @@ public struct BuildPipeline {
             (try selected.map(renderer.render), try others.map { try $0.map(renderer.render) })
         }
 
-        let files = try step(3) { () throws -> [String: [(String, Data)]] in
+        let (files, samples) = try step(3) { () throws -> ([String: [(String, Data)]], [String: SampleMessage]) in
             var files: [String: [(String, Data)]] = [:]
+            var samples: [String: SampleMessage] = [:]
             for issue in rendered {
                 let sample = try SampleMessage(configuration: configuration, rendered: issue)
+                samples[issue.issue.folderName] = sample
                 files[issue.issue.folderName] = [
                     ("email.html", Data(sample.html.utf8)),
                     ("email.txt", Data(sample.text.utf8)),
@@ -101,26 +107,53 @@ public struct BuildPipeline {
                     ("web.html", Data(issue.webHTML.utf8)),
                 ]
             }
-            return files
+            return (files, samples)
+        }
+
+        var outputFiles = files
+        let lintReports = try step(4) { () throws -> [String: Linter.Report] in
+            var reports: [String: Linter.Report] = [:]
+            for issue in rendered {
+                let email = LintedEmail(issue: issue.issue, configuration: configuration, rendered: issue,
+                                        sample: samples[issue.issue.folderName]!, templates: templates)
+                let report = try Linter().lint(email)
+                reports[issue.issue.folderName] = report
+                outputFiles[issue.issue.folderName]!.append(("lint.json", try LintOutput.json(report.findings)))
+            }
+            // An honest newsletter builds with no error: nothing is written while one stands.
+            let failing = rendered.filter { reports[$0.issue.folderName]!.errorCount > 0 }
+            if options.write, !failing.isEmpty {
+                let errors = failing.flatMap { reports[$0.issue.folderName]!.findings.filter { $0.severity == .error && !$0.isSilenced } }
+                var error = HogMailError(file: failing.map(\.issue.sourcePath).joined(separator: ", "),
+                                         "The linter found \(errors.count) error\(errors.count == 1 ? "" : "s"), so nothing was written:\n"
+                                             + errors.map { "  " + $0.description }.joined(separator: "\n")
+                                             + "\nFix them (`hogmail lint` shows every finding; `hogmail rules` explains each rule).")
+                error.step = Self.steps[4]
+                throw error
+            }
+            return reports
         }
 
         let output = options.outputDirectory ?? project.directory.appendingPathComponent("out")
         let archive = renderedOthers.map { renderer.archive(rendered + $0) }
-        try step(4) {
-            var topLevel: [(String, Data)] = []
-            if let archive {
-                topLevel = [("index.html", Data(archive.index.utf8)), ("feed.xml", Data(archive.feed.utf8))]
+        if options.write {
+            try step(5) {
+                var topLevel: [(String, Data)] = []
+                if let archive {
+                    topLevel = [("index.html", Data(archive.index.utf8)), ("feed.xml", Data(archive.feed.utf8))]
+                }
+                try OutputWriter(directory: output).write(folders: outputFiles, topLevel: topLevel)
             }
-            try OutputWriter(directory: output).write(folders: files, topLevel: topLevel)
         }
 
         let built = rendered.map { issue in
             BuiltIssue(folder: issue.issue.folderName, sourcePath: issue.issue.sourcePath, subject: issue.issue.subject,
                        isDraft: issue.issue.isDraft,
                        htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
-                       files: files[issue.issue.folderName]?.map(\.0) ?? [])
+                       files: outputFiles[issue.issue.folderName]?.map(\.0) ?? [],
+                       lint: lintReports[issue.issue.folderName]!)
         }
-        return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: archive != nil)
+        return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil)
     }
 
     static func checkUniqueFolders(_ issues: [Issue]) throws {
@@ -143,10 +176,12 @@ public struct SampleMessage {
     public var html: String
     public var text: String
     public var eml: String
+    public var unsubscribeURL: String
 
     public init(configuration: Configuration, rendered: RenderedIssue) throws {
         let urls = ProjectURLs(publicBase: configuration.urls.publicBase)
         let unsubscribe = urls.unsubscribe(token: Self.token)
+        unsubscribeURL = unsubscribe
         let recipient = configuration.sampleRecipient
         let values: [PersonalizedText.Field: String] = [.unsubscribeURL: unsubscribe, .recipientEmail: recipient.address]
         html = rendered.emailHTML.filled(values.mapValues(HTML.escapeAttribute))

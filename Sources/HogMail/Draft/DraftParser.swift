@@ -5,7 +5,7 @@ import Yams
 /// write, so existing posts build as they are; complains with file, line and fix otherwise.
 public enum DraftParser {
     /// Fields HogMail reads; anything else is kept and reported.
-    static let knownFields: Set<String> = ["title", "subject", "date", "preheader", "description", "issue", "draft", "lint", "author"]
+    static let knownFields: Set<String> = ["title", "subject", "date", "preheader", "description", "issue", "draft", "lint", "author", "deadline"]
     public static let fileExtensions: Set<String> = ["md", "markdown", "mdx"]
 
     public static func parse(contentsOf url: URL, displayPath: String) throws -> Issue {
@@ -50,6 +50,12 @@ public enum DraftParser {
         let isDraft = try fields.bool("draft", at: "draft") ?? false
         let author = try fields.node("author").map { flatten(YAMLMapping.plainValue($0)) }
         let lintAllowances = try parseLintAllowances(fields, path: path)
+        let deadline = try fields.string("deadline", at: "deadline").map { text in
+            guard let date = CalendarDate(parsing: text) else {
+                throw HogMailError(file: path, line: fields.lineOf("deadline"), "`deadline` is `\(text)`, which is not a date (use YYYY-MM-DD: the day the offer really ends).")
+            }
+            return date
+        }
 
         var extra: [String: String] = [:]
         for (key, line) in fields.unknownKeys(known: knownFields, at: "") {
@@ -76,7 +82,9 @@ public enum DraftParser {
             sourcePath: path, number: number, slug: slug, title: title ?? subjectLine, subject: collapseWhitespace(subjectLine),
             preheader: preheader, sendTime: sendTime, isDraft: isDraft, author: author,
             document: document, bodyLineOffset: bodyOffset, extraFields: extra,
-            lintAllowances: lintAllowances, warnings: warnings)
+            lintAllowances: lintAllowances, warnings: warnings,
+            frontMatterLines: Dictionary(fields.keys.compactMap { key in fields.lineOf(key).map { (key, $0) } }, uniquingKeysWith: { a, _ in a }),
+            sourceText: text, deadline: deadline)
     }
 
     /// `42-hiring` → (42, "hiring"); Jekyll's `2026-01-07-hiring` → (nil, "hiring"); `hiring` → (nil, "hiring").

@@ -23,6 +23,12 @@ public struct Issue: Sendable {
     /// Lint findings silenced in the front matter: rule identifier → reason, with its line.
     public var lintAllowances: [LintAllowance]
     public var warnings: [Warning]
+    /// Line of each front matter key, so findings about the subject or preheader point at them.
+    public var frontMatterLines: [String: Int]
+    /// The draft as written, for pointing findings at the line a phrase or URL comes from.
+    public var sourceText: String
+    /// `deadline:` from the front matter: a real deadline, which makes urgency honest.
+    public var deadline: CalendarDate?
 
     /// The folder under `out/`: the issue number, or the slug when the draft has none.
     public var folderName: String { number.map(String.init) ?? slug }

@@ -11,6 +11,8 @@ public struct RenderedIssue: Sendable {
     public var contentHTML: String
     public var webURL: String
     public var message: MessageTemplate
+    /// Relative links that could not be made absolute; the linter reports them.
+    public var unresolvedLinks: [HTMLRenderer.UnresolvedLink]
 }
 
 /// Issue → `RenderedIssue`, through the project's templates.
@@ -28,10 +30,6 @@ public struct IssueRenderer: Sendable {
     public func render(_ issue: Issue) throws -> RenderedIssue {
         let resolver = LinkResolver(site: configuration.urls.site)
         let (content, unresolved) = HTMLRenderer(links: resolver).html(from: issue.document)
-        if let first = unresolved.first {
-            throw HogMailError(file: issue.sourcePath, line: issue.fileLine(first.line),
-                               "The link `\(first.url)` is relative, and in an email a relative link goes nowhere. Set `urls.site` in hogmail.yml (relative links resolve against it) or write the full address.")
-        }
         let text = TextRenderer(links: resolver).text(from: issue.document)
         let webURL = urls.issue(issue.folderName)
 
@@ -59,15 +57,11 @@ public struct IssueRenderer: Sendable {
 
         let emailHTML = PersonalizedText(rendering: templates.render("email.html", context))
         let emailText = PersonalizedText(rendering: Self.wrapLongProse(templates.render("email.txt", context)))
-        for (part, rendered) in [("email.html", emailHTML), ("email.txt", emailText)] where !rendered.fields.contains(.unsubscribeURL) {
-            let source = templates.sources[part] ?? part
-            throw HogMailError(file: source, "The template `\(part)` has no unsubscribe link. Every email must let the reader leave with one click: add `{{{unsubscribe_url}}}` (for example in the footer).")
-        }
         let web = templates.render("web.html", context)
         let message = try MessageTemplate(configuration: configuration, subject: issue.subject, text: emailText,
                                           html: emailHTML, archiveURL: urls.archive)
         return RenderedIssue(issue: issue, emailHTML: emailHTML, emailText: emailText, webHTML: web,
-                             contentHTML: content, webURL: webURL, message: message)
+                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved)
     }
 
     /// The archive page and the Atom feed, newest first, without drafts.

@@ -10,6 +10,8 @@ public struct TemplateSet: Sendable {
     private let library: MustacheLibrary
     /// Where each template came from, for messages: a path, or "built-in".
     public let sources: [String: String]
+    /// Each template's source and text, for pointing findings at a template line.
+    public let texts: [String: (source: String, text: String)]
 
     /// Loads `*.mustache` under `directory` (recursively; `partials/footer.html.mustache` is the
     /// partial `partials/footer.html`). Templates the project lacks come from `DefaultTemplates`.
@@ -65,6 +67,7 @@ public struct TemplateSet: Sendable {
         }
         self.library = MustacheLibrary(templates: templates)
         self.sources = texts.mapValues(\.source)
+        self.texts = texts.mapValues { (source: $0.source, text: $0.text) }
     }
 
     public func render(_ name: String, _ context: [String: Any]) -> String {

@@ -18,6 +18,11 @@ import Testing
             let findings = try ExampleRunner.findings(for: example, rule: rule)
             #expect(!findings.isEmpty, "\(identifier) should trigger on:\n\(example.draft)")
             #expect(findings.allSatisfy { $0.rule == identifier && $0.file != nil })
+            // A problem written in the draft points at its line (the size of the whole email has none).
+            if example.templates.isEmpty && example.configure == nil && identifier != "gmail_clipping" {
+                #expect(findings.allSatisfy { $0.file == "issues/1-example.md" && $0.line != nil },
+                        "\(identifier) should point at a draft line: \(findings.map(\.description))")
+            }
         }
         for example in description.nonTriggeringExamples {
             let findings = try ExampleRunner.findings(for: example, rule: rule)

@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C at the edge: system libraries from Debian's -dev packages, wrapped once in Swift.
@@ -45,14 +47,31 @@ let package = Package(
             ],
             resources: [.copy("Lint/Data")]
         ),
+        // Subscribers, consent, tokens, suppressions (GRDB / SQLite).
+        .target(
+            name: "HogMailStore",
+            dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Transports: outbox now; SMTP and SES over libcurl.
+        .target(name: "HogMailDelivery", dependencies: ["HogMail"]),
+        // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive.
+        .target(
+            name: "HogMailServer",
+            dependencies: ["HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .executableTarget(
             name: "hogmail",
             dependencies: [
-                "HogMail",
+                "HogMail", "HogMailStore", "HogMailDelivery", "HogMailServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
+        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),
+        .testTarget(
+            name: "HogMailServerTests",
+            dependencies: ["HogMailServer", "HogMailStore", "HogMailDelivery", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
     ]
 )

@@ -8,3 +8,4 @@ if [ ! -x .bench/venv/bin/python ]; then
   .bench/venv/bin/pip install --quiet markdown jinja2 premailer pyyaml
 fi
 .bench/venv/bin/python scripts/bench.py .build/release/hogmail .bench/venv/bin/python "${BENCH_RUNS:-21}"
+.bench/venv/bin/python scripts/bench_import.py .build/release/hogmail "${BENCH_IMPORT_ROWS:-1000000}"

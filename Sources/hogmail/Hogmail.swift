@@ -7,7 +7,7 @@ struct Hogmail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
-        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self])
+        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Subscribers.self, Serve.self])
 }
 
 /// Options every project command takes.
@@ -35,14 +35,34 @@ enum Console {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    static func runAsync(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as HogMailError {
+            report(error)
+            throw ExitCode.failure
+        }
+    }
+
+    static func value<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as HogMailError {
+            report(error)
+            throw ExitCode.failure
+        }
+    }
+
+    static func report(_ error: HogMailError) {
+        let prefix = useColor ? "\u{1B}[31merror:\u{1B}[0m " : "error: "
+        let step = error.step.map { " (while \($0.lowercased()))" } ?? ""
+        printError(prefix + error.description + step)
+    }
+
     /// Runs a command body; a `HogMailError` becomes a message and exit code 1, never a type dump.
     static func run(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as HogMailError {
-            let prefix = useColor ? "\u{1B}[31merror:\u{1B}[0m " : "error: "
-            let step = error.step.map { " (while \($0.lowercased()))" } ?? ""
-            printError(prefix + error.description + step)
+            report(error)
             throw ExitCode.failure
         }
     }

@@ -93,7 +93,7 @@ import Testing
                                            text: PersonalizedText(rendering: "t \(PersonalizedText.Field.unsubscribeURL.placeholder)"),
                                            html: PersonalizedText(rendering: "<p>h</p>"), archiveURL: "https://x.example/archive")
         let recipient = MessageTemplate.Recipient(mailbox: Mailbox(name: "Eve\r\nBcc: all@example.com", address: "eve@example.com"),
-                                                  unsubscribeURL: "https://x.example/u", messageID: "<a@b>", date: Date(), timeZone: .gmt)
+                                                  unsubscribeURL: "https://x.example/u", unsubscribeMailto: "mailto:u+t@x.example", messageID: "<a@b>", date: Date(), timeZone: .gmt)
         #expect(throws: HogMailError.self) { try template.message(for: recipient) }
     }
 
@@ -103,7 +103,7 @@ import Testing
                                            html: PersonalizedText(rendering: "<a href=\"\(PersonalizedText.Field.unsubscribeURL.placeholder)\">x</a>\n"),
                                            archiveURL: "https://x.example/archive")
         func message(_ url: String) throws -> String {
-            try template.message(for: .init(mailbox: Mailbox(address: "a@example.com"), unsubscribeURL: url,
+            try template.message(for: .init(mailbox: Mailbox(address: "a@example.com"), unsubscribeURL: url, unsubscribeMailto: "mailto:u+t@x.example",
                                             messageID: "<1@example.com>", date: Date(timeIntervalSince1970: 0), timeZone: .gmt))
         }
         let one = try message("https://x.example/u?token=one&x=1")

@@ -178,6 +178,13 @@ public struct SampleMessage {
     public var eml: String
     public var unsubscribeURL: String
 
+    /// `mailto:unsubscribe+TOKEN@domain?subject=unsubscribe`: the token in the address lets
+    /// `hogmail subscribers process-mail` know who wrote.
+    public static func mailto(mailbox: String, token: String) -> String {
+        let parts = mailbox.split(separator: "@", maxSplits: 1)
+        return "mailto:\(parts[0])+\(token)@\(parts.count > 1 ? String(parts[1]) : "")?subject=unsubscribe"
+    }
+
     public init(configuration: Configuration, rendered: RenderedIssue) throws {
         let urls = ProjectURLs(publicBase: configuration.urls.publicBase)
         let unsubscribe = urls.unsubscribe(token: Self.token)
@@ -189,7 +196,8 @@ public struct SampleMessage {
         let messageID = MessageTemplate.messageID(sendKey: "sample:" + rendered.message.contentHash,
                                                   recipient: recipient.address, domain: configuration.list.from.domain)
         eml = try rendered.message.message(for: .init(
-            mailbox: recipient, unsubscribeURL: unsubscribe, messageID: messageID,
+            mailbox: recipient, unsubscribeURL: unsubscribe,
+            unsubscribeMailto: Self.mailto(mailbox: configuration.list.unsubscribeMailbox, token: Self.token), messageID: messageID,
             date: rendered.issue.sendTime.instant(schedule: configuration.schedule),
             timeZone: configuration.schedule.timeZone))
     }

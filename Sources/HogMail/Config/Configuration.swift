@@ -16,6 +16,8 @@ public struct Configuration: Sendable {
         public var unsubscribeMailbox: String
         /// `<html lang>` of emails and pages.
         public var language: String
+        /// What the subscribe form says a person agrees to; recorded with their consent.
+        public var consentText: String
     }
 
     public struct URLs: Sendable {
@@ -73,7 +75,7 @@ extension Configuration {
 
     static let knownKeys: [String: Set<String>] = [
         "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build"],
-        "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "language"],
+        "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
         "store": ["path"],
@@ -182,7 +184,9 @@ extension Configuration {
 
         let configuration = Configuration(
             list: List(name: name, id: id, from: from, replyTo: replyTo, postalAddress: postal, why: why,
-                       unsubscribeMailbox: unsubscribeMailbox, language: language),
+                       unsubscribeMailbox: unsubscribeMailbox, language: language,
+                       consentText: try listSection.string("consent_text", at: "list.consent_text")
+                           ?? "Send me \(name) by email, about every two weeks. I can unsubscribe with one click at any time."),
             urls: URLs(site: site, publicBase: publicBase),
             schedule: Schedule(cadence: cadence, anchor: anchor, hour: hour, minute: minute, timeZone: zone),
             storePath: try store?.string("path", at: "store.path") ?? "hogmail.sqlite",

@@ -27,13 +27,16 @@ public struct MessageTemplate: Sendable {
     public struct Recipient: Sendable {
         public var mailbox: Mailbox
         public var unsubscribeURL: String
+        /// `mailto:unsubscribe+TOKEN@example.com?subject=unsubscribe`
+        public var unsubscribeMailto: String
         public var messageID: String
         public var date: Date
         public var timeZone: TimeZone
 
-        public init(mailbox: Mailbox, unsubscribeURL: String, messageID: String, date: Date, timeZone: TimeZone) {
+        public init(mailbox: Mailbox, unsubscribeURL: String, unsubscribeMailto: String, messageID: String, date: Date, timeZone: TimeZone) {
             self.mailbox = mailbox
             self.unsubscribeURL = unsubscribeURL
+            self.unsubscribeMailto = unsubscribeMailto
             self.messageID = messageID
             self.date = date
             self.timeZone = timeZone
@@ -69,7 +72,8 @@ public struct MessageTemplate: Sendable {
         try MIME.checkHeaderValue(recipient.mailbox.name ?? "", header: "To")
         try MIME.checkHeaderValue(recipient.unsubscribeURL, header: "List-Unsubscribe")
         try MIME.checkHeaderValue(recipient.messageID, header: "Message-ID")
-        let mailto = "mailto:\(unsubscribeMailbox)?subject=unsubscribe"
+        try MIME.checkHeaderValue(recipient.unsubscribeMailto, header: "List-Unsubscribe")
+        let mailto = recipient.unsubscribeMailto
         var headers: [String] = [
             MIME.header("Date", MIME.date(recipient.date, in: recipient.timeZone)),
             MIME.header("From", encodedHeaders.from),

@@ -9,7 +9,128 @@ public enum DefaultTemplates {
         ("index.html.mustache", indexHTML),
         ("feed.xml.mustache", feedXML),
         ("partials/footer.html.mustache", footerHTML),
+        ("confirmation.txt.mustache", confirmationText),
+        ("confirmation.html.mustache", confirmationHTML),
+        ("pages/subscribe.html.mustache", subscribePage),
+        ("pages/unsubscribe.html.mustache", unsubscribePage),
+        ("pages/message.html.mustache", messagePage),
+        ("partials/page-head.html.mustache", pageHead),
     ]
+
+    static let confirmationText = #"""
+{{% CONTENT_TYPE: TEXT}}
+Please confirm your subscription to {{list_name}}.
+
+Someone, hopefully you, asked to get {{list_name}} at {{email}}.
+To confirm, open this link within {{valid_days}} days:
+
+{{confirm_url}}
+
+If it was not you, ignore this email: nothing will be sent to you.
+
+--
+{{list_name}}
+{{postal_address}}
+
+"""#
+
+    static let confirmationHTML = #"""
+<!DOCTYPE html>
+<html lang="{{lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Confirm your subscription</title></head>
+<body style="margin:0;padding:24px;background-color:#f4f4f5;font-family:-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr><td align="center">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:600px;max-width:600px;background-color:#ffffff;border-radius:8px;"><tr><td style="padding:32px 40px;color:#1d1f27;">
+<h1 style="margin:0 0 16px 0;font-size:24px;">Please confirm your subscription</h1>
+<p style="margin:0 0 16px 0;font-size:16px;line-height:1.6;">Someone, hopefully you, asked to get {{list_name}} at {{email}}.</p>
+<p style="margin:0 0 24px 0;"><a href="{{confirm_url}}" style="display:inline-block;padding:12px 20px;background-color:#1d4aff;color:#ffffff;text-decoration:none;border-radius:6px;font-size:16px;">Confirm my subscription</a></p>
+<p style="margin:0 0 16px 0;font-size:14px;line-height:1.6;color:#5f6368;">The link works for {{valid_days}} days. If it was not you, ignore this email: nothing will be sent to you.</p>
+<p style="margin:0;font-size:13px;color:#5f6368;">{{list_name}} · {{postal_address}}</p>
+</td></tr></table>
+</td></tr></table>
+</body>
+</html>
+
+"""#
+
+    static let pageHead = #"""
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<style>
+  body { margin: 0; font-family: -apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; background: #f4f4f5; color: #1d1f27; }
+  main { max-width: 480px; margin: 48px auto; padding: 32px 24px; background: #ffffff; border-radius: 8px; line-height: 1.6; }
+  label { display: block; margin: 16px 0 4px; font-weight: 600; }
+  input[type=email], input[type=text] { width: 100%; box-sizing: border-box; padding: 10px; font-size: 16px; border: 1px solid #9ca3af; border-radius: 6px; }
+  button { margin-top: 20px; padding: 12px 20px; font-size: 16px; background: #1d4aff; color: #ffffff; border: 0; border-radius: 6px; cursor: pointer; }
+  button:focus, input:focus { outline: 3px solid #f59e0b; outline-offset: 2px; }
+  .consent, .small { font-size: 14px; color: #4b5563; }
+  @media (prefers-color-scheme: dark) { body { background: #111214; color: #e8e8ea; } main { background: #1c1d21; } .consent, .small { color: #a9adb4; } }
+</style>
+"""#
+
+    static let subscribePage = #"""
+<!DOCTYPE html>
+<html lang="{{lang}}">
+<head>
+{{> partials/page-head.html}}
+<title>Subscribe to {{list_name}}</title>
+</head>
+<body>
+<main>
+<h1>Subscribe to {{list_name}}</h1>
+<form method="post" action="{{subscribe_path}}">
+<label for="email">Email address</label>
+<input type="email" id="email" name="email" required autocomplete="email">
+<label for="name">Name (optional)</label>
+<input type="text" id="name" name="name" autocomplete="name">
+<p class="consent">{{consent_text}}</p>
+<p class="small">We send a confirmation email first; nothing else arrives until you confirm.</p>
+<button type="submit">Subscribe</button>
+</form>
+</main>
+</body>
+</html>
+
+"""#
+
+    static let unsubscribePage = #"""
+<!DOCTYPE html>
+<html lang="{{lang}}">
+<head>
+{{> partials/page-head.html}}
+<title>Unsubscribe from {{list_name}}</title>
+</head>
+<body>
+<main>
+<h1>Unsubscribe from {{list_name}}</h1>
+<p>This stops every email from {{list_name}} to {{masked_email}}.</p>
+<form method="post" action="{{action}}">
+<input type="hidden" name="confirm" value="yes">
+<button type="submit">Unsubscribe</button>
+</form>
+</main>
+</body>
+</html>
+
+"""#
+
+    static let messagePage = #"""
+<!DOCTYPE html>
+<html lang="{{lang}}">
+<head>
+{{> partials/page-head.html}}
+<title>{{heading}} · {{list_name}}</title>
+</head>
+<body>
+<main>
+<h1>{{heading}}</h1>
+<p>{{message}}</p>
+</main>
+</body>
+</html>
+
+"""#
 
     static let emailHTML = #"""
 <!DOCTYPE html>

@@ -121,7 +121,7 @@ public enum Scaffold {
         """
     }
 
-    static func commentedConfiguration(anchor: CalendarDate) -> String {
+    public static func commentedConfiguration(anchor: CalendarDate) -> String {
         """
         # hogmail.yml: the project's configuration. Secrets never go here: the
         # `*_env` keys name environment variables that hold them.

@@ -90,6 +90,9 @@ public struct IssueRenderer: Sendable {
 /// The public addresses `hogmail serve` answers on.
 public struct ProjectURLs: Sendable {
     public var publicBase: String
+
+    public init(publicBase: String) { self.publicBase = publicBase }
+
     public var archive: String { "\(publicBase)/archive" }
     public var feed: String { "\(publicBase)/feed.xml" }
     public var subscribe: String { "\(publicBase)/subscribe" }

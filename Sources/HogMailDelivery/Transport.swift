@@ -1,0 +1,66 @@
+import Foundation
+import HogMail
+
+/// One message for one recipient, ready to hand to a transport.
+public struct OutgoingMessage: Sendable {
+    /// Envelope sender (MAIL FROM / SES source).
+    public var from: String
+    /// Envelope recipient: one per message, so each carries its own unsubscribe link.
+    public var to: String
+    public var messageID: String
+    /// The RFC 5322 message, CRLF line ends.
+    public var data: String
+
+    public init(from: String, to: String, messageID: String, data: String) {
+        self.from = from
+        self.to = to
+        self.messageID = messageID
+        self.data = data
+    }
+}
+
+/// Where messages go: the outbox folder, an SMTP server, or an HTTP email API.
+public protocol Transport: Sendable {
+    var name: String { get }
+    func send(_ message: OutgoingMessage) async throws
+}
+
+/// The default transport: each message becomes an `.eml` file in a folder, so everything
+/// can be tried with no server. Files are written to a temporary name and renamed.
+public struct OutboxTransport: Transport {
+    public let directory: URL
+    public var name: String { "outbox (\(directory.path))" }
+
+    public init(directory: URL) { self.directory = directory }
+
+    public func send(_ message: OutgoingMessage) async throws {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(at: directory, withIntermediateDirectories: true)
+            let base = message.messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
+                .map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "@" ? String($0) : "_" }.joined()
+            let target = directory.appendingPathComponent("\(base).eml")
+            let temporary = directory.appendingPathComponent(".\(base).\(UUID().uuidString.prefix(8)).tmp")
+            try Data(message.data.utf8).write(to: temporary)
+            if rename(temporary.path, target.path) != 0 {
+                unlink(temporary.path)
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        } catch {
+            throw HogMailError(file: directory.path, "The outbox cannot be written: \(error.localizedDescription). Check `transport.outbox.path` in hogmail.yml and the folder's permissions.")
+        }
+    }
+}
+
+extension Configuration {
+    /// The transport `hogmail.yml` chooses, relative paths against the project folder.
+    public func transport(projectDirectory: URL) throws -> any Transport {
+        switch transportKind {
+        case "outbox":
+            let path = outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
+            return OutboxTransport(directory: path)
+        default:
+            throw HogMailError(file: self.path, "The `\(transportKind)` transport is not available yet; use `transport.kind: outbox`.")
+        }
+    }
+}

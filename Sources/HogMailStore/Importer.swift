@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+import HogMail
+
+/// `hogmail subscribers import FILE.csv`: one transaction, streamed, every refused row
+/// reported with its number and reason. Nobody is added without evidence of consent.
+public struct ImportReport: Sendable, Equatable {
+    public enum Refusal: String, Sendable, CaseIterable {
+        case invalidAddress = "invalid address"
+        case noConsent = "no consent evidence"
+        case badDate = "bad date"
+        case suppressed = "unsubscribed or suppressed"
+        case duplicate = "already in the list"
+    }
+
+    public var confirmed = 0
+    public var pending = 0
+    public var refused: [Refusal: Int] = [:]
+    /// The first problems, by row (a header is row 1); counts cover them all.
+    public var problems: [(row: Int, reason: String)] = []
+    /// Public ids of the pending rows, for `--send-confirmations`.
+    public var pendingIDs: [String] = []
+    public var dryRun = false
+
+    public var refusedTotal: Int { refused.values.reduce(0, +) }
+    public static let problemLimit = 1_000
+
+    public static func == (lhs: ImportReport, rhs: ImportReport) -> Bool {
+        lhs.confirmed == rhs.confirmed && lhs.pending == rhs.pending && lhs.refused == rhs.refused
+            && lhs.problems.map(\.row) == rhs.problems.map(\.row) && lhs.problems.map(\.reason) == rhs.problems.map(\.reason)
+    }
+
+    mutating func refuse(_ refusal: Refusal, row: Int, _ reason: String) {
+        refused[refusal, default: 0] += 1
+        if problems.count < Self.problemLimit { problems.append((row, reason)) }
+    }
+}
+
+extension SubscriberStore {
+    public func importCSV(at url: URL, displayPath: String, dryRun: Bool = false, now: Date = Date()) throws -> ImportReport {
+        var reader: CSVReader
+        do { reader = try CSVReader(url: url) } catch {
+            throw HogMailError(file: displayPath, "The file cannot be read: \(error.localizedDescription).")
+        }
+        defer { reader.close() }
+        var report = ImportReport()
+        report.dryRun = dryRun
+        do {
+            try database.inTransaction { db in
+                guard let header = try reader.next() else {
+                    throw HogMailError(file: displayPath, line: 1, "The file is empty. The first line must name the columns: email, consented_at, consent_source, confirmed_at, name, ip.")
+                }
+                let columns = Dictionary(header.enumerated().map { ($1.trimmingCharacters(in: .whitespaces).lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+                guard columns["email"] != nil else {
+                    throw HogMailError(file: displayPath, line: 1, "There is no `email` column. The first line must name the columns: email, consented_at, consent_source, confirmed_at, name, ip.")
+                }
+                let insert = try db.makeStatement(sql: """
+                    INSERT OR IGNORE INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source,
+                                                      consent_text, consent_ip, consent_user_agent, confirmed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, ?, ?)
+                    """)
+                let event = try db.makeStatement(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, NULL, ?, 'import', ?)")
+                let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
+                while let fields = try reader.next() {
+                    let row = reader.recordLine
+                    func value(_ name: String) -> String? {
+                        guard let index = columns[name], index < fields.count else { return nil }
+                        let text = fields[index].trimmingCharacters(in: .whitespaces)
+                        return text.isEmpty ? nil : text
+                    }
+                    guard let raw = value("email"), let email = Subscriber.normalize(raw) else {
+                        report.refuse(.invalidAddress, row: row, "`\(value("email") ?? "")` is not an email address")
+                        continue
+                    }
+                    guard let consentText = value("consented_at"), let source = value("consent_source") else {
+                        report.refuse(.noConsent, row: row, "no consent evidence: `consented_at` and `consent_source` are required; HogMail never adds people who did not opt in")
+                        continue
+                    }
+                    guard let consentedAt = Self.parseDate(consentText) else {
+                        report.refuse(.badDate, row: row, "`consented_at` is `\(consentText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                        continue
+                    }
+                    var confirmedAt: Date?
+                    if let confirmedText = value("confirmed_at") {
+                        guard let date = Self.parseDate(confirmedText) else {
+                            report.refuse(.badDate, row: row, "`confirmed_at` is `\(confirmedText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                            continue
+                        }
+                        guard date >= consentedAt else {
+                            report.refuse(.badDate, row: row, "`confirmed_at` (\(confirmedText)) is before `consented_at` (\(consentText))")
+                            continue
+                        }
+                        confirmedAt = date
+                    }
+                    if try Self.isSuppressed(email, db) {
+                        report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
+                        continue
+                    }
+                    let status: Subscriber.Status = confirmedAt == nil ? .pending : .confirmed
+                    let publicID = TokenSigner.newPublicID()
+                    try insert.execute(arguments: [
+                        publicID, email, value("name"), status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
+                        "\(source) (imported from \(fileName), row \(row))", value("consent_text"), value("ip"), value("user_agent"),
+                        confirmedAt?.timeIntervalSince1970,
+                    ])
+                    guard db.changesCount == 1 else {
+                        report.refuse(.duplicate, row: row, "\(email) is already in the list (or earlier in this file)")
+                        continue
+                    }
+                    try event.execute(arguments: [db.lastInsertedRowID, now.timeIntervalSince1970, status.rawValue, "imported from \(fileName), row \(row)"])
+                    if status == .confirmed { report.confirmed += 1 } else { report.pending += 1; report.pendingIDs.append(publicID) }
+                }
+                return dryRun ? .rollback : .commit
+            }
+        } catch let problem as CSVReader.Problem {
+            switch problem {
+            case .unterminatedQuote(let line):
+                throw HogMailError(file: displayPath, line: line, "A quoted field starting on this line is never closed. Nothing was imported; close the quote and run the import again.")
+            case .notUTF8(let line):
+                throw HogMailError(file: displayPath, line: line, "This row is not UTF-8 text. Nothing was imported; save the file as UTF-8 and run the import again.")
+            }
+        }
+        return report
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        let iso = ISO8601DateFormatter()
+        if let date = iso.date(from: text) { return date }
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = iso.date(from: text) { return date }
+        if let day = CalendarDate(parsing: text), text.count == 10 {
+            return day.instant(hour: 0, minute: 0, in: TimeZone(identifier: "UTC")!)
+        }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,279 @@
+import Crypto
+import Foundation
+import GRDB
+import HogMail
+
+/// Subscribers, their consent and history, and suppressions, in one SQLite file.
+/// The schema lives in named, ordered migrations; every change is a transaction.
+public final class SubscriberStore: Sendable {
+    let database: DatabaseQueue
+    public let path: String
+
+    /// Opens (and creates, on first use) the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // Deleted rows are overwritten, so `forget` leaves no trace in the file.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch let error as DatabaseError {
+            throw HogMailError(file: path, "The subscriber store cannot be opened: \(error.message ?? "\(error)"). Check `store.path` in hogmail.yml and the file's permissions.")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1 subscribers, events, suppressions") { db in
+            try db.execute(sql: """
+                CREATE TABLE subscriber (
+                    id INTEGER PRIMARY KEY,
+                    public_id TEXT NOT NULL UNIQUE,
+                    email TEXT NOT NULL UNIQUE,
+                    name TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('pending','confirmed','unsubscribed','bounced','complained')),
+                    created_at REAL NOT NULL,
+                    consent_at REAL NOT NULL,
+                    consent_method TEXT NOT NULL CHECK (consent_method IN ('form','import','api','cli')),
+                    consent_source TEXT NOT NULL,
+                    consent_text TEXT,
+                    consent_ip TEXT,
+                    consent_user_agent TEXT,
+                    confirmed_at REAL
+                );
+                CREATE INDEX subscriber_status ON subscriber(status);
+                CREATE TABLE subscriber_event (
+                    id INTEGER PRIMARY KEY,
+                    subscriber_id INTEGER NOT NULL REFERENCES subscriber(id) ON DELETE CASCADE,
+                    at REAL NOT NULL,
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX subscriber_event_subscriber ON subscriber_event(subscriber_id);
+                -- Outlives `forget`: a keyed hash of the address, never the address.
+                CREATE TABLE suppression (
+                    address_hash TEXT PRIMARY KEY,
+                    status TEXT NOT NULL,
+                    at REAL NOT NULL
+                );
+                -- A random key made with the store, for the suppression hashes.
+                CREATE TABLE store_key (key BLOB NOT NULL);
+                """)
+            var generator = SystemRandomNumberGenerator()
+            let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try db.execute(sql: "INSERT INTO store_key (key) VALUES (?)", arguments: [key])
+        }
+        return migrator
+    }
+
+    // MARK: - Reading
+
+    public func subscriber(email: String) throws -> Subscriber? {
+        guard let normalized = Subscriber.normalize(email) else { return nil }
+        return try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]).map(Self.subscriber) }
+    }
+
+    public func subscriber(publicID: String) throws -> Subscriber? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID]).map(Self.subscriber) }
+    }
+
+    public func events(of subscriber: Subscriber) throws -> [SubscriberEvent] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM subscriber_event WHERE subscriber_id = ? ORDER BY id", arguments: [subscriber.id]).map { row in
+                SubscriberEvent(at: Date(timeIntervalSince1970: row["at"]), from: (row["from_status"] as String?).flatMap(Subscriber.Status.init),
+                                to: Subscriber.Status(rawValue: row["to_status"])!, actor: row["actor"], reason: row["reason"])
+            }
+        }
+    }
+
+    /// Subscribers in id order, optionally of one status, streamed page by page.
+    public func forEach(status: Subscriber.Status? = nil, _ body: (Subscriber) throws -> Void) throws {
+        var lastID: Int64 = 0
+        while true {
+            let page = try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM subscriber WHERE id > ? AND (? IS NULL OR status = ?) ORDER BY id LIMIT 1000",
+                                 arguments: [lastID, status?.rawValue, status?.rawValue]).map(Self.subscriber)
+            }
+            guard let last = page.last else { return }
+            try page.forEach(body)
+            lastID = last.id
+        }
+    }
+
+    public func counts() throws -> [Subscriber.Status: Int] {
+        try database.read { db in
+            var result: [Subscriber.Status: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM subscriber GROUP BY status") {
+                if let status = Subscriber.Status(rawValue: row["status"]) { result[status] = row["n"] }
+            }
+            return result
+        }
+    }
+
+    public func isSuppressed(_ email: String) throws -> Bool {
+        guard let normalized = Subscriber.normalize(email) else { return false }
+        return try database.read { db in try Self.isSuppressed(normalized, db) }
+    }
+
+    // MARK: - Changing
+
+    public enum AddOutcome: Equatable, Sendable {
+        /// A new pending subscriber, or a returning one asking again: send a confirmation.
+        case needsConfirmation
+        /// Already confirmed: nothing to do (the caller must not reveal this).
+        case alreadyConfirmed
+    }
+
+    /// A double opt-in request (form, CLI, API). A new opt-in is the one way back after leaving.
+    @discardableResult
+    public func requestSubscription(email: String, name: String?, consent: Subscriber.Consent, actor: String,
+                                    now: Date = Date()) throws -> (Subscriber, AddOutcome) {
+        guard let normalized = Subscriber.normalize(email) else {
+            throw HogMailError("`\(email)` is not an email address. Write it as name@example.com.")
+        }
+        return try database.write { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]) {
+                let existing = Self.subscriber(row)
+                if existing.status == .confirmed { return (existing, .alreadyConfirmed) }
+                try db.execute(sql: """
+                    UPDATE subscriber SET name = COALESCE(?, name), status = 'pending', consent_at = ?, consent_method = ?, consent_source = ?,
+                        consent_text = ?, consent_ip = ?, consent_user_agent = ?, confirmed_at = NULL WHERE id = ?
+                    """, arguments: [name, consent.at.timeIntervalSince1970, consent.method.rawValue, consent.source, consent.text,
+                                     consent.ip, consent.userAgent, existing.id])
+                if existing.status != .pending {
+                    try Self.log(db, existing.id, from: existing.status, to: .pending, actor: actor, reason: "new opt-in request", now: now)
+                }
+                return (Self.subscriber(try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [existing.id])!), .needsConfirmation)
+            }
+            let subscriber = try Self.insert(db, email: normalized, name: name, status: .pending, consent: consent, now: now)
+            try Self.log(db, subscriber.id, from: nil, to: .pending, actor: actor, reason: "opt-in requested via \(consent.method.rawValue)", now: now)
+            return (subscriber, .needsConfirmation)
+        }
+    }
+
+    /// Confirms a pending subscriber; confirming twice changes nothing.
+    @discardableResult
+    public func confirm(publicID: String, now: Date = Date()) throws -> Subscriber? {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID]) else { return nil }
+            let subscriber = Self.subscriber(row)
+            guard subscriber.status == .pending else { return subscriber }
+            try db.execute(sql: "UPDATE subscriber SET status = 'confirmed', confirmed_at = ? WHERE id = ?",
+                           arguments: [now.timeIntervalSince1970, subscriber.id])
+            // A confirmed new opt-in lifts an old suppression.
+            try db.execute(sql: "DELETE FROM suppression WHERE address_hash = ?", arguments: [try Self.addressHash(subscriber.email, db)])
+            try Self.log(db, subscriber.id, from: .pending, to: .confirmed, actor: "confirm-link", reason: "confirmed the opt-in", now: now)
+            return Self.subscriber(try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [subscriber.id])!)
+        }
+    }
+
+    /// Moves a subscriber to a suppression status (idempotent) and records the suppression.
+    @discardableResult
+    public func suppress(publicID: String? = nil, email: String? = nil, as status: Subscriber.Status, actor: String, reason: String,
+                         now: Date = Date()) throws -> Subscriber? {
+        precondition(status.isSuppression)
+        return try database.write { db in
+            let row: Row?
+            if let publicID {
+                row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID])
+            } else if let email, let normalized = Subscriber.normalize(email) {
+                row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized])
+            } else {
+                row = nil
+            }
+            guard let row else { return nil }
+            let subscriber = Self.subscriber(row)
+            try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
+                           arguments: [try Self.addressHash(subscriber.email, db), status.rawValue, now.timeIntervalSince1970])
+            guard subscriber.status != status else { return subscriber }
+            try db.execute(sql: "UPDATE subscriber SET status = ? WHERE id = ?", arguments: [status.rawValue, subscriber.id])
+            try Self.log(db, subscriber.id, from: subscriber.status, to: status, actor: actor, reason: reason, now: now)
+            var changed = subscriber
+            changed.status = status
+            return changed
+        }
+    }
+
+    /// Everything held about a person, for `export`.
+    public func export(email: String) throws -> Data? {
+        guard let subscriber = try subscriber(email: email) else { return nil }
+        struct Export: Encodable {
+            var subscriber: Subscriber
+            var events: [SubscriberEvent]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(Export(subscriber: subscriber, events: events(of: subscriber)))
+    }
+
+    /// Deletes everything about the person (GDPR erasure) and keeps only a keyed hash of the
+    /// address as a suppression, so no import can add them back.
+    @discardableResult
+    public func forget(email: String, now: Date = Date()) throws -> Bool {
+        guard let normalized = Subscriber.normalize(email) else { return false }
+        let found = try database.write { db -> Bool in
+            let hash = try Self.addressHash(normalized, db)
+            let existing = try Row.fetchOne(db, sql: "SELECT status FROM subscriber WHERE email = ?", arguments: [normalized])
+            try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
+                           arguments: [hash, (existing?["status"] as String?).flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed",
+                                       now.timeIntervalSince1970])
+            try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
+            try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
+            return existing != nil
+        }
+        // Old pages and the write-ahead log must not keep a copy of the address.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+        return found
+    }
+
+    // MARK: - Internals shared with the importer
+
+    static func insert(_ db: Database, email: String, name: String?, status: Subscriber.Status, consent: Subscriber.Consent, now: Date) throws -> Subscriber {
+        let publicID = TokenSigner.newPublicID()
+        try db.execute(sql: """
+            INSERT INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source,
+                                    consent_text, consent_ip, consent_user_agent, confirmed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [publicID, email, name, status.rawValue, now.timeIntervalSince1970, consent.at.timeIntervalSince1970,
+                             consent.method.rawValue, consent.source, consent.text, consent.ip, consent.userAgent,
+                             consent.confirmedAt?.timeIntervalSince1970])
+        return Subscriber(id: db.lastInsertedRowID, publicID: publicID, email: email, name: name, status: status, createdAt: now, consent: consent)
+    }
+
+    static func log(_ db: Database, _ id: Int64, from: Subscriber.Status?, to: Subscriber.Status, actor: String, reason: String, now: Date) throws {
+        try db.execute(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [id, now.timeIntervalSince1970, from?.rawValue, to.rawValue, actor, reason])
+    }
+
+    static func addressHash(_ normalizedEmail: String, _ db: Database) throws -> String {
+        let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+        // The whole address lower-cased: a suppression must hold whatever case an import uses.
+        let code = HMAC<SHA256>.authenticationCode(for: Data(normalizedEmail.lowercased().utf8), using: SymmetricKey(data: key))
+        return Data(code).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func isSuppressed(_ normalizedEmail: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE address_hash = ?", arguments: [try addressHash(normalizedEmail, db)]) ?? false
+    }
+
+    static func subscriber(_ row: Row) -> Subscriber {
+        Subscriber(
+            id: row["id"], publicID: row["public_id"], email: row["email"], name: row["name"],
+            status: Subscriber.Status(rawValue: row["status"]) ?? .pending,
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            consent: Subscriber.Consent(
+                at: Date(timeIntervalSince1970: row["consent_at"]),
+                method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .cli, source: row["consent_source"],
+                text: row["consent_text"], ip: row["consent_ip"], userAgent: row["consent_user_agent"],
+                confirmedAt: (row["confirmed_at"] as Double?).map { Date(timeIntervalSince1970: $0) }))
+    }
+}

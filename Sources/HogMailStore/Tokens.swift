@@ -1,0 +1,96 @@
+import Crypto
+import Foundation
+import HogMail
+
+/// Tokens in links: HMAC-SHA256 over what the token is for, the list and the subscriber's
+/// random public id. They reveal neither the address nor a sequential id, cannot be
+/// forged without the key, and are compared in constant time.
+public struct TokenSigner: Sendable {
+    public enum Purpose: String, Sendable {
+        case unsubscribe = "u1"
+        case confirm = "c1"
+    }
+
+    public enum Failure: Error, Equatable {
+        case malformed, forged, expired
+    }
+
+    private let secret: Data
+    private let listID: String
+
+    public static let minimumSecretLength = 32
+
+    public init(secret: String, listID: String) {
+        self.secret = Data(secret.utf8)
+        self.listID = listID
+    }
+
+    /// Reads the secret from the variable `hogmail.yml` names; a clear error when it is missing or short.
+    public static func fromEnvironment(_ configuration: Configuration, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TokenSigner {
+        let name = configuration.tokenKeyEnvironmentVariable
+        guard let secret = environment[name], !secret.isEmpty else {
+            throw HogMailError("The environment variable \(name) is not set; links to confirm and unsubscribe are signed with it. Set it to a long random value, e.g. `export \(name)=$(openssl rand -hex 32)`, and keep it: changing it breaks the links in emails already sent.")
+        }
+        guard secret.utf8.count >= minimumSecretLength else {
+            throw HogMailError("The secret in \(name) is \(secret.utf8.count) characters; use at least \(minimumSecretLength) random characters, e.g. `export \(name)=$(openssl rand -hex 32)`.")
+        }
+        return TokenSigner(secret: secret, listID: configuration.list.id)
+    }
+
+    /// `u1.<public id>.<mac>`: never expires, so an old email still lets the reader leave.
+    public func unsubscribeToken(publicID: String) -> String {
+        let payload = "\(Purpose.unsubscribe.rawValue).\(publicID)"
+        return "\(payload).\(mac(payload))"
+    }
+
+    /// `c1.<public id>.<expiry>.<mac>`: expires, because a confirmation is an act of consent now.
+    public func confirmationToken(publicID: String, expires: Date) -> String {
+        let payload = "\(Purpose.confirm.rawValue).\(publicID).\(String(Int(expires.timeIntervalSince1970), radix: 36))"
+        return "\(payload).\(mac(payload))"
+    }
+
+    /// The public id the token was made for.
+    public func verify(_ token: String, purpose: Purpose, now: Date = Date()) throws(Failure) -> String {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let expected = purpose == .unsubscribe ? 3 : 4
+        guard parts.count == expected, parts[0] == purpose.rawValue, parts.allSatisfy({ !$0.isEmpty && $0.count <= 64 }) else { throw .malformed }
+        let payload = parts.dropLast().joined(separator: ".")
+        guard let given = Self.base64URLDecode(parts.last!), let computed = Self.base64URLDecode(mac(payload)),
+              given.count == computed.count, Self.constantTimeEqual(given, computed) else { throw .forged }
+        if purpose == .confirm {
+            guard let seconds = Int(parts[2], radix: 36) else { throw .malformed }
+            if Date(timeIntervalSince1970: TimeInterval(seconds)) < now { throw .expired }
+        }
+        return parts[1]
+    }
+
+    /// A new random public id: 16 bytes, base64url; not derived from anything guessable.
+    public static func newPublicID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return base64URL(Data(bytes))
+    }
+
+    private func mac(_ payload: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data("\(listID)\u{0}\(payload)".utf8), using: SymmetricKey(data: secret))
+        return Self.base64URL(Data(code.prefix(16)))
+    }
+
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0 && a.count == b.count
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func base64URLDecode(_ text: String) -> Data? {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import HogMail
+import HogMailServer
+import Hummingbird
+
+extension Hogmail {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Answer the subscribe form, the confirm and unsubscribe links (RFC 8058 one-click), and the archive.",
+            discussion: """
+            Put it behind your HTTPS reverse proxy at `urls.public`.
+            Example: HOGMAIL_SECRET=… hogmail serve --port 8080
+            """)
+
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
+        @Option(help: "The port to listen on.") var port: Int = 8080
+        @Option(help: "The folder `hogmail build` wrote (default: out/ in the project).") var out: String?
+
+        func run() async throws {
+            let server = try Console.value {
+                let environment = try SubscriberEnvironment(project)
+                return PublicServer(service: try environment.service(),
+                                    outputDirectory: out.map { URL(fileURLWithPath: $0) } ?? environment.project.directory.appendingPathComponent("out"))
+            }
+            print("Serving \(server.service.configuration.list.name) on http://\(host):\(port)/ (public address: \(server.service.configuration.urls.publicBase)). Stop with Ctrl-C.")
+            try await server.application(host: host, port: port).runService()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import HogMail
+import Testing
+
+@testable import HogMailStore
+
+func temporaryStore() throws -> (SubscriberStore, URL) {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-store-\(UUID().uuidString)")
+    let path = folder.appendingPathComponent("hogmail.sqlite")
+    return (try SubscriberStore(path: path.path), folder)
+}
+
+let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_000), method: .form, source: "https://newsletter.example.com/subscribe",
+                                     text: "Send me HogMail.", ip: "127.0.0.1", userAgent: "test")
+
+@Suite struct SubscriberStoreTests {
+    @Test func addressesAreNormalisedKeepingTheLocalPart() {
+        #expect(Subscriber.normalize("  Ada.Lovelace@Example.COM ") == "Ada.Lovelace@example.com")
+        #expect(Subscriber.normalize("not an address") == nil)
+    }
+
+    @Test func doubleOptInRecordsConsentAndConfirmation() throws {
+        let (store, _) = try temporaryStore()
+        let (pending, outcome) = try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
+        #expect(outcome == .needsConfirmation)
+        #expect(pending.status == .pending)
+        let confirmed = try store.confirm(publicID: pending.publicID, now: Date(timeIntervalSince1970: 1_767_000_100))
+        #expect(confirmed?.status == .confirmed)
+        #expect(confirmed?.consent.confirmedAt == Date(timeIntervalSince1970: 1_767_000_100))
+        #expect(confirmed?.consent.ip == "127.0.0.1")
+        #expect(try store.events(of: confirmed!).map(\.to) == [.pending, .confirmed])
+    }
+
+    @Test func confirmedSubscriberAskingAgainIsLeftAlone() throws {
+        let (store, _) = try temporaryStore()
+        let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
+        try store.confirm(publicID: s.publicID)
+        #expect(try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form").1 == .alreadyConfirmed)
+    }
+
+    @Test func unsubscribingIsIdempotentAndLogged() throws {
+        let (store, _) = try temporaryStore()
+        let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
+        try store.confirm(publicID: s.publicID)
+        try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
+        try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
+        let events = try store.events(of: try store.subscriber(email: "ada@example.com")!)
+        #expect(events.map(\.to) == [.pending, .confirmed, .unsubscribed])
+        #expect(events.last?.actor == "one-click")
+    }
+
+    @Test func forgetLeavesNoTraceOfTheAddressInTheFile() throws {
+        let (store, folder) = try temporaryStore()
+        let (s, _) = try store.requestSubscription(email: "grace.hopper@example.com", name: "Grace Hopper", consent: formConsent, actor: "form")
+        try store.confirm(publicID: s.publicID)
+        #expect(try store.forget(email: "grace.hopper@example.com"))
+        #expect(try store.subscriber(email: "grace.hopper@example.com") == nil)
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
+            #expect(bytes.range(of: Data("grace.hopper".utf8)) == nil, "\(name) still holds the address")
+            #expect(bytes.range(of: Data("Grace Hopper".utf8)) == nil, "\(name) still holds the name")
+        }
+        #expect(try store.isSuppressed("grace.hopper@example.com"))
+    }
+}
+
+@Suite struct ImportTests {
+    func write(_ csv: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
+        try Data(csv.utf8).write(to: url)
+        return url
+    }
+
+    let csv = """
+    email,name,consented_at,consent_source,confirmed_at,ip
+    ada@example.com,Ada,2025-03-01,signup form at example.com,2025-03-01T10:05:00Z,192.0.2.1
+    "grace@example.com","Hopper, Grace",2025-03-02,signup form at example.com,,
+    not-an-address,X,2025-03-01,form,2025-03-01,
+    linus@example.com,Linus,,,,
+    ada@example.com,Ada again,2025-03-01,form,2025-03-01,
+    edsger@example.com,Edsger,yesterday,form,,
+    barbara@example.com,Barbara,2025-03-05,form,2025-03-04,
+    forgotten@example.com,F,2025-03-01,form,2025-03-01,
+
+    """
+
+    @Test func importCountsEveryKindOfRowWithItsNumber() throws {
+        let (store, _) = try temporaryStore()
+        try store.forget(email: "forgotten@example.com")
+        let report = try store.importCSV(at: try write(csv), displayPath: "list.csv")
+        #expect(report.confirmed == 1)
+        #expect(report.pending == 1)
+        #expect(report.refused == [.invalidAddress: 1, .noConsent: 1, .duplicate: 1, .badDate: 2, .suppressed: 1])
+        #expect(report.problems.map(\.row) == [4, 5, 6, 7, 8, 9])
+        #expect(try store.subscriber(email: "grace@example.com")?.name == "Hopper, Grace")
+        #expect(try store.subscriber(email: "ada@example.com")?.consent.source == "signup form at example.com (imported from list.csv, row 2)")
+        #expect(try store.counts() == [.confirmed: 1, .pending: 1])
+    }
+
+    @Test func dryRunWritesNothing() throws {
+        let (store, _) = try temporaryStore()
+        let report = try store.importCSV(at: try write(csv), displayPath: "list.csv", dryRun: true)
+        #expect(report.confirmed == 2)  // nobody was forgotten in this store, so the last row counts too
+        #expect(try store.counts().isEmpty)
+    }
+
+    @Test func failedImportLeavesTheStoreAsItWas() throws {
+        let (store, _) = try temporaryStore()
+        try store.requestSubscription(email: "before@example.com", name: nil, consent: formConsent, actor: "form")
+        let broken = "email,consented_at,consent_source,confirmed_at\nnew@example.com,2025-01-01,form,2025-01-01\n\"unclosed@example.com,2025-01-01,form,\n"
+        #expect(throws: HogMailError.self) { try store.importCSV(at: try write(broken), displayPath: "broken.csv") }
+        #expect(try store.subscriber(email: "new@example.com") == nil)
+        #expect(try store.counts() == [.pending: 1])
+    }
+
+    @Test func fileWithoutEmailColumnIsExplained() throws {
+        let (store, _) = try temporaryStore()
+        do {
+            _ = try store.importCSV(at: try write("mail,name\na@example.com,A\n"), displayPath: "x.csv")
+            Issue.record("expected an error")
+        } catch let error as HogMailError {
+            #expect(error.line == 1)
+            #expect(error.message.contains("no `email` column"))
+        }
+    }
+}
+
+@Suite struct TokenTests {
+    let signer = TokenSigner(secret: String(repeating: "k", count: 40), listID: "hogmail.example.com")
+
+    @Test func unsubscribeTokenRoundTrips() throws {
+        let token = signer.unsubscribeToken(publicID: "abc123")
+        #expect(try signer.verify(token, purpose: .unsubscribe) == "abc123")
+        #expect(!token.contains("@"))
+    }
+
+    @Test func forgedTruncatedAndOtherPurposeTokensFail() {
+        let token = signer.unsubscribeToken(publicID: "abc123")
+        #expect(throws: TokenSigner.Failure.forged) { try signer.verify(token.replacingOccurrences(of: "abc123", with: "abc124"), purpose: .unsubscribe) }
+        #expect(throws: TokenSigner.Failure.self) { try signer.verify(String(token.dropLast(3)), purpose: .unsubscribe) }
+        #expect(throws: TokenSigner.Failure.malformed) { try signer.verify(token, purpose: .confirm) }
+        let other = TokenSigner(secret: String(repeating: "z", count: 40), listID: "hogmail.example.com")
+        #expect(throws: TokenSigner.Failure.forged) { try other.verify(token, purpose: .unsubscribe) }
+    }
+
+    @Test func confirmationTokensExpire() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let token = signer.confirmationToken(publicID: "abc", expires: now.addingTimeInterval(7 * 86_400))
+        #expect(try signer.verify(token, purpose: .confirm, now: now) == "abc")
+        #expect(throws: TokenSigner.Failure.expired) { try signer.verify(token, purpose: .confirm, now: now.addingTimeInterval(8 * 86_400)) }
+    }
+
+    @Test func missingOrShortSecretIsAClearError() throws {
+        let configuration = try Configuration.parse(Scaffold.commentedConfiguration(anchor: CalendarDate(year: 2026, month: 1, day: 7)!), file: "hogmail.yml").0
+        #expect(throws: HogMailError.self) { try TokenSigner.fromEnvironment(configuration, environment: [:]) }
+        do { _ = try TokenSigner.fromEnvironment(configuration, environment: ["HOGMAIL_SECRET": "short"]) } catch let error as HogMailError {
+            #expect(error.message.contains("at least 32"))
+            #expect(!error.message.contains("short"))
+        } catch {}
+    }
+
+    @Test func publicIDsAreRandom() {
+        #expect(TokenSigner.newPublicID() != TokenSigner.newPublicID())
+        #expect(TokenSigner.newPublicID().count == 22)
+    }
+}

@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Transports: outbox now; SMTP and SES over libcurl.
-        .target(name: "HogMailDelivery", dependencies: ["HogMail"]),
+        .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim"]),
         // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive.
         .target(
             name: "HogMailServer",
@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
         .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),
+        .testTarget(name: "HogMailDeliveryTests", dependencies: ["HogMailDelivery", "HogMailStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HogMailServerTests",
             dependencies: ["HogMailServer", "HogMailStore", "HogMailDelivery", .product(name: "HummingbirdTesting", package: "hummingbird")]

@@ -61,6 +61,8 @@ extension SubscriberStore {
                     """)
                 let event = try db.makeStatement(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, NULL, ?, 'import', ?)")
                 let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
+                let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+                let suppressed = try db.makeStatement(sql: "SELECT 1 FROM suppression WHERE address_hash = ?")
                 while let fields = try reader.next() {
                     let row = reader.recordLine
                     func value(_ name: String) -> String? {
@@ -92,7 +94,7 @@ extension SubscriberStore {
                         }
                         confirmedAt = date
                     }
-                    if try Self.isSuppressed(email, db) {
+                    if try Bool.fetchOne(suppressed, arguments: [Self.addressHash(email, key: key)]) ?? false {
                         report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
                         continue
                     }

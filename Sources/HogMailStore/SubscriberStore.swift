@@ -23,6 +23,13 @@ public final class SubscriberStore: Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
+            // The suppression hash as a SQL function, so "who may receive" is one query.
+            try database.writeWithoutTransaction { db in
+                let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+                db.add(function: DatabaseFunction("hogmail_address_hash", argumentCount: 1, pure: true) { values in
+                    String.fromDatabaseValue(values[0]).map { Self.addressHash($0, key: key) }
+                })
+            }
         } catch let error as DatabaseError {
             throw HogMailError(file: path, "The subscriber store cannot be opened: \(error.message ?? "\(error)"). Check `store.path` in hogmail.yml and the file's permissions.")
         }
@@ -71,6 +78,7 @@ public final class SubscriberStore: Sendable {
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
             try db.execute(sql: "INSERT INTO store_key (key) VALUES (?)", arguments: [key])
         }
+        registerJournal(&migrator)
         return migrator
     }
 
@@ -255,7 +263,10 @@ public final class SubscriberStore: Sendable {
     }
 
     static func addressHash(_ normalizedEmail: String, _ db: Database) throws -> String {
-        let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+        addressHash(normalizedEmail, key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
+    }
+
+    static func addressHash(_ normalizedEmail: String, key: Data) -> String {
         // The whole address lower-cased: a suppression must hold whatever case an import uses.
         let code = HMAC<SHA256>.authenticationCode(for: Data(normalizedEmail.lowercased().utf8), using: SymmetricKey(data: key))
         return Data(code).map { String(format: "%02x", $0) }.joined()

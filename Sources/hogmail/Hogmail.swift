@@ -7,7 +7,7 @@ struct Hogmail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
-        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Subscribers.self, Serve.self])
+        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Subscribers.self, Serve.self, Send.self, Status.self])
 }
 
 /// Options every project command takes.
@@ -25,6 +25,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// The one place that prints errors and decides the exit code.
 enum Console {
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var isInteractive: Bool { isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 }
     static var useColor: Bool { isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true }
 
     static func warn(_ warning: Warning) {

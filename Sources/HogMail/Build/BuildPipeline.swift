@@ -30,6 +30,9 @@ public struct BuildPipeline {
         public var htmlBytes: Int
         public var files: [String]
         public var lint: Linter.Report
+        /// What sending needs: the parsed issue and its message, rendered once.
+        public var issue: Issue
+        public var message: MessageTemplate
     }
 
     public struct Report: Sendable {
@@ -151,7 +154,7 @@ public struct BuildPipeline {
                        isDraft: issue.issue.isDraft,
                        htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
                        files: outputFiles[issue.issue.folderName]?.map(\.0) ?? [],
-                       lint: lintReports[issue.issue.folderName]!)
+                       lint: lintReports[issue.issue.folderName]!, issue: issue.issue, message: issue.message)
         }
         return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil)
     }

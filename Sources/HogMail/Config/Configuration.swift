@@ -47,6 +47,9 @@ public struct Configuration: Sendable {
     public var tokenKeyEnvironmentVariable: String
     public var transportKind: String
     public var outboxPath: String
+    /// Messages per second and per hour (`transport.rate`); 0 means no limit.
+    public var ratePerSecond: Double
+    public var ratePerHour: Int
     public var testAddresses: [String]
     public var lint: Lint
     /// Recipient of the sample `email.eml` that `hogmail build` writes.
@@ -166,6 +169,12 @@ extension Configuration {
             throw HogMailError(file: file, line: transport?.lineOf("kind"), "`transport.kind` is `\(kind)`; use `outbox`, `smtp` or `ses`.")
         }
         let outboxPath = try transport?.mapping("outbox", at: "transport.outbox")?.string("path", at: "transport.outbox.path") ?? "out/outbox"
+        let rate = try transport?.mapping("rate", at: "transport.rate")
+        let perSecondText = try rate?.string("per_second", at: "transport.rate.per_second") ?? "50"
+        guard let perSecond = Double(perSecondText), perSecond >= 0 else {
+            throw HogMailError(file: file, line: rate?.lineOf("per_second"), "`transport.rate.per_second` is `\(perSecondText)`; use a number of messages per second (0 for no limit).")
+        }
+        let perHour = try rate?.int("per_hour", at: "transport.rate.per_hour") ?? 100_000
 
         let testAddresses = try root.stringList("test_addresses", at: "test_addresses") ?? []
         for address in testAddresses {
@@ -193,6 +202,8 @@ extension Configuration {
             tokenKeyEnvironmentVariable: tokenEnv,
             transportKind: kind,
             outboxPath: outboxPath,
+            ratePerSecond: perSecond,
+            ratePerHour: perHour,
             testAddresses: testAddresses,
             lint: Lint(allowHosts: allowHosts, allowUTM: allowUTM),
             sampleRecipient: sample,

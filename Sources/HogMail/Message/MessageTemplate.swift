@@ -6,7 +6,9 @@ import Foundation
 public struct MessageTemplate: Sendable {
     public var from: Mailbox
     public var replyTo: Mailbox?
-    public var subject: String
+    public var subject: String {
+        didSet { encodedHeaders.subject = MIME.unstructured(subject) }
+    }
     public var listID: String
     public var listName: String
     public var archiveURL: String

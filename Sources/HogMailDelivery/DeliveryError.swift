@@ -1,0 +1,30 @@
+import Foundation
+
+/// What a transport says about one message, in the terms the sender acts on.
+public enum DeliveryError: Error, Equatable, Sendable {
+    /// 4xx, a dropped connection, a timeout: try again later.
+    case temporary(String)
+    /// 5xx: do not try again. `mailboxUnknown` (550 5.1.1 and the like) marks the subscriber bounced.
+    case permanent(String, mailboxUnknown: Bool)
+    /// 421/454 or HTTP 429: the server asks the whole send to slow down.
+    case slowDown(String, retryAfter: TimeInterval?)
+
+    public var response: String {
+        switch self {
+        case .temporary(let text), .permanent(let text, _), .slowDown(let text, _): return text
+        }
+    }
+
+    /// Classifies an SMTP reply (code and text) the way the sender needs it.
+    public static func smtp(code: Int, text: String) -> DeliveryError {
+        let response = "\(code) \(text)".trimmingCharacters(in: .whitespaces)
+        if code == 421 || code == 454 { return .slowDown(response, retryAfter: nil) }
+        if (400..<500).contains(code) { return .temporary(response) }
+        let lowered = text.lowercased()
+        let unknown = code == 550 || code == 551 || code == 553
+            ? (lowered.contains("5.1.1") || lowered.contains("5.1.10") || lowered.contains("no such user") || lowered.contains("user unknown")
+               || lowered.contains("does not exist") || lowered.contains("mailbox unavailable") || lowered.contains("unknown recipient"))
+            : false
+        return .permanent(response, mailboxUnknown: unknown)
+    }
+}

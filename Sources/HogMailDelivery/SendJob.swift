@@ -1,0 +1,120 @@
+import Foundation
+import HogMail
+import HogMailStore
+
+/// `hogmail send`: decides whether an issue starts a send, resumes one or is done, and
+/// runs it. Everything the command prints comes from here as values.
+public struct SendJob: Sendable {
+    public var configuration: Configuration
+    public var store: SubscriberStore
+    public var signer: TokenSigner
+    public var transport: any Transport
+
+    public init(configuration: Configuration, store: SubscriberStore, signer: TokenSigner, transport: any Transport) {
+        self.configuration = configuration
+        self.store = store
+        self.signer = signer
+        self.transport = transport
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case start
+        case resume(SendRecord)
+        case alreadySent(SendRecord)
+        /// The issue changed after a send began; sending it again needs `--new-send`.
+        case changedAfterSend(SendRecord)
+    }
+
+    public func decide(_ issue: BuildPipeline.BuiltIssue, newSend: Bool) throws -> Decision {
+        guard let last = try store.latestSend(issue: issue.folder) else { return .start }
+        if last.contentHash == issue.message.contentHash {
+            return last.state == .completed ? .alreadySent(last) : .resume(last)
+        }
+        if newSend { return .start }
+        return last.state == .completed ? .alreadySent(last) : .changedAfterSend(last)
+    }
+
+    public static func explain(_ decision: Decision, issue: BuildPipeline.BuiltIssue) -> String {
+        switch decision {
+        case .start: return "\(issue.sourcePath) has not been sent."
+        case .resume(let send): return "\(issue.sourcePath) has an unfinished send #\(send.id) of the same content; it resumes where it stopped."
+        case .alreadySent(let send): return "\(issue.sourcePath) was sent (send #\(send.id)). To send a changed version to everyone again, use --new-send."
+        case .changedAfterSend(let send):
+            return "\(issue.sourcePath) changed after send #\(send.id) began, so part of the list got the old version. Resuming would mix versions. Restore the old text to resume, or run with --new-send to start a new send to everyone confirmed now (those who got the old version get it again)."
+        }
+    }
+
+    public func sender(for issue: BuildPipeline.BuiltIssue, maxWaitForRetries: TimeInterval = 0) -> IssueSender {
+        var options = IssueSender.Options(perSecond: configuration.ratePerSecond, perHour: configuration.ratePerHour)
+        options.maxWaitForRetries = maxWaitForRetries
+        return IssueSender(configuration: configuration, store: store, signer: signer, transport: transport, message: issue.message, options: options)
+    }
+
+    /// Starts or resumes the send the decision names.
+    public func run(_ issue: BuildPipeline.BuiltIssue, decision: Decision, maxWaitForRetries: TimeInterval = 0,
+                    progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> (SendRecord, IssueSender.Summary)? {
+        let send: SendRecord
+        switch decision {
+        case .start: send = try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash)
+        case .resume(let existing):
+            if existing.state == .paused { try store.setState(of: existing, to: .running) }
+            send = existing
+        case .alreadySent, .changedAfterSend: return nil
+        }
+        let summary = try await sender(for: issue, maxWaitForRetries: maxWaitForRetries).run(send, progress: progress)
+        return (send, summary)
+    }
+
+    /// The real message to each test address, subject marked `[Test]`; never journaled.
+    public func sendTest(_ issue: BuildPipeline.BuiltIssue, to addresses: [String], now: Date = Date()) async throws -> [String] {
+        var sent: [String] = []
+        var message = issue.message
+        message.subject = "[Test] " + message.subject
+        let testMessage = message
+        for address in addresses {
+            let mailbox = try Mailbox.parse(address, field: "--test")
+            let subscriber = try store.subscriber(email: mailbox.address)
+            // A subscriber's test copy has their real link; anyone else gets a link the server refuses.
+            let token = subscriber.map { signer.unsubscribeToken(publicID: $0.publicID) } ?? "test"
+            let messageID = MessageTemplate.messageID(sendKey: "test:\(issue.message.contentHash):\(now.timeIntervalSince1970)",
+                                                      recipient: mailbox.address, domain: configuration.list.from.domain)
+            let data = try testMessage.message(for: .init(
+                mailbox: mailbox, unsubscribeURL: ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: token),
+                unsubscribeMailto: SampleMessage.mailto(mailbox: configuration.list.unsubscribeMailbox, token: token),
+                messageID: messageID, date: now, timeZone: configuration.schedule.timeZone))
+            try await transport.send(OutgoingMessage(from: configuration.list.from.address, to: mailbox.address, messageID: messageID, data: data))
+            sent.append(mailbox.address)
+        }
+        return sent
+    }
+}
+
+/// One `hogmail send` at a time per store: an exclusive `flock` on a file beside the store.
+/// The kernel drops the lock when a process dies, so a killed run never leaves a stale lock.
+public final class SendLock: @unchecked Sendable {
+    private let descriptor: Int32
+    public let path: String
+
+    public enum Failure: Error { case heldBy(String) }
+
+    public init(storePath: String) throws {
+        path = storePath + ".send-lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw HogMailError(file: path, "The send lock cannot be created: \(String(cString: strerror(errno))).")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "another process"
+            close(descriptor)
+            throw Failure.heldBy(holder.isEmpty ? "another process" : holder)
+        }
+        ftruncate(descriptor, 0)
+        let note = "pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n"
+        _ = note.withCString { write(descriptor, $0, strlen($0)) }
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

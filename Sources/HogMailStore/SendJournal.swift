@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import HogMail
+
+/// The send journal: a send is frozen at its start (issue, content hash, recipients), and
+/// each recipient is a row that goes pending → sent / retrying / failed. A row is marked
+/// sent only after the server accepted the message, so a re-run resumes without losing
+/// anyone and repeats only what was in flight.
+public struct SendRecord: Sendable, Equatable {
+    public enum State: String, Sendable, Codable { case running, paused, completed }
+    public var id: Int64
+    public var issue: String
+    public var contentHash: String
+    public var createdAt: Date
+    public var state: State
+    public var note: String?
+}
+
+public struct SendRecipient: Sendable, Equatable {
+    public enum State: String, Sendable, Codable { case pending, sent, retrying, failed }
+    public var id: Int64
+    public var subscriberID: Int64?
+    public var email: String
+    public var name: String?
+    public var publicID: String
+    public var state: State
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var lastResponse: String?
+    public var messageID: String?
+}
+
+public struct SendProgress: Sendable, Equatable {
+    public var total = 0, sent = 0, pending = 0, retrying = 0, failed = 0
+    public var isDone: Bool { pending == 0 && retrying == 0 }
+}
+
+extension SubscriberStore {
+    static func registerJournal(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("2 send journal") { db in
+            try db.execute(sql: """
+                CREATE TABLE send (
+                    id INTEGER PRIMARY KEY,
+                    issue TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('running','paused','completed')),
+                    note TEXT
+                );
+                CREATE INDEX send_issue ON send(issue);
+                CREATE TABLE send_recipient (
+                    id INTEGER PRIMARY KEY,
+                    send_id INTEGER NOT NULL REFERENCES send(id),
+                    subscriber_id INTEGER REFERENCES subscriber(id) ON DELETE SET NULL,
+                    email TEXT NOT NULL,
+                    name TEXT,
+                    public_id TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('pending','sent','retrying','failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL,
+                    last_response TEXT,
+                    message_id TEXT,
+                    sent_at REAL,
+                    UNIQUE (send_id, email)
+                );
+                CREATE INDEX send_recipient_due ON send_recipient(send_id, state, next_attempt_at);
+                CREATE INDEX send_recipient_sent_at ON send_recipient(sent_at);
+                """)
+        }
+    }
+
+    /// The latest send of an issue, if any.
+    public func latestSend(issue: String) throws -> SendRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM send WHERE issue = ? ORDER BY id DESC LIMIT 1", arguments: [issue]).map(Self.send)
+        }
+    }
+
+    public func sends(issue: String? = nil) throws -> [SendRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM send WHERE (? IS NULL OR issue = ?) ORDER BY id", arguments: [issue, issue]).map(Self.send)
+        }
+    }
+
+    /// Freezes a send: the issue, its content hash, and every subscriber who may get it now —
+    /// confirmed, with a consent record, and not suppressed — in one transaction.
+    public func freezeSend(issue: String, contentHash: String, now: Date = Date()) throws -> SendRecord {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO send (issue, content_hash, created_at, state) VALUES (?, ?, ?, 'running')",
+                           arguments: [issue, contentHash, now.timeIntervalSince1970])
+            let sendID = db.lastInsertedRowID
+            try db.execute(sql: """
+                INSERT INTO send_recipient (send_id, subscriber_id, email, name, public_id, state)
+                SELECT ?, id, email, name, public_id, 'pending' FROM subscriber
+                WHERE \(Self.mayReceive)
+                ORDER BY id
+                """, arguments: [sendID])
+            return Self.send(try Row.fetchOne(db, sql: "SELECT * FROM send WHERE id = ?", arguments: [sendID])!)
+        }
+    }
+
+    /// Who may get an issue: the one definition, used by the freeze and `--dry-run`.
+    static let mayReceive = """
+        status = 'confirmed' AND confirmed_at IS NOT NULL AND consent_at IS NOT NULL AND consent_source <> ''
+        AND hogmail_address_hash(email) NOT IN (SELECT address_hash FROM suppression)
+        """
+
+    /// The recipients a send would freeze now, without freezing (for `--dry-run`).
+    public func eligibleRecipients(limit: Int? = nil) throws -> (count: Int, sample: [String]) {
+        try database.read { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriber WHERE \(Self.mayReceive)") ?? 0
+            let sample = try String.fetchAll(db, sql: "SELECT email FROM subscriber WHERE \(Self.mayReceive) ORDER BY id LIMIT ?", arguments: [limit ?? count])
+            return (count, sample)
+        }
+    }
+
+    public func progress(of send: SendRecord) throws -> SendProgress {
+        try database.read { db in
+            var progress = SendProgress()
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM send_recipient WHERE send_id = ? GROUP BY state", arguments: [send.id]) {
+                let n: Int = row["n"]
+                progress.total += n
+                switch SendRecipient.State(rawValue: row["state"]) {
+                case .sent?: progress.sent = n
+                case .pending?: progress.pending = n
+                case .retrying?: progress.retrying = n
+                case .failed?: progress.failed = n
+                case nil: break
+                }
+            }
+            return progress
+        }
+    }
+
+    /// The next recipients due now, oldest first.
+    public func dueRecipients(of send: SendRecord, limit: Int, now: Date = Date()) throws -> [SendRecipient] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM send_recipient WHERE send_id = ? AND (state = 'pending' OR (state = 'retrying' AND next_attempt_at <= ?))
+                ORDER BY id LIMIT ?
+                """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
+        }
+    }
+
+    /// When the next retry is due, if only retries are left.
+    public func nextRetry(of send: SendRecord) throws -> Date? {
+        try database.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM send_recipient WHERE send_id = ? AND state = 'retrying'", arguments: [send.id])
+                .map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    public func failures(of send: SendRecord) throws -> [SendRecipient] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM send_recipient WHERE send_id = ? AND state = 'failed' ORDER BY id", arguments: [send.id]).map(Self.recipient)
+        }
+    }
+
+    /// Records the outcome of one attempt. Only `.sent` after the server accepted the message.
+    public func record(_ recipient: SendRecipient, outcome: SendRecipient.State, response: String?, messageID: String,
+                       nextAttempt: Date? = nil, now: Date = Date()) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = ?, next_attempt_at = ?,
+                    sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                WHERE id = ?
+                """, arguments: [outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt?.timeIntervalSince1970,
+                                 outcome.rawValue, now.timeIntervalSince1970, recipient.id])
+        }
+    }
+
+    public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE send SET state = ?, note = ? WHERE id = ?", arguments: [state.rawValue, note, send.id])
+        }
+    }
+
+    /// Messages accepted in the last `interval`, across every send: the hourly limit holds across resumes.
+    public func sentCount(since: Date) throws -> Int {
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE sent_at >= ?", arguments: [since.timeIntervalSince1970]) ?? 0
+        }
+    }
+
+    static func send(_ row: Row) -> SendRecord {
+        SendRecord(id: row["id"], issue: row["issue"], contentHash: row["content_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                   state: SendRecord.State(rawValue: row["state"]) ?? .running, note: row["note"])
+    }
+
+    static func recipient(_ row: Row) -> SendRecipient {
+        SendRecipient(id: row["id"], subscriberID: row["subscriber_id"], email: row["email"], name: row["name"], publicID: row["public_id"],
+                      state: SendRecipient.State(rawValue: row["state"]) ?? .pending, attempts: row["attempts"],
+                      nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                      lastResponse: row["last_response"], messageID: row["message_id"])
+    }
+}

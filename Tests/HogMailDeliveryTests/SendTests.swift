@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+import HogMail
+import Testing
+
+@testable import HogMailDelivery
+@testable import HogMailStore
+
+/// A transport that records what it is given and fails as told, per address.
+final class RecordingTransport: Transport, @unchecked Sendable {
+    var name: String { "recording" }
+    private let lock = NSLock()
+    private(set) var delivered: [OutgoingMessage] = []
+    var failures: [String: [DeliveryError]] = [:]
+
+    func send(_ message: OutgoingMessage) async throws {
+        try lock.withLock {
+            if var queue = failures[message.to], !queue.isEmpty {
+                let error = queue.removeFirst()
+                failures[message.to] = queue
+                throw error
+            }
+            delivered.append(message)
+        }
+    }
+}
+
+struct SendFixture {
+    let folder: URL
+    let store: SubscriberStore
+    let configuration: HogMail.Configuration
+    let signer = TokenSigner(secret: String(repeating: "s", count: 40), listID: "news.example.com")
+    let issue: BuildPipeline.BuiltIssue
+
+    init(body: String = "Hello, readers.") throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-send-\(UUID().uuidString)")
+        try Scaffold.initProject(at: folder, today: CalendarDate(year: 2026, month: 1, day: 7)!)
+        try Data("---\ntitle: Issue one\ndate: 2026-01-07\npreheader: One.\n---\n\n\(body)\n".utf8)
+            .write(to: folder.appendingPathComponent("issues/001-welcome.md"))
+        var configuration = try HogMail.Configuration.load(fromDirectory: folder).0
+        configuration.ratePerSecond = 0
+        self.configuration = configuration
+        store = try SubscriberStore(path: folder.appendingPathComponent("hogmail.sqlite").path)
+        issue = try BuildPipeline(options: .init(projectDirectory: folder, write: false)).run().issues[0]
+    }
+
+    @discardableResult
+    func confirmed(_ email: String) throws -> Subscriber {
+        let consent = Subscriber.Consent(at: Date(), method: .form, source: "test form")
+        let (s, _) = try store.requestSubscription(email: email, name: nil, consent: consent, actor: "test")
+        return try store.confirm(publicID: s.publicID)!
+    }
+
+    func job(_ transport: any Transport) -> SendJob {
+        SendJob(configuration: configuration, store: store, signer: signer, transport: transport)
+    }
+}
+
+@Suite struct SendTests {
+    @Test func everyConfirmedSubscriberGetsOneMessageWithTheirOwnLinks() async throws {
+        let fixture = try SendFixture()
+        let subscribers = try (1...5).map { try fixture.confirmed("reader\($0)@example.com") }
+        let transport = RecordingTransport()
+        let result = try await fixture.job(transport).run(fixture.issue, decision: .start)
+        #expect(result?.1.ending == .completed)
+        #expect(transport.delivered.map(\.to).sorted() == subscribers.map(\.email).sorted())
+        for (message, subscriber) in zip(transport.delivered, subscribers) {
+            let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
+            #expect(message.data.contains("List-Unsubscribe: <https://newsletter.example.com/unsubscribe?token=\(token)>"))
+            #expect(message.data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+            #expect(message.data.contains("To: \(subscriber.email)\r\n"))
+        }
+        #expect(Set(transport.delivered.map(\.messageID)).count == 5)
+    }
+
+    @Test func onlyConfirmedSubscribersWithConsentAreSentToHoweverTheyGotIn() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("ok@example.com")
+        let unsubscribed = try fixture.confirmed("left@example.com")
+        try fixture.store.suppress(publicID: unsubscribed.publicID, as: .unsubscribed, actor: "test", reason: "test")
+        let bounced = try fixture.confirmed("bounced@example.com")
+        try fixture.store.suppress(publicID: bounced.publicID, as: .bounced, actor: "test", reason: "test")
+        try fixture.store.requestSubscription(email: "pending@example.com", name: nil,
+                                              consent: .init(at: Date(), method: .form, source: "form"), actor: "test")
+        // Rows written behind HogMail's back: confirmed but no confirmation time or consent source,
+        // and a confirmed row whose address is suppressed (forgotten, then re-inserted by hand).
+        try fixture.store.forget(email: "ghost@example.com")
+        try await fixture.store.database.write { db in
+            for (email, confirmedAt, source) in [("noconsent@example.com", "1.0", "''"), ("noconfirm@example.com", "NULL", "'x'"),
+                                                 ("ghost@example.com", "1.0", "'x'")] {
+                try db.execute(sql: """
+                    INSERT INTO subscriber (public_id, email, status, created_at, consent_at, consent_method, consent_source, confirmed_at)
+                    VALUES ('\(UUID().uuidString)', '\(email)', 'confirmed', 0, 0, 'import', \(source), \(confirmedAt))
+                    """)
+            }
+        }
+        let transport = RecordingTransport()
+        _ = try await fixture.job(transport).run(fixture.issue, decision: .start)
+        #expect(transport.delivered.map(\.to) == ["ok@example.com"])
+    }
+
+    @Test func rerunResumesWithoutDuplicatesOrMisses() async throws {
+        let fixture = try SendFixture()
+        for i in 1...6 { try fixture.confirmed("r\(i)@example.com") }
+        let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash)
+        // A first run that died after two messages: mark them sent as the sender would have.
+        let first = RecordingTransport()
+        let sender = fixture.job(first).sender(for: fixture.issue)
+        for recipient in try fixture.store.dueRecipients(of: send, limit: 2) {
+            let message = try sender.outgoing(for: recipient, in: send, at: Date())
+            try await first.send(message)
+            try fixture.store.record(recipient, outcome: .sent, response: "250", messageID: message.messageID)
+        }
+        #expect(try fixture.job(first).decide(fixture.issue, newSend: false) == .resume(send))
+        let second = RecordingTransport()
+        _ = try await fixture.job(second).run(fixture.issue, decision: .resume(send))
+        let all = first.delivered.map(\.to) + second.delivered.map(\.to)
+        #expect(all.sorted() == (1...6).map { "r\($0)@example.com" }.sorted())
+        #expect(try fixture.job(second).decide(fixture.issue, newSend: false) == .alreadySent(try fixture.store.latestSend(issue: "1")!))
+    }
+
+    @Test func changedIssueAfterAPartialSendIsRefusedUnlessNewSend() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("a@example.com")
+        _ = try fixture.store.freezeSend(issue: "1", contentHash: "an older version")
+        guard case .changedAfterSend = try fixture.job(RecordingTransport()).decide(fixture.issue, newSend: false) else {
+            Issue.record("expected a refusal"); return
+        }
+        #expect(try fixture.job(RecordingTransport()).decide(fixture.issue, newSend: true) == .start)
+    }
+
+    @Test func temporaryFailuresAreRetriedAndPermanentOnesBounce() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("flaky@example.com")
+        try fixture.confirmed("gone@example.com")
+        try fixture.confirmed("fine@example.com")
+        let transport = RecordingTransport()
+        transport.failures["flaky@example.com"] = [.temporary("451 4.3.0 try later")]
+        transport.failures["gone@example.com"] = [DeliveryError.smtp(code: 550, text: "5.1.1 user unknown")]
+        var job = fixture.job(transport)
+        job.configuration.ratePerSecond = 0
+        let sender = job.sender(for: fixture.issue)
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
+        let summary = try await sender.run(send)
+        guard case .retriesLater = summary.ending else { Issue.record("expected retries later, got \(summary.ending)"); return }
+        #expect(summary.bounced == 1)
+        #expect(try fixture.store.subscriber(email: "gone@example.com")?.status == .bounced)
+        // Later, the retry goes through.
+        try await fixture.store.database.write { db in try db.execute(sql: "UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'") }
+        let again = try await sender.run(send)
+        #expect(again.ending == .completed)
+        #expect(transport.delivered.map(\.to).sorted() == ["fine@example.com", "flaky@example.com"])
+        #expect(try fixture.store.progress(of: send) == SendProgress(total: 3, sent: 2, pending: 0, retrying: 0, failed: 1))
+    }
+
+    @Test func manyFailuresInARowPauseTheSend() async throws {
+        let fixture = try SendFixture()
+        for i in 1...30 { try fixture.confirmed("r\(i)@example.com") }
+        let transport = RecordingTransport()
+        for i in 1...30 { transport.failures["r\(i)@example.com"] = [.temporary("451 down")] }
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
+        let summary = try await fixture.job(transport).sender(for: fixture.issue).run(send)
+        guard case .paused(let reason) = summary.ending else { Issue.record("expected a pause"); return }
+        #expect(reason.contains("25 messages in a row failed"))
+        #expect(try fixture.store.latestSend(issue: "1")?.state == .paused)
+    }
+
+    @Test func hourlyLimitHoldsAcrossRuns() async throws {
+        let fixture = try SendFixture()
+        for i in 1...5 { try fixture.confirmed("r\(i)@example.com") }
+        var job = fixture.job(RecordingTransport())
+        job.configuration.ratePerHour = 3
+        let (_, first) = try await job.run(fixture.issue, decision: .start)!
+        #expect(first.sent == 3)
+        #expect(first.ending == .hourlyLimit)
+        let (_, second) = try await job.run(fixture.issue, decision: try job.decide(fixture.issue, newSend: false))!
+        #expect(second.sent == 0)
+        #expect(second.ending == .hourlyLimit)
+    }
+
+    @Test func testSendIsMarkedAndNotJournaled() async throws {
+        let fixture = try SendFixture()
+        let transport = RecordingTransport()
+        _ = try await fixture.job(transport).sendTest(fixture.issue, to: ["editor@example.com"])
+        #expect(transport.delivered.count == 1)
+        #expect(transport.delivered[0].data.contains("Subject: [Test] Issue one"))
+        #expect(try fixture.store.latestSend(issue: "1") == nil)
+    }
+
+    @Test func secondLockOnTheSameStoreIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path
+        let first = try SendLock(storePath: path)
+        #expect(throws: SendLock.Failure.self) { try SendLock(storePath: path) }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test func smtpRepliesAreClassified() {
+        #expect(DeliveryError.smtp(code: 451, text: "4.3.0 later") == .temporary("451 4.3.0 later"))
+        #expect(DeliveryError.smtp(code: 421, text: "too busy") == .slowDown("421 too busy", retryAfter: nil))
+        #expect(DeliveryError.smtp(code: 550, text: "5.1.1 no such user") == .permanent("550 5.1.1 no such user", mailboxUnknown: true))
+        #expect(DeliveryError.smtp(code: 554, text: "5.7.1 rejected as spam") == .permanent("554 5.7.1 rejected as spam", mailboxUnknown: false))
+    }
+}

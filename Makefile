@@ -19,6 +19,7 @@ run: build
 	@echo "Open out/index.html for the archive, out/<issue>/email.html for each email."
 
 test: deps
+	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
 	$(SWIFT) test
 	@bash scripts/check-sample-output.sh

@@ -31,3 +31,7 @@ CURLcode hogmail_curl_easy_getinfo_string(CURL *handle, CURLINFO info, const cha
 CURLMcode hogmail_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
 }
+
+CURLcode hogmail_curl_easy_setopt_debug(CURL *handle, hogmail_curl_debug_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, value);
+}

@@ -19,6 +19,8 @@ public enum DeliveryError: Error, Equatable, Sendable {
     public static func smtp(code: Int, text: String) -> DeliveryError {
         let response = "\(code) \(text)".trimmingCharacters(in: .whitespaces)
         if code == 421 || code == 454 { return .slowDown(response, retryAfter: nil) }
+        // "Bad sequence of commands" is about the connection, not the recipient: try again.
+        if code == 503 { return .temporary(response) }
         if (400..<500).contains(code) { return .temporary(response) }
         let lowered = text.lowercased()
         let unknown = code == 550 || code == 551 || code == 553

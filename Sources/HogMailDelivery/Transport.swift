@@ -54,13 +54,26 @@ public struct OutboxTransport: Transport {
 
 extension Configuration {
     /// The transport `hogmail.yml` chooses, relative paths against the project folder.
-    public func transport(projectDirectory: URL) throws -> any Transport {
+    public func transport(projectDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Transport {
         switch transportKind {
         case "outbox":
             let path = outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
             return OutboxTransport(directory: path)
+        case "smtp":
+            guard let smtp else {
+                throw HogMailError(file: self.path, "`transport.kind` is smtp, but there is no `transport.smtp` section with its `url`.")
+            }
+            var password: String?
+            if let variable = smtp.passwordEnvironmentVariable, smtp.username != nil {
+                guard let value = environment[variable], !value.isEmpty else {
+                    throw HogMailError(file: self.path, "The SMTP password is read from the environment variable \(variable), which is not set. Set it (export \(variable)=…) or remove `username` for a server without AUTH.")
+                }
+                password = value
+            }
+            return try SMTPTransport(settings: .init(url: smtp.url, tls: .init(rawValue: smtp.tls) ?? .required, username: smtp.username,
+                                                     password: password, connections: smtp.connections, heloDomain: list.from.domain))
         default:
-            throw HogMailError(file: self.path, "The `\(transportKind)` transport is not available yet; use `transport.kind: outbox`.")
+            throw HogMailError(file: self.path, "The `\(transportKind)` transport is not available yet; use `transport.kind: outbox` or `smtp`.")
         }
     }
 }

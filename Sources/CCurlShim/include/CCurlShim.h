@@ -14,6 +14,8 @@ CURLcode hogmail_curl_easy_setopt_string(CURL *handle, CURLoption option, const 
 CURLcode hogmail_curl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode hogmail_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode hogmail_curl_easy_setopt_callback(CURL *handle, CURLoption option, hogmail_curl_data_callback value);
+typedef int (*hogmail_curl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
+CURLcode hogmail_curl_easy_setopt_debug(CURL *handle, hogmail_curl_debug_callback value);
 CURLcode hogmail_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode hogmail_curl_easy_getinfo_string(CURL *handle, CURLINFO info, const char **value);
 CURLMcode hogmail_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);

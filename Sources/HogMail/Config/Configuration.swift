@@ -35,6 +35,15 @@ public struct Configuration: Sendable {
         public var timeZone: TimeZone
     }
 
+    /// `transport.smtp`; the password comes from the variable `password_env` names.
+    public struct SMTP: Sendable {
+        public var url: String
+        public var tls: String
+        public var username: String?
+        public var passwordEnvironmentVariable: String?
+        public var connections: Int
+    }
+
     public struct Lint: Sendable {
         public var allowHosts: [String]
         public var allowUTM: Bool
@@ -47,6 +56,7 @@ public struct Configuration: Sendable {
     public var tokenKeyEnvironmentVariable: String
     public var transportKind: String
     public var outboxPath: String
+    public var smtp: SMTP?
     /// Messages per second and per hour (`transport.rate`); 0 means no limit.
     public var ratePerSecond: Double
     public var ratePerHour: Int
@@ -169,6 +179,23 @@ extension Configuration {
             throw HogMailError(file: file, line: transport?.lineOf("kind"), "`transport.kind` is `\(kind)`; use `outbox`, `smtp` or `ses`.")
         }
         let outboxPath = try transport?.mapping("outbox", at: "transport.outbox")?.string("path", at: "transport.outbox.path") ?? "out/outbox"
+        let smtp = try transport?.mapping("smtp", at: "transport.smtp").map { section -> SMTP in
+            let tls = try section.string("tls", at: "transport.smtp.tls") ?? "required"
+            guard ["required", "implicit", "none"].contains(tls) else {
+                throw HogMailError(file: file, line: section.lineOf("tls"), "`transport.smtp.tls` is `\(tls)`; use `required` (STARTTLS), `implicit` (smtps://) or `none` (only for a server on 127.0.0.1).")
+            }
+            let connections = try section.int("connections", at: "transport.smtp.connections") ?? 4
+            guard (1...64).contains(connections) else {
+                throw HogMailError(file: file, line: section.lineOf("connections"), "`transport.smtp.connections` is \(connections); use 1 to 64.")
+            }
+            if section.has("password") {
+                throw HogMailError(file: file, line: section.lineOf("password"), "Passwords never go in hogmail.yml. Put it in an environment variable and name it with `password_env: HOGMAIL_SMTP_PASSWORD`.")
+            }
+            return SMTP(url: try section.requiredString("url", at: "transport.smtp.url", fix: "Add `url: smtp://mail.example.com:587`."),
+                        tls: tls, username: try section.string("username", at: "transport.smtp.username"),
+                        passwordEnvironmentVariable: try section.string("password_env", at: "transport.smtp.password_env"),
+                        connections: connections)
+        }
         let rate = try transport?.mapping("rate", at: "transport.rate")
         let perSecondText = try rate?.string("per_second", at: "transport.rate.per_second") ?? "50"
         guard let perSecond = Double(perSecondText), perSecond >= 0 else {
@@ -202,6 +229,7 @@ extension Configuration {
             tokenKeyEnvironmentVariable: tokenEnv,
             transportKind: kind,
             outboxPath: outboxPath,
+            smtp: smtp,
             ratePerSecond: perSecond,
             ratePerHour: perHour,
             testAddresses: testAddresses,

@@ -72,8 +72,22 @@ extension Configuration {
             }
             return try SMTPTransport(settings: .init(url: smtp.url, tls: .init(rawValue: smtp.tls) ?? .required, username: smtp.username,
                                                      password: password, connections: smtp.connections, heloDomain: list.from.domain))
+        case "ses":
+            guard let ses else {
+                throw HogMailError(file: self.path, "`transport.kind` is ses, but there is no `transport.ses` section with its `region`.")
+            }
+            func secret(_ variable: String) throws -> String {
+                guard let value = environment[variable], !value.isEmpty else {
+                    throw HogMailError(file: self.path, "The SES credentials are read from the environment variable \(variable), which is not set. Set it (export \(variable)=…); keys never go in hogmail.yml.")
+                }
+                return value
+            }
+            return try SESTransport(settings: .init(region: ses.region, endpoint: ses.endpoint,
+                                                    accessKeyID: try secret(ses.accessKeyIDEnvironmentVariable),
+                                                    secretAccessKey: try secret(ses.secretAccessKeyEnvironmentVariable),
+                                                    connections: smtp?.connections ?? 4))
         default:
-            throw HogMailError(file: self.path, "The `\(transportKind)` transport is not available yet; use `transport.kind: outbox` or `smtp`.")
+            throw HogMailError(file: self.path, "`transport.kind` is `\(transportKind)`; use outbox, smtp or ses.")
         }
     }
 }

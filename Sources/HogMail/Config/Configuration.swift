@@ -44,6 +44,14 @@ public struct Configuration: Sendable {
         public var connections: Int
     }
 
+    /// `transport.ses`; the keys come from the variables the `*_env` settings name.
+    public struct SES: Sendable {
+        public var region: String
+        public var endpoint: String
+        public var accessKeyIDEnvironmentVariable: String
+        public var secretAccessKeyEnvironmentVariable: String
+    }
+
     public struct Lint: Sendable {
         public var allowHosts: [String]
         public var allowUTM: Bool
@@ -57,6 +65,7 @@ public struct Configuration: Sendable {
     public var transportKind: String
     public var outboxPath: String
     public var smtp: SMTP?
+    public var ses: SES?
     /// Messages per second and per hour (`transport.rate`); 0 means no limit.
     public var ratePerSecond: Double
     public var ratePerHour: Int
@@ -196,6 +205,13 @@ extension Configuration {
                         passwordEnvironmentVariable: try section.string("password_env", at: "transport.smtp.password_env"),
                         connections: connections)
         }
+        let ses = try transport?.mapping("ses", at: "transport.ses").map { section -> SES in
+            let region = try section.string("region", at: "transport.ses.region") ?? "us-east-1"
+            return SES(region: region,
+                       endpoint: try section.string("endpoint", at: "transport.ses.endpoint") ?? "https://email.\(region).amazonaws.com",
+                       accessKeyIDEnvironmentVariable: try section.string("access_key_id_env", at: "transport.ses.access_key_id_env") ?? "AWS_ACCESS_KEY_ID",
+                       secretAccessKeyEnvironmentVariable: try section.string("secret_access_key_env", at: "transport.ses.secret_access_key_env") ?? "AWS_SECRET_ACCESS_KEY")
+        }
         let rate = try transport?.mapping("rate", at: "transport.rate")
         let perSecondText = try rate?.string("per_second", at: "transport.rate.per_second") ?? "50"
         guard let perSecond = Double(perSecondText), perSecond >= 0 else {
@@ -230,6 +246,7 @@ extension Configuration {
             transportKind: kind,
             outboxPath: outboxPath,
             smtp: smtp,
+            ses: ses,
             ratePerSecond: perSecond,
             ratePerHour: perHour,
             testAddresses: testAddresses,

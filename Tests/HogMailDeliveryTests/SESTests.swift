@@ -1,0 +1,91 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HogMail
+import Testing
+
+@testable import HogMailDelivery
+@testable import HogMailStore
+
+@Suite struct SigV4Tests {
+    /// The AWS Signature Version 4 test suite, case "get-header-key-duplicate".
+    @Test func matchesTheAWSTestSuite() {
+        let signer = SigV4(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "us-east-1", service: "service")
+        let headers = signer.sign(method: "GET", path: "/", headers: ["host": "example.amazonaws.com", "my-header1": "value2,value2,value1"],
+                                  body: Data(), date: Date(timeIntervalSince1970: 1_440_938_160))
+        #expect(headers["x-amz-date"] == "20150830T123600Z")
+        #expect(headers["authorization"] == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea")
+    }
+}
+
+/// moto's SES (Tests/servers/ses_server.py) on 127.0.0.1, killed with SIGKILL at the end.
+final class SESTestServer {
+    let process = Process()
+    let port: Int
+
+    init() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("servers/ses_server.py")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+        guard let text = String(data: line, encoding: .utf8), text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw HogMailError("moto's SES server did not start (is moto[server] installed? `make test` installs it).")
+        }
+        self.port = port
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func transport() throws -> SESTransport {
+        try SESTransport(settings: .init(region: "eu-west-1", endpoint: "http://127.0.0.1:\(port)", accessKeyID: "AKIDEXAMPLE",
+                                         secretAccessKey: "test-secret", connections: 2))
+    }
+
+    /// The raw messages moto received: (destinations, raw data).
+    func received() async throws -> [(to: [String], data: String)] {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/moto-api/data.json")!)
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let messages = ((object?["ses"] as? [String: Any])?["RawMessage"] as? [[String: Any]]) ?? []
+        return messages.map { (($0["destinations"] as? [String]) ?? [], ($0["raw_data"] as? String) ?? "") }
+    }
+}
+
+@Suite(.serialized) struct SESEndToEndTests {
+    @Test func everySubscriberGetsTheIssueThroughSES() async throws {
+        let server = try SESTestServer()
+        let transport = try server.transport()
+        let verify = try await transport.request(path: "/v2/email/identities", json: ["EmailIdentity": "example.com"])
+        #expect(verify.status == 200)
+        let fixture = try SendFixture()
+        let subscribers = try (1...12).map { try fixture.confirmed("ses\($0)@example.com") }
+        let result = try await fixture.job(transport).run(fixture.issue, decision: .start)
+        #expect(result?.1.ending == .completed)
+        #expect(result?.1.sent == 12)
+        let received = try await server.received()
+        #expect(Set(received.flatMap(\.to)) == Set(subscribers.map(\.email)))
+        #expect(received.count == 12)
+        for subscriber in subscribers {
+            let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
+            #expect(received.contains { $0.data.contains("<https://newsletter.example.com/unsubscribe?token=\(token)>") })
+        }
+    }
+
+    @Test func unverifiedSenderIsAPermanentFailure() async throws {
+        let server = try SESTestServer()
+        let fixture = try SendFixture()
+        try fixture.confirmed("a@example.com")
+        let result = try await fixture.job(try server.transport()).run(fixture.issue, decision: .start)
+        #expect(result?.1.failed == 1)
+        #expect(try fixture.store.failures(of: result!.0).first?.lastResponse?.contains("MessageRejected") == true)
+    }
+}

@@ -105,7 +105,8 @@ public final class SendLock: @unchecked Sendable {
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "another process"
-            close(descriptor)
+            // No close here: deinit runs for a fully initialised object that throws, and closing
+            // twice would close whatever file reused the descriptor in between.
             throw Failure.heldBy(holder.isEmpty ? "another process" : holder)
         }
         ftruncate(descriptor, 0)

@@ -46,6 +46,8 @@ extension SubscriberStore {
         var report = ImportReport()
         report.dryRun = dryRun
         do {
+            // A larger page cache for the random-order index inserts of a big import (bounded: 64 MB).
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -65536") }
             try database.inTransaction { db in
                 guard let header = try reader.next() else {
                     throw HogMailError(file: displayPath, line: 1, "The file is empty. The first line must name the columns: email, consented_at, consent_source, confirmed_at, name, ip.")
@@ -126,13 +128,11 @@ extension SubscriberStore {
     }
 
     static func parseDate(_ text: String) -> Date? {
+        if let date = fastDate(text) { return date }
         let iso = ISO8601DateFormatter()
         if let date = iso.date(from: text) { return date }
         iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = iso.date(from: text) { return date }
-        if let day = CalendarDate(parsing: text), text.count == 10 {
-            return day.instant(hour: 0, minute: 0, in: TimeZone(identifier: "UTC")!)
-        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -141,5 +141,31 @@ extension SubscriberStore {
             if let date = formatter.date(from: text) { return date }
         }
         return nil
+    }
+
+    /// `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM:SSZ`, the forms exports use, without a formatter
+    /// (creating one per row made a million-row import take minutes).
+    static func fastDate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard index < bytes.count, (48...57).contains(bytes[index]) else { return nil }
+                value = value * 10 + Int(bytes[index] - 48)
+            }
+            return value
+        }
+        guard bytes.count == 10 || (bytes.count == 20 && bytes[10] == UInt8(ascii: "T") && bytes[19] == UInt8(ascii: "Z")
+                                    && bytes[13] == UInt8(ascii: ":") && bytes[16] == UInt8(ascii: ":")),
+              bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let date = CalendarDate(year: year, month: month, day: day) else { return nil }
+        var seconds = 0
+        if bytes.count == 20 {
+            guard let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+                  hour < 24, minute < 60, second < 61 else { return nil }
+            seconds = hour * 3600 + minute * 60 + second
+        }
+        return Date(timeIntervalSince1970: TimeInterval(date.dayNumber * 86_400 + seconds))
     }
 }

@@ -164,3 +164,15 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(TokenSigner.newPublicID().count == 22)
     }
 }
+
+@Suite struct ImportDateTests {
+    @Test func fastPathAgreesWithISO8601() {
+        let iso = ISO8601DateFormatter()
+        for text in ["2025-03-01T10:05:00Z", "1999-12-31T23:59:59Z", "2024-02-29T00:00:00Z"] {
+            #expect(SubscriberStore.fastDate(text) == iso.date(from: text))
+        }
+        #expect(SubscriberStore.fastDate("2025-03-01") == iso.date(from: "2025-03-01T00:00:00Z"))
+        #expect(SubscriberStore.fastDate("2025-02-30") == nil)
+        #expect(SubscriberStore.parseDate("2025-03-01T10:05:00+02:00") == iso.date(from: "2025-03-01T08:05:00Z"))
+    }
+}

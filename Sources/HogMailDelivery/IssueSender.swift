@@ -97,57 +97,84 @@ public final class IssueSender: @unchecked Sendable {
                 try await Task.sleep(nanoseconds: UInt64(max(0, next.timeIntervalSince(clock())) * 1e9))
                 continue
             }
-            for recipient in batch {
-                if options.perHour > 0, sentLastHour >= options.perHour {
-                    summary.ending = .hourlyLimit
-                    return summary
+            // Up to `parallelism` messages in flight; outcomes are journaled here, one at a time.
+            var stop: Summary.Ending?
+            try await withThrowingTaskGroup(of: (SendRecipient, String, DeliveryError?).self) { group in
+                var inFlight = 0
+                var pending = batch[...]
+                func launch() async throws -> Bool {
+                    guard stop == nil, let recipient = pending.popFirst() else { return false }
+                    if options.perHour > 0, sentLastHour + inFlight >= options.perHour {
+                        stop = .hourlyLimit
+                        return false
+                    }
+                    // Messages per second: wait for this message's slot.
+                    let now = clock()
+                    if nextSlot > now { try await Task.sleep(nanoseconds: UInt64(nextSlot.timeIntervalSince(now) * 1e9)) }
+                    nextSlot = max(nextSlot, now).addingTimeInterval(interval)
+                    let outgoing = try outgoing(for: recipient, in: send, at: clock())
+                    let transport = self.transport
+                    group.addTask {
+                        do {
+                            try await transport.send(outgoing)
+                            return (recipient, outgoing.messageID, nil)
+                        } catch let error as DeliveryError {
+                            return (recipient, outgoing.messageID, error)
+                        } catch {
+                            return (recipient, outgoing.messageID, .temporary("\(error)"))
+                        }
+                    }
+                    inFlight += 1
+                    return true
                 }
-                // Messages per second: wait for this message's slot.
-                let now = clock()
-                if nextSlot > now { try await Task.sleep(nanoseconds: UInt64(nextSlot.timeIntervalSince(now) * 1e9)) }
-                nextSlot = max(nextSlot, now).addingTimeInterval(interval)
-
-                let outgoing = try outgoing(for: recipient, in: send, at: clock())
-                do {
-                    try await transport.send(outgoing)
-                    try store.record(recipient, outcome: .sent, response: "accepted", messageID: outgoing.messageID, now: clock())
-                    summary.sent += 1
-                    sentLastHour += 1
-                    consecutiveFailures = 0
-                } catch let error as DeliveryError {
-                    consecutiveFailures += 1
-                    switch error {
-                    case .permanent(let response, let unknown):
-                        try store.record(recipient, outcome: .failed, response: response, messageID: outgoing.messageID, now: clock())
-                        summary.failed += 1
-                        if unknown {
-                            try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
-                            summary.bounced += 1
-                        }
-                    case .temporary(let response), .slowDown(let response, _):
-                        if case .slowDown(_, let retryAfter) = error {
-                            // The server asks everyone to slow down: halve the rate, honour Retry-After.
-                            interval = max(interval * 2, 0.05)
-                            if let retryAfter { nextSlot = clock().addingTimeInterval(retryAfter) }
-                        }
-                        if recipient.attempts + 1 >= options.maxAttempts {
-                            try store.record(recipient, outcome: .failed, response: "gave up after \(recipient.attempts + 1) attempts: \(response)",
-                                             messageID: outgoing.messageID, now: clock())
+                while inFlight < transport.parallelism, try await launch() {}
+                while let (recipient, messageID, failure) = try await group.next() {
+                    inFlight -= 1
+                    if let failure {
+                        consecutiveFailures += 1
+                        switch failure {
+                        case .permanent(let response, let unknown):
+                            try store.record(recipient, outcome: .failed, response: response, messageID: messageID, now: clock())
                             summary.failed += 1
-                        } else {
-                            let backoff = options.baseBackoff * pow(2, Double(recipient.attempts)) * Double.random(in: 0.8...1.2)
-                            try store.record(recipient, outcome: .retrying, response: response, messageID: outgoing.messageID,
-                                             nextAttempt: clock().addingTimeInterval(backoff), now: clock())
-                            summary.retried += 1
+                            if unknown {
+                                try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
+                                summary.bounced += 1
+                            }
+                        case .temporary(let response), .slowDown(let response, _):
+                            if case .slowDown(_, let retryAfter) = failure {
+                                // The server asks everyone to slow down: halve the rate, honour Retry-After.
+                                interval = max(interval * 2, 0.05)
+                                if let retryAfter { nextSlot = clock().addingTimeInterval(retryAfter) }
+                            }
+                            if recipient.attempts + 1 >= options.maxAttempts {
+                                try store.record(recipient, outcome: .failed, response: "gave up after \(recipient.attempts + 1) attempts: \(response)",
+                                                 messageID: messageID, now: clock())
+                                summary.failed += 1
+                            } else {
+                                let backoff = options.baseBackoff * pow(2, Double(recipient.attempts)) * Double.random(in: 0.8...1.2)
+                                try store.record(recipient, outcome: .retrying, response: response, messageID: messageID,
+                                                 nextAttempt: clock().addingTimeInterval(backoff), now: clock())
+                                summary.retried += 1
+                            }
                         }
+                        if consecutiveFailures >= options.pauseAfterConsecutiveFailures && stop == nil {
+                            let reason = "\(consecutiveFailures) messages in a row failed (last: \(failure.response)). The send is paused so the list is not burned through; check the transport, then run `hogmail send` again to resume."
+                            try store.setState(of: send, to: .paused, note: reason)
+                            stop = .paused(reason)
+                        }
+                    } else {
+                        // Marked sent only now, after the server accepted it.
+                        try store.record(recipient, outcome: .sent, response: "accepted", messageID: messageID, now: clock())
+                        summary.sent += 1
+                        sentLastHour += 1
+                        consecutiveFailures = 0
                     }
-                    if consecutiveFailures >= options.pauseAfterConsecutiveFailures {
-                        let reason = "\(consecutiveFailures) messages in a row failed (last: \(error.response)). The send is paused so the list is not burned through; check the transport, then run `hogmail send` again to resume."
-                        try store.setState(of: send, to: .paused, note: reason)
-                        summary.ending = .paused(reason)
-                        return summary
-                    }
+                    while inFlight < transport.parallelism, try await launch() {}
                 }
+            }
+            if let stop {
+                summary.ending = stop
+                return summary
             }
             progress(try store.progress(of: send))
         }

@@ -25,6 +25,7 @@ public final class SESTransport: Transport, @unchecked Sendable {
     private let lock = NSLock()
     private var next = 0
     public var name: String { "Amazon SES (\(settings.endpoint))" }
+    public var parallelism: Int { clients.count }
     /// For tests: the clock requests are signed with.
     var now: @Sendable () -> Date = { Date() }
 

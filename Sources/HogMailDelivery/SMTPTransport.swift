@@ -28,6 +28,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     }
 
     public let settings: Settings
+    public var parallelism: Int { max(1, settings.connections) }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
     private final class Job {

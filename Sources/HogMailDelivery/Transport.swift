@@ -22,7 +22,13 @@ public struct OutgoingMessage: Sendable {
 /// Where messages go: the outbox folder, an SMTP server, or an HTTP email API.
 public protocol Transport: Sendable {
     var name: String { get }
+    /// How many messages it can carry at once (its connections).
+    var parallelism: Int { get }
     func send(_ message: OutgoingMessage) async throws
+}
+
+extension Transport {
+    public var parallelism: Int { 1 }
 }
 
 /// The default transport: each message becomes an `.eml` file in a folder, so everything

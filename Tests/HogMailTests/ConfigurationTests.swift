@@ -83,3 +83,18 @@ import Testing
         #expect(warnings.map(\.line) == [9])
     }
 }
+
+@Suite struct AddressTests {
+    @Test func acceptsOrdinaryAddresses() {
+        for address in ["ada@example.com", "Ada.Lovelace+news@mail.example.co.uk", "o'brien@example.ie", "x@a-b.example"] {
+            #expect(Mailbox.isValidAddress(address), "\(address)")
+        }
+    }
+
+    @Test func refusesBrokenAddresses() {
+        for address in ["", "ada", "@example.com", "ada@", "ada@example", ".ada@example.com", "ada.@example.com", "a..b@example.com",
+                        "ada@-example.com", "ada@example-.com", "ada@exa mple.com", "ada@@example.com", "a\r\nb@example.com", "ada@example..com"] {
+            #expect(!Mailbox.isValidAddress(address), "\(address)")
+        }
+    }
+}

@@ -33,10 +33,27 @@ public struct Mailbox: Equatable, Sendable, CustomStringConvertible {
         return Mailbox(name: name, address: address)
     }
 
-    /// A practical check (RFC 5321 dot-atom local part, a dotted domain): what a form or import should accept.
+    /// A practical check (RFC 5321 dot-atom local part, a dotted domain of LDH labels): what a
+    /// form or import should accept. Hand-written, not a regex: imports call it for every row.
     public static func isValidAddress(_ address: String) -> Bool {
-        address.range(of: #"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"#,
-                      options: .regularExpression) != nil
-            && !address.hasPrefix(".") && !address.contains("..") && !address.contains(".@") && address.utf8.count <= 254
+        let bytes = Array(address.utf8)
+        guard bytes.count <= 254, let at = bytes.lastIndex(of: UInt8(ascii: "@")), at > 0, at <= 64, at < bytes.count - 1 else { return false }
+        let local = bytes[..<at], domain = bytes[(at + 1)...]
+        let atext = Set("!#$%&'*+/=?^_`{|}~-".utf8)
+        func isAlphanumeric(_ b: UInt8) -> Bool { (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) }
+        guard local.first != UInt8(ascii: "."), local.last != UInt8(ascii: ".") else { return false }
+        var previousDot = false
+        for byte in local {
+            let dot = byte == UInt8(ascii: ".")
+            guard isAlphanumeric(byte) || atext.contains(byte) || dot, !(dot && previousDot) else { return false }
+            previousDot = dot
+        }
+        let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        for label in labels {
+            guard (1...63).contains(label.count), isAlphanumeric(label.first!), isAlphanumeric(label.last!),
+                  label.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") }) else { return false }
+        }
+        return true
     }
 }

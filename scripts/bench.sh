@@ -9,3 +9,5 @@ if [ ! -x .bench/venv/bin/python ]; then
 fi
 .bench/venv/bin/python scripts/bench.py .build/release/hogmail .bench/venv/bin/python "${BENCH_RUNS:-21}"
 .bench/venv/bin/python scripts/bench_import.py .build/release/hogmail "${BENCH_IMPORT_ROWS:-1000000}"
+bash scripts/install-postfix-tools.sh
+.bench/venv/bin/python scripts/bench_send.py .build/release/hogmail "${BENCH_SEND_MESSAGES:-20000}" "${BENCH_SEND_RUNS:-3}"

@@ -48,7 +48,11 @@ public struct Subscriber: Sendable, Equatable, Codable {
 
     /// Trimmed, domain lower-cased, local part as given (RFC 5321: it may be case-sensitive).
     public static func normalize(_ address: String) -> String? {
-        let trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
+        var trimmed = address
+        if let first = address.unicodeScalars.first, let last = address.unicodeScalars.last,
+           first.properties.isWhitespace || last.properties.isWhitespace {
+            trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         guard let at = trimmed.lastIndex(of: "@") else { return nil }
         let normalized = String(trimmed[..<at]) + "@" + trimmed[trimmed.index(after: at)...].lowercased()
         return Mailbox.isValidAddress(normalized) ? normalized : nil

@@ -269,7 +269,19 @@ public final class SubscriberStore: Sendable {
     static func addressHash(_ normalizedEmail: String, key: Data) -> String {
         // The whole address lower-cased: a suppression must hold whatever case an import uses.
         let code = HMAC<SHA256>.authenticationCode(for: Data(normalizedEmail.lowercased().utf8), using: SymmetricKey(data: key))
-        return Data(code).map { String(format: "%02x", $0) }.joined()
+        return hex(code)
+    }
+
+    /// Lower-case hex without `String(format:)`, which is slow on Linux and runs once per imported row.
+    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var result: [UInt8] = []
+        result.reserveCapacity(64)
+        for byte in bytes {
+            result.append(digits[Int(byte >> 4)])
+            result.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: result, as: UTF8.self)
     }
 
     static func isSuppressed(_ normalizedEmail: String, _ db: Database) throws -> Bool {

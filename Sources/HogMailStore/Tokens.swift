@@ -67,8 +67,8 @@ public struct TokenSigner: Sendable {
     /// A new random public id: 16 bytes, base64url; not derived from anything guessable.
     public static func newPublicID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return base64URL(Data(bytes))
+        let (a, b) = (generator.next(), generator.next())
+        return base64URL(withUnsafeBytes(of: (a, b)) { Data($0) })
     }
 
     private func mac(_ payload: String) -> String {
@@ -82,9 +82,27 @@ public struct TokenSigner: Sendable {
         return difference == 0 && a.count == b.count
     }
 
+    /// Base64url without padding (RFC 4648 §5), byte by byte: new ids are made for every imported row.
     static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let bytes = Array(data)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index + 2 < bytes.count {
+            let n = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63], alphabet[n & 63]]
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest == 1 {
+            let n = Int(bytes[index]) << 16
+            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63]]
+        } else if rest == 2 {
+            let n = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8
+            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63]]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func base64URLDecode(_ text: String) -> Data? {

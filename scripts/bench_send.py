@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""`make bench`, send part: N messages to Postfix's smtp-sink on 127.0.0.1 through
+`hogmail send` with 1 and 4 connections, beside smtp-source (Postfix's own load
+generator) with the same counts against the same sink, and Python's smtplib on one
+connection (the script a user would write) — all in the same run. Medians of RUNS.
+
+Usage: bench_send.py HOGMAIL_BINARY [MESSAGES] [RUNS]
+"""
+import os
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def project(folder, port, connections, messages, hogmail):
+    os.makedirs(os.path.join(folder, "issues"))
+    shutil.copy("issues/001-hello-hogmail.md", os.path.join(folder, "issues"))
+    config = open("hogmail.yml").read()
+    config = config.replace("  kind: outbox", "  kind: smtp").replace("smtp://127.0.0.1:2525", "smtp://127.0.0.1:%d" % port)
+    config = config.replace("tls: required", "tls: none").replace("    username: hogmail\n", "")
+    config = config.replace("connections: 4", "connections: %d" % connections)
+    config = config.replace("rate: { per_second: 50, per_hour: 100000 }", "rate: { per_second: 0, per_hour: 0 }")
+    open(os.path.join(folder, "hogmail.yml"), "w").write(config)
+    csv = os.path.join(folder, "s.csv")
+    with open(csv, "w") as out:
+        out.write("email,consented_at,consent_source,confirmed_at\n")
+        for i in range(messages):
+            out.write("reader%d@example.com,2025-03-01,form,2025-03-01\n" % i)
+    subprocess.run([hogmail, "subscribers", "import", "--project", folder, csv], check=True, stdout=subprocess.DEVNULL)
+
+
+def main():
+    hogmail = os.path.abspath(sys.argv[1])
+    messages = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    port = free_port()
+    sink = subprocess.Popen([SINK, "-c", "127.0.0.1:%d" % port, "1000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, HOGMAIL_SECRET="b" * 40)
+    results = {}
+    try:
+        time.sleep(0.5)
+        sample = None
+        for connections in (1, 4):
+            times = []
+            for _ in range(runs):
+                folder = tempfile.mkdtemp(prefix="hogmail-bench-send-")
+                try:
+                    project(folder, port, connections, messages, hogmail)
+                    start = time.perf_counter()
+                    subprocess.run([hogmail, "send", "1", "--yes", "--project", folder], check=True, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    times.append(time.perf_counter() - start)
+                    if sample is None:
+                        sample = subprocess.run([hogmail, "build", "--project", folder, "--out", os.path.join(folder, "out")],
+                                                capture_output=True) and open(os.path.join(folder, "out/1/email.eml"), "rb").read()
+                finally:
+                    shutil.rmtree(folder)
+            results["hogmail send, %d connection%s" % (connections, "s" if connections > 1 else "")] = statistics.median(times)
+            size = len(sample) // 1024
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                subprocess.run([SOURCE, "-s", str(connections), "-m", str(messages), "-l", str(len(sample)),
+                                "-f", "hogmail@example.com", "-t", "reader@example.com", "127.0.0.1:%d" % port],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times.append(time.perf_counter() - start)
+            results["smtp-source, %d session%s" % (connections, "s" if connections > 1 else "")] = statistics.median(times)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", port) as smtp:
+                for i in range(messages):
+                    smtp.sendmail("hogmail@example.com", ["reader%d@example.com" % i], sample)
+            times.append(time.perf_counter() - start)
+        results["Python smtplib, 1 connection"] = statistics.median(times)
+    finally:
+        sink.kill()
+    print("Sending %d messages of %d KB to smtp-sink on 127.0.0.1, median of %d runs:" % (messages, size, runs))
+    for name, seconds in results.items():
+        print("  %-34s %7.2f s  %8.0f messages/s" % (name, seconds, messages / seconds))
+    for c, label in ((1, "1 connection"), (4, "4 connections")):
+        mine = results["hogmail send, %s" % label]
+        theirs = results["smtp-source, %d session%s" % (c, "s" if c > 1 else "")]
+        print("  hogmail / smtp-source with %s: %.2f" % (label, theirs / mine))
+    print("  hogmail (4 connections) / smtplib: %.1f×" % (results["Python smtplib, 1 connection"] / results["hogmail send, 4 connections"]))
+
+
+if __name__ == "__main__":
+    main()

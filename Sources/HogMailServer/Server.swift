@@ -35,6 +35,14 @@ public struct PublicServer: Sendable {
     public func router() -> Router<HogMailRequestContext> {
         let router = Router(context: HogMailRequestContext.self)
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: PlainErrorPageMiddleware { status in
+            switch status {
+            case .notFound: return self.message(.notFound, "Not found", "There is no page here. The archive lists every issue.")
+            case .methodNotAllowed: return self.message(.methodNotAllowed, "Not allowed", "This address does not take that kind of request.")
+            case .contentTooLarge: return self.message(.contentTooLarge, "Too large", "That request was larger than this server accepts.")
+            default: return self.message(status, "Something went wrong", "Please try again later.")
+            }
+        })
         router.get("/subscribe") { _, _ in self.subscribeForm() }
         router.post("/subscribe") { request, context in try await self.subscribe(request, context) }
         router.get("/confirm") { request, _ in try self.confirm(request) }
@@ -154,6 +162,20 @@ public struct PublicServer: Sendable {
         guard let at = email.lastIndex(of: "@") else { return "***" }
         let local = email[..<at]
         return "\(local.prefix(1))\(String(repeating: "*", count: max(2, local.count - 1)))\(email[at...])"
+    }
+}
+
+/// Errors the router raises (no such route, wrong method, body too large) become the same
+/// short plain page as every other refusal, instead of an empty body.
+struct PlainErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
+    let page: @Sendable (HTTPResponse.Status) -> Response
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            return page(error.status)
+        }
     }
 }
 

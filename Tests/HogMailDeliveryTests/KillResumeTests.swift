@@ -21,7 +21,7 @@ import Testing
             .replacingOccurrences(of: "url: smtp://127.0.0.1:2525", with: "url: smtp://127.0.0.1:\(server.port)")
             .replacingOccurrences(of: "tls: required ", with: "tls: none     ")
             .replacingOccurrences(of: "    username: newsletter\n", with: "")
-            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: 300, per_hour: 100000 }")
+            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: 150, per_hour: 100000 }")
         try Data(text.utf8).write(to: config)
         var generator = SystemRandomNumberGenerator()
         var runs = 0, kills = 0
@@ -36,7 +36,8 @@ import Testing
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: log)
             try process.run()
-            let delay = UInt64.random(in: 100_000_000...600_000_000, using: &generator)
+            // The first kill lands mid-send for sure (150 messages at 150/s take a second); the rest at random.
+            let delay = runs == 1 ? 400_000_000 : UInt64.random(in: 100_000_000...900_000_000, using: &generator)
             try await Task.sleep(nanoseconds: delay)
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)

@@ -222,6 +222,10 @@ func unfoldQuotedPrintable(_ text: String) -> String {
             }
             try await client.execute(uri: "/archive/", method: .get) { #expect(String(buffer: $0.body) == "<ol>archive</ol>") }
             try await client.execute(uri: "/archive/..%2F..%2Fetc/", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/unsubscribe", method: .delete) { response in
+                #expect((400..<500).contains(Int(response.status.code)))
+                #expect(String(buffer: response.body).contains("<h1>"))
+            }
         }
     }
 }

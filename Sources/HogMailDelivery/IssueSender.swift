@@ -78,8 +78,11 @@ public final class IssueSender: @unchecked Sendable {
         var interval = options.perSecond > 0 ? 1 / options.perSecond : 0
         var nextSlot = started
         defer { summary.seconds = clock().timeIntervalSince(started) }
+        // Pending rows before the cursor are all in flight or done: later batches start after it.
+        var cursor: Int64 = 0
         while true {
-            let batch = try store.dueRecipients(of: send, limit: 200, now: clock())
+            let batch = try store.dueRecipients(of: send, limit: 200, after: cursor, now: clock())
+            cursor = max(cursor, batch.filter { $0.state == .pending }.map(\.id).max() ?? cursor)
             var sentLastHour = options.perHour > 0 ? try store.sentCount(since: clock().addingTimeInterval(-3600)) : 0
             if batch.isEmpty {
                 let state = try store.progress(of: send)

@@ -132,13 +132,19 @@ extension SubscriberStore {
         }
     }
 
-    /// The next recipients due now, oldest first.
-    public func dueRecipients(of send: SendRecord, limit: Int, now: Date = Date()) throws -> [SendRecipient] {
+    /// The next recipients due now: retries whose time has come, then pending rows in id order.
+    /// Pending rows are read by primary key from a cursor, so a million-row send never sorts.
+    public func dueRecipients(of send: SendRecord, limit: Int, after cursor: Int64 = 0, now: Date = Date()) throws -> [SendRecipient] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM send_recipient WHERE send_id = ? AND (state = 'pending' OR (state = 'retrying' AND next_attempt_at <= ?))
-                ORDER BY id LIMIT ?
+            var rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
                 """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
+            if rows.count < limit {
+                rows += try Row.fetchAll(db, sql: """
+                    SELECT * FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?
+                    """, arguments: [cursor, send.id, limit - rows.count]).map(Self.recipient)
+            }
+            return rows
         }
     }
 

@@ -35,16 +35,31 @@ import Testing
             let log = fixture.folder.appendingPathComponent("run-\(runs).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: log)
+            // The killer is a plain thread: the test's own task may wait long for a cooperative
+            // thread on a busy machine, and the kill must land while the send runs.
+            let killed = KillFlag()
+            let firstRun = runs == 1
+            let delay = useconds_t.random(in: 50_000...900_000, using: &generator)
+            let received: @Sendable () -> Int = { [server] in (try? server.received().values.map(\.count).reduce(0, +)) ?? 0 }
+            let exited = AsyncExit(process)
             try process.run()
-            // The first kill lands mid-send for sure (150 messages at 150/s take a second); the rest at random.
-            let delay = runs == 1 ? 400_000_000 : UInt64.random(in: 100_000_000...900_000_000, using: &generator)
-            try await Task.sleep(nanoseconds: delay)
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
+            let killer = Thread {
+                if firstRun {
+                    // The first kill lands mid-send for sure: once the server has some messages.
+                    while process.isRunning && received() < 10 { usleep(2_000) }
+                } else {
+                    usleep(delay)
+                }
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    killed.set()
+                }
             }
-            process.waitUntilExit()
-            if let send = try fixture.store.latestSend(issue: "1"), try fixture.store.progress(of: send).isDone, !process.isRunning,
+            killer.start()
+            await exited.wait()
+            while killer.isExecuting { usleep(1_000) }
+            if killed.value { kills += 1 }
+            if let send = try fixture.store.latestSend(issue: "1"), try fixture.store.progress(of: send).isDone,
                process.terminationReason == .exit { break }
         }
         let firstLog = (try? String(contentsOf: fixture.folder.appendingPathComponent("run-1.log"), encoding: .utf8)) ?? ""
@@ -59,5 +74,41 @@ import Testing
         }
         let duplicates = received.values.map { $0.count - 1 }.reduce(0, +)
         #expect(duplicates <= kills * 4, "more repeats (\(duplicates)) than messages in flight at the kills (\(kills) × 4 connections)")
+    }
+}
+
+final class KillFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.withLock { flag = true } }
+    var value: Bool { lock.withLock { flag } }
+}
+
+/// Waits for a process to exit without blocking a cooperative thread.
+final class AsyncExit: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    init(_ process: Process) {
+        process.terminationHandler = { [self] _ in
+            let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+                done = true
+                defer { waiter = nil }
+                return waiter
+            }
+            continuation?.resume()
+        }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let finished = lock.withLock { () -> Bool in
+                if done { return true }
+                waiter = continuation
+                return false
+            }
+            if finished { continuation.resume() }
+        }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// A real SMTP server (aiosmtpd, Tests/servers/smtp_server.py) on 127.0.0.1, started and
 /// stopped (SIGKILL: a child may ignore SIGTERM) by the test.
-final class SMTPTestServer {
+final class SMTPTestServer: @unchecked Sendable {
     let process = Process()
     let folder: URL
     let port: Int

@@ -102,6 +102,15 @@ public final class IssueSender: @unchecked Sendable {
             }
             // Up to `parallelism` messages in flight; outcomes are journaled here, one at a time.
             var stop: Summary.Ending?
+            // Accepted messages are journaled in small groups (at most 64, or 20 ms): one commit
+            // per message was the bottleneck with several connections.
+            var accepted: [(recipient: SendRecipient, messageID: String)] = []
+            var lastFlush = clock()
+            func flush() throws {
+                try store.recordSent(accepted, now: clock())
+                accepted.removeAll(keepingCapacity: true)
+                lastFlush = clock()
+            }
             try await withThrowingTaskGroup(of: (SendRecipient, String, DeliveryError?).self) { group in
                 var inFlight = 0
                 var pending = batch[...]
@@ -167,13 +176,15 @@ public final class IssueSender: @unchecked Sendable {
                         }
                     } else {
                         // Marked sent only now, after the server accepted it.
-                        try store.record(recipient, outcome: .sent, response: "accepted", messageID: messageID, now: clock())
+                        accepted.append((recipient, messageID))
+                        if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
                         summary.sent += 1
                         sentLastHour += 1
                         consecutiveFailures = 0
                     }
                     while inFlight < transport.parallelism, try await launch() {}
                 }
+                try flush()
             }
             if let stop {
                 summary.ending = stop

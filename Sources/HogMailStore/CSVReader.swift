@@ -17,26 +17,25 @@ struct CSVReader {
 
     mutating func close() { try? handle.close() }
 
+    /// Makes sure a byte is buffered; false at the end of the file.
+    private mutating func fill() throws -> Bool {
+        if position < buffer.count { return true }
+        if atEnd { return false }
+        let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+        if chunk.isEmpty { atEnd = true; return false }
+        buffer = Array(chunk)
+        position = 0
+        return true
+    }
+
     private mutating func nextByte() throws -> UInt8? {
-        if position >= buffer.count {
-            if atEnd { return nil }
-            let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
-            if chunk.isEmpty { atEnd = true; return nil }
-            buffer = Array(chunk)
-            position = 0
-        }
+        guard try fill() else { return nil }
         defer { position += 1 }
         return buffer[position]
     }
 
     private mutating func peekByte() throws -> UInt8? {
-        if position >= buffer.count {
-            if atEnd { return nil }
-            let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
-            if chunk.isEmpty { atEnd = true; return nil }
-            buffer = Array(chunk)
-            position = 0
-        }
+        guard try fill() else { return nil }
         return buffer[position]
     }
 

@@ -175,6 +175,21 @@ extension SubscriberStore {
         }
     }
 
+    /// Marks messages the server accepted, in one transaction: the sender flushes these every
+    /// few milliseconds, so a crash can only repeat what was accepted in that window.
+    public func recordSent(_ accepted: [(recipient: SendRecipient, messageID: String)], now: Date = Date()) throws {
+        guard !accepted.isEmpty else { return }
+        try database.write { db in
+            let statement = try db.makeStatement(sql: """
+                UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', message_id = ?,
+                    next_attempt_at = NULL, sent_at = ? WHERE id = ?
+                """)
+            for item in accepted {
+                try statement.execute(arguments: [item.messageID, now.timeIntervalSince1970, item.recipient.id])
+            }
+        }
+    }
+
     public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE send SET state = ?, note = ? WHERE id = ?", arguments: [state.rawValue, note, send.id])

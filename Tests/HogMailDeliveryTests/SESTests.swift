@@ -25,20 +25,7 @@ final class SESTestServer {
     let port: Int
 
     init() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("servers/ses_server.py")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        guard let text = String(data: line, encoding: .utf8), text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw HogMailError("moto's SES server did not start (is moto[server] installed? `make test` installs it).")
-        }
-        self.port = port
+        port = try startServerScript("ses_server.py", [], process: process, hint: "is moto[server] installed? `make test` installs it")
     }
 
     deinit {

@@ -5,6 +5,24 @@ import Testing
 @testable import HogMailDelivery
 @testable import HogMailStore
 
+/// Starts `Tests/servers/NAME` with python3 and returns the port from its `READY <port>` line.
+func startServerScript(_ name: String, _ arguments: [String], process: Process, hint: String) throws -> Int {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("servers/\(name)")
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var line = Data()
+    while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+    guard let text = String(data: line, encoding: .utf8), text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
+        kill(process.processIdentifier, SIGKILL)
+        throw HogMailError("The test server \(name) did not start (\(hint)). It said: \(String(decoding: line, as: UTF8.self))")
+    }
+    return port
+}
+
 /// A real SMTP server (aiosmtpd, Tests/servers/smtp_server.py) on 127.0.0.1, started and
 /// stopped (SIGKILL: a child may ignore SIGTERM) by the test.
 final class SMTPTestServer: @unchecked Sendable {
@@ -14,20 +32,8 @@ final class SMTPTestServer: @unchecked Sendable {
 
     init(_ arguments: [String] = []) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-smtp-\(UUID().uuidString)")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("servers/smtp_server.py")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, folder.path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        // The first line is `READY <port>`.
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        guard let text = String(data: line, encoding: .utf8), text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw HogMailError("The test SMTP server did not start (is aiosmtpd installed? `make test` installs it). It said: \(String(decoding: line, as: UTF8.self))")
-        }
-        self.port = port
+        port = try startServerScript("smtp_server.py", [folder.path] + arguments, process: process,
+                                     hint: "is aiosmtpd installed? `make test` installs it")
     }
 
     deinit {

@@ -114,3 +114,18 @@ import Testing
         #expect(try message("https://x.example/u?token=two").contains("token=3Dtwo"))
     }
 }
+
+@Suite struct MIMEDateTests {
+    @Test func agreesWithTheCalendarAcrossZonesAndYears() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        for zone in ["UTC", "Europe/London", "America/Los_Angeles", "Asia/Kolkata"] {
+            formatter.timeZone = TimeZone(identifier: zone)!
+            for seconds in stride(from: -86_400 * 400, to: 86_400 * 30_000, by: 86_400 * 37 + 3_671) {
+                let instant = Date(timeIntervalSince1970: TimeInterval(seconds))
+                #expect(MIME.date(instant, in: TimeZone(identifier: zone)!) == formatter.string(from: instant))
+            }
+        }
+    }
+}

@@ -87,16 +87,18 @@ public enum MIME {
 
     /// `Wed, 07 Jan 2026 16:00:00 +0000` in `zone` (RFC 5322 §3.3).
     public static func date(_ instant: Date, in zone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        // Arithmetic instead of Calendar, which is slow on Linux and runs for every message sent.
+        let offset = zone.secondsFromGMT(for: instant)
+        let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let seconds = local - days * 86_400
+        let day = CalendarDate(dayNumber: days)
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let offset = zone.secondsFromGMT(for: instant) / 60
-        let sign = offset < 0 ? "-" : "+"
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d %@%02d%02d",
-                      days[c.weekday! - 1], c.day!, months[c.month! - 1], c.year!, c.hour!, c.minute!, c.second!,
-                      sign, abs(offset) / 60, abs(offset) % 60)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let minutes = abs(offset) / 60
+        return "\(weekdays[((days % 7) + 7) % 7]), \(two(day.day)) \(months[day.month - 1]) \(day.year) "
+            + "\(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60)) \(offset < 0 ? "-" : "+")\(two(minutes / 60))\(two(minutes % 60))"
     }
 
     // MARK: - Bodies

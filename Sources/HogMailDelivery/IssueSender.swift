@@ -63,11 +63,8 @@ public final class IssueSender: @unchecked Sendable {
         let token = signer.unsubscribeToken(publicID: recipient.publicID)
         let messageID = MessageTemplate.messageID(sendKey: "send:\(send.id):\(send.contentHash)", recipient: recipient.email,
                                                   domain: configuration.list.from.domain)
-        let data = try message.message(for: .init(
-            mailbox: Mailbox(name: recipient.name, address: recipient.email),
-            unsubscribeURL: ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: token),
-            unsubscribeMailto: SampleMessage.mailto(mailbox: configuration.list.unsubscribeMailbox, token: token),
-            messageID: messageID, date: date, timeZone: configuration.schedule.timeZone))
+        let data = try message.message(for: configuration.recipient(
+            Mailbox(name: recipient.name, address: recipient.email), token: token, messageID: messageID, date: date))
         return OutgoingMessage(from: configuration.list.from.address, to: recipient.email, messageID: messageID, data: data)
     }
 

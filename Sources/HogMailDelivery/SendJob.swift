@@ -78,10 +78,7 @@ public struct SendJob: Sendable {
             let token = subscriber.map { signer.unsubscribeToken(publicID: $0.publicID) } ?? "test"
             let messageID = MessageTemplate.messageID(sendKey: "test:\(issue.message.contentHash):\(now.timeIntervalSince1970)",
                                                       recipient: mailbox.address, domain: configuration.list.from.domain)
-            let data = try testMessage.message(for: .init(
-                mailbox: mailbox, unsubscribeURL: ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: token),
-                unsubscribeMailto: SampleMessage.mailto(mailbox: configuration.list.unsubscribeMailbox, token: token),
-                messageID: messageID, date: now, timeZone: configuration.schedule.timeZone))
+            let data = try testMessage.message(for: configuration.recipient(mailbox, token: token, messageID: messageID, date: now))
             try await transport.send(OutgoingMessage(from: configuration.list.from.address, to: mailbox.address, messageID: messageID, data: data))
             sent.append(mailbox.address)
         }

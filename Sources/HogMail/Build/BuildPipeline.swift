@@ -189,8 +189,7 @@ public struct SampleMessage {
     }
 
     public init(configuration: Configuration, rendered: RenderedIssue) throws {
-        let urls = ProjectURLs(publicBase: configuration.urls.publicBase)
-        let unsubscribe = urls.unsubscribe(token: Self.token)
+        let unsubscribe = ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: Self.token)
         unsubscribeURL = unsubscribe
         let recipient = configuration.sampleRecipient
         let values: [PersonalizedText.Field: String] = [.unsubscribeURL: unsubscribe, .recipientEmail: recipient.address]
@@ -198,10 +197,7 @@ public struct SampleMessage {
         text = rendered.emailText.filled(values)
         let messageID = MessageTemplate.messageID(sendKey: "sample:" + rendered.message.contentHash,
                                                   recipient: recipient.address, domain: configuration.list.from.domain)
-        eml = try rendered.message.message(for: .init(
-            mailbox: recipient, unsubscribeURL: unsubscribe,
-            unsubscribeMailto: Self.mailto(mailbox: configuration.list.unsubscribeMailbox, token: Self.token), messageID: messageID,
-            date: rendered.issue.sendTime.instant(schedule: configuration.schedule),
-            timeZone: configuration.schedule.timeZone))
+        eml = try rendered.message.message(for: configuration.recipient(
+            recipient, token: Self.token, messageID: messageID, date: rendered.issue.sendTime.instant(schedule: configuration.schedule)))
     }
 }

@@ -139,3 +139,14 @@ private extension MessageTemplate {
         return result
     }
 }
+
+extension Configuration {
+    /// One recipient's fields: the unsubscribe URL and the mailto both carry `token`; the
+    /// date is shown in the schedule's zone. The one place sample, test and real sends build it.
+    public func recipient(_ mailbox: Mailbox, token: String, messageID: String, date: Date) -> MessageTemplate.Recipient {
+        MessageTemplate.Recipient(
+            mailbox: mailbox, unsubscribeURL: ProjectURLs(publicBase: urls.publicBase).unsubscribe(token: token),
+            unsubscribeMailto: SampleMessage.mailto(mailbox: list.unsubscribeMailbox, token: token),
+            messageID: messageID, date: date, timeZone: schedule.timeZone)
+    }
+}

@@ -99,8 +99,10 @@ public final class IssueSender: @unchecked Sendable {
             }
             // Up to `parallelism` messages in flight; outcomes are journaled here, one at a time.
             var stop: Summary.Ending?
-            // Accepted messages are journaled in small groups (at most 64, or 20 ms): one commit
-            // per message was the bottleneck with several connections.
+            // Accepted messages are journaled in small groups (at most 64, or 20 ms, and always
+            // before the sender waits for a rate slot): one commit per message was the bottleneck
+            // with several connections. A crash repeats at most the messages on the wire and the
+            // group not yet committed, each with the same Message-ID.
             var accepted: [(recipient: SendRecipient, messageID: String)] = []
             var lastFlush = clock()
             func flush() throws {
@@ -119,7 +121,12 @@ public final class IssueSender: @unchecked Sendable {
                     }
                     // Messages per second: wait for this message's slot.
                     let now = clock()
-                    if nextSlot > now { try await Task.sleep(nanoseconds: UInt64(nextSlot.timeIntervalSince(now) * 1e9)) }
+                    if nextSlot > now {
+                        // Idle until the slot: journal what was accepted first, so a crash now
+                        // repeats only the messages on the wire.
+                        if !accepted.isEmpty { try flush() }
+                        try await Task.sleep(nanoseconds: UInt64(nextSlot.timeIntervalSince(now) * 1e9))
+                    }
                     nextSlot = max(nextSlot, now).addingTimeInterval(interval)
                     let outgoing = try outgoing(for: recipient, in: send, at: clock())
                     let transport = self.transport

@@ -73,7 +73,12 @@ import Testing
             #expect(ids.count == 1, "\(address) got different messages")
         }
         let duplicates = received.values.map { $0.count - 1 }.reduce(0, +)
-        #expect(duplicates <= kills * 4, "more repeats (\(duplicates)) than messages in flight at the kills (\(kills) × 4 connections)")
+        // In flight at a kill: the 4 connections' messages, and those accepted but not yet in the
+        // journal's current group (committed every 20 ms and before each wait for a rate slot;
+        // at 150 messages/s that is at most 3, plus the one being recorded).
+        let inFlightPerKill = 4 + 4
+        #expect(duplicates <= kills * inFlightPerKill,
+                "more repeats (\(duplicates)) than messages in flight at the kills (\(kills) × \(inFlightPerKill))")
     }
 }
 

@@ -12,6 +12,8 @@ public final class IssueSender: @unchecked Sendable {
         public var maxAttempts = 5
         /// First retry after this; doubled each attempt, with jitter.
         public var baseBackoff: TimeInterval = 60
+        /// No wait between attempts grows beyond this.
+        public var maxBackoff: TimeInterval = 3600
         /// Consecutive failures (of any kind) that pause the send instead of burning through the list.
         public var pauseAfterConsecutiveFailures = 25
         /// How long to wait for retries before giving the run back to the scheduler.
@@ -71,130 +73,182 @@ public final class IssueSender: @unchecked Sendable {
     public func run(_ send: SendRecord, progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> Summary {
         var summary = Summary()
         let started = clock()
-        var consecutiveFailures = 0
-        var interval = options.perSecond > 0 ? 1 / options.perSecond : 0
-        var nextSlot = started
         defer { summary.seconds = clock().timeIntervalSince(started) }
-        // Pending rows before the cursor are all in flight or done: later batches start after it.
-        var cursor: Int64 = 0
+        var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send))
         while true {
-            let batch = try store.dueRecipients(of: send, limit: 200, after: cursor, now: clock())
-            cursor = max(cursor, batch.filter { $0.state == .pending }.map(\.id).max() ?? cursor)
-            var sentLastHour = options.perHour > 0 ? try store.sentCount(since: clock().addingTimeInterval(-3600)) : 0
-            if batch.isEmpty {
-                let state = try store.progress(of: send)
-                if state.isDone {
-                    try store.setState(of: send, to: .completed)
-                    summary.ending = .completed
-                    return summary
-                }
-                // Only retries remain, none due yet.
-                guard let next = try store.nextRetry(of: send) else { summary.ending = .completed; return summary }
-                if next.timeIntervalSince(clock()) > options.maxWaitForRetries {
-                    summary.ending = .retriesLater(next)
-                    return summary
-                }
-                try await Task.sleep(nanoseconds: UInt64(max(0, next.timeIntervalSince(clock())) * 1e9))
-                continue
-            }
-            // Up to `parallelism` messages in flight; outcomes are journaled here, one at a time.
-            var stop: Summary.Ending?
-            // Accepted messages are journaled in small groups (at most 64, or 20 ms, and always
-            // before the sender waits for a rate slot): one commit per message was the bottleneck
-            // with several connections. A crash repeats at most the messages on the wire and the
-            // group not yet committed, each with the same Message-ID.
-            var accepted: [(recipient: SendRecipient, messageID: String)] = []
-            var lastFlush = clock()
-            func flush() throws {
-                try store.recordSent(accepted, now: clock())
-                accepted.removeAll(keepingCapacity: true)
-                lastFlush = clock()
-            }
-            try await withThrowingTaskGroup(of: (SendRecipient, String, DeliveryError?).self) { group in
-                var inFlight = 0
-                var pending = batch[...]
-                func launch() async throws -> Bool {
-                    guard stop == nil, let recipient = pending.popFirst() else { return false }
-                    if options.perHour > 0, sentLastHour + inFlight >= options.perHour {
-                        stop = .hourlyLimit
-                        return false
-                    }
-                    // Messages per second: wait for this message's slot.
-                    let now = clock()
-                    if nextSlot > now {
-                        // Idle until the slot: journal what was accepted first, so a crash now
-                        // repeats only the messages on the wire.
-                        if !accepted.isEmpty { try flush() }
-                        try await Task.sleep(nanoseconds: UInt64(nextSlot.timeIntervalSince(now) * 1e9))
-                    }
-                    nextSlot = max(nextSlot, now).addingTimeInterval(interval)
-                    let outgoing = try outgoing(for: recipient, in: send, at: clock())
-                    let transport = self.transport
-                    group.addTask {
-                        do {
-                            try await transport.send(outgoing)
-                            return (recipient, outgoing.messageID, nil)
-                        } catch let error as DeliveryError {
-                            return (recipient, outgoing.messageID, error)
-                        } catch {
-                            return (recipient, outgoing.messageID, .temporary("\(error)"))
-                        }
-                    }
-                    inFlight += 1
-                    return true
-                }
-                while inFlight < transport.parallelism, try await launch() {}
-                while let (recipient, messageID, failure) = try await group.next() {
-                    inFlight -= 1
-                    if let failure {
-                        consecutiveFailures += 1
-                        switch failure {
-                        case .permanent(let response, let unknown):
-                            try store.record(recipient, outcome: .failed, response: response, messageID: messageID, now: clock())
-                            summary.failed += 1
-                            if unknown {
-                                try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
-                                summary.bounced += 1
-                            }
-                        case .temporary(let response), .slowDown(let response, _):
-                            if case .slowDown(_, let retryAfter) = failure {
-                                // The server asks everyone to slow down: halve the rate, honour Retry-After.
-                                interval = max(interval * 2, 0.05)
-                                if let retryAfter { nextSlot = clock().addingTimeInterval(retryAfter) }
-                            }
-                            if recipient.attempts + 1 >= options.maxAttempts {
-                                try store.record(recipient, outcome: .failed, response: "gave up after \(recipient.attempts + 1) attempts: \(response)",
-                                                 messageID: messageID, now: clock())
-                                summary.failed += 1
-                            } else {
-                                let backoff = options.baseBackoff * pow(2, Double(recipient.attempts)) * Double.random(in: 0.8...1.2)
-                                try store.record(recipient, outcome: .retrying, response: response, messageID: messageID,
-                                                 nextAttempt: clock().addingTimeInterval(backoff), now: clock())
-                                summary.retried += 1
-                            }
-                        }
-                        if consecutiveFailures >= options.pauseAfterConsecutiveFailures && stop == nil {
-                            let reason = "\(consecutiveFailures) messages in a row failed (last: \(failure.response)). The send is paused so the list is not burned through; check the transport, then run `hogmail send` again to resume."
-                            try store.setState(of: send, to: .paused, note: reason)
-                            stop = .paused(reason)
-                        }
-                    } else {
-                        // Marked sent only now, after the server accepted it.
-                        accepted.append((recipient, messageID))
-                        if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
-                        summary.sent += 1
-                        sentLastHour += 1
-                        consecutiveFailures = 0
-                    }
-                    while inFlight < transport.parallelism, try await launch() {}
-                }
-                try flush()
-            }
-            if let stop {
+            try await pipeline(&run, &summary, progress: progress)
+            progress(run.counts)
+            if let stop = run.stop {
                 summary.ending = stop
                 return summary
             }
-            progress(try store.progress(of: send))
+            // Nothing in flight and nothing due now: done, or only retries left. The store,
+            // not the running counts, decides that the send is complete.
+            let state = try store.progress(of: send)
+            run.counts = state
+            if state.isDone {
+                try store.setState(of: send, to: .completed)
+                summary.ending = .completed
+                return summary
+            }
+            guard let next = try store.nextRetry(of: send) else { summary.ending = .completed; return summary }
+            if next.timeIntervalSince(clock()) > options.maxWaitForRetries {
+                summary.ending = .retriesLater(next)
+                return summary
+            }
+            try await Task.sleep(nanoseconds: UInt64(max(0, next.timeIntervalSince(clock())) * 1e9))
+        }
+    }
+
+    /// What one run of a send carries from message to message.
+    struct Run {
+        let send: SendRecord
+        var counts: SendProgress
+        var stop: Summary.Ending?
+        var consecutiveFailures = 0
+        var interval: TimeInterval
+        var nextSlot: Date
+        /// Pending rows up to the cursor are in flight or done: later reads start after it.
+        var cursor: Int64 = 0
+        /// Rows handed to the transport and not yet recorded: a due retry stays due in the store
+        /// until its outcome is written, so it must not be read and sent twice.
+        var inFlight = Set<Int64>()
+        var queue: [SendRecipient] = []
+        var queueIndex = 0
+        var sentLastHour = 0
+        var lastReport: Date
+
+        init(send: SendRecord, options: Options, started: Date, counts: SendProgress) {
+            self.send = send
+            self.counts = counts
+            self.interval = options.perSecond > 0 ? 1 / options.perSecond : 0
+            self.nextSlot = started
+            self.lastReport = started
+        }
+    }
+
+    /// Keeps up to `parallelism` messages in flight until nothing more is due now or the run
+    /// must stop; reads recipients from the journal in pages while messages are on the wire,
+    /// so the transport never waits for a page to drain.
+    private func pipeline(_ run: inout Run, _ summary: inout Summary, progress: @Sendable (SendProgress) -> Void) async throws {
+        // Accepted messages are journaled in small groups (at most 64, or 20 ms, and always
+        // before the sender waits for a rate slot): one commit per message was the bottleneck
+        // with several connections. A crash repeats at most the messages on the wire and the
+        // group not yet committed, each with the same Message-ID.
+        var accepted: [(recipient: SendRecipient, messageID: String)] = []
+        var lastFlush = clock()
+        func flush() throws {
+            try store.recordSent(accepted, now: clock())
+            accepted.removeAll(keepingCapacity: true)
+            lastFlush = clock()
+        }
+        func nextRecipient() throws -> SendRecipient? {
+            if run.queueIndex == run.queue.count {
+                let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
+                run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
+                run.queue = page.filter { !run.inFlight.contains($0.id) }
+                run.queueIndex = 0
+                if options.perHour > 0 {
+                    run.sentLastHour = try store.sentCount(since: clock().addingTimeInterval(-3600)) + accepted.count
+                }
+            }
+            guard run.queueIndex < run.queue.count else { return nil }
+            defer { run.queueIndex += 1 }
+            return run.queue[run.queueIndex]
+        }
+        try await withThrowingTaskGroup(of: (SendRecipient, String, DeliveryError?).self) { group in
+            func launch() async throws -> Bool {
+                guard run.stop == nil, let recipient = try nextRecipient() else { return false }
+                if options.perHour > 0, run.sentLastHour + run.inFlight.count >= options.perHour {
+                    run.stop = .hourlyLimit
+                    return false
+                }
+                // Messages per second: wait for this message's slot.
+                let now = clock()
+                if run.nextSlot > now {
+                    // Idle until the slot: journal what was accepted first, so a crash now
+                    // repeats only the messages on the wire.
+                    if !accepted.isEmpty { try flush() }
+                    try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
+                }
+                run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
+                let outgoing = try outgoing(for: recipient, in: run.send, at: clock())
+                let transport = self.transport
+                group.addTask {
+                    do {
+                        try await transport.send(outgoing)
+                        return (recipient, outgoing.messageID, nil)
+                    } catch let error as DeliveryError {
+                        return (recipient, outgoing.messageID, error)
+                    } catch {
+                        return (recipient, outgoing.messageID, .temporary("\(error)"))
+                    }
+                }
+                run.inFlight.insert(recipient.id)
+                return true
+            }
+            while run.inFlight.count < transport.parallelism, try await launch() {}
+            while let (recipient, messageID, failure) = try await group.next() {
+                run.inFlight.remove(recipient.id)
+                if recipient.state == .retrying { run.counts.retrying -= 1 } else { run.counts.pending -= 1 }
+                if let failure {
+                    try record(failure, for: recipient, messageID: messageID, &run, &summary)
+                } else {
+                    // Marked sent only now, after the server accepted it.
+                    accepted.append((recipient, messageID))
+                    if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
+                    summary.sent += 1
+                    run.counts.sent += 1
+                    run.sentLastHour += 1
+                    run.consecutiveFailures = 0
+                }
+                if clock().timeIntervalSince(run.lastReport) >= 0.25 {
+                    run.lastReport = clock()
+                    progress(run.counts)
+                }
+                while run.inFlight.count < transport.parallelism, try await launch() {}
+            }
+            try flush()
+        }
+    }
+
+    /// A failed attempt: failed for good (and bounced when the mailbox does not exist), or a
+    /// retry later with backoff and jitter; a server asking to slow down slows the whole send.
+    private func record(_ failure: DeliveryError, for recipient: SendRecipient, messageID: String,
+                        _ run: inout Run, _ summary: inout Summary) throws {
+        run.consecutiveFailures += 1
+        switch failure {
+        case .permanent(let response, let unknown):
+            try store.record(recipient, outcome: .failed, response: response, messageID: messageID, now: clock())
+            summary.failed += 1
+            run.counts.failed += 1
+            if unknown {
+                try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
+                summary.bounced += 1
+            }
+        case .temporary(let response), .slowDown(let response, _):
+            if case .slowDown(_, let retryAfter) = failure {
+                // The server asks everyone to slow down: halve the rate, honour Retry-After.
+                run.interval = max(run.interval * 2, 0.05)
+                if let retryAfter { run.nextSlot = clock().addingTimeInterval(retryAfter) }
+            }
+            if recipient.attempts + 1 >= options.maxAttempts {
+                try store.record(recipient, outcome: .failed, response: "gave up after \(recipient.attempts + 1) attempts: \(response)",
+                                 messageID: messageID, now: clock())
+                summary.failed += 1
+                run.counts.failed += 1
+            } else {
+                let backoff = min(options.baseBackoff * pow(2, Double(recipient.attempts)), options.maxBackoff) * Double.random(in: 0.8...1.2)
+                try store.record(recipient, outcome: .retrying, response: response, messageID: messageID,
+                                 nextAttempt: clock().addingTimeInterval(backoff), now: clock())
+                summary.retried += 1
+                run.counts.retrying += 1
+            }
+        }
+        if run.consecutiveFailures >= options.pauseAfterConsecutiveFailures && run.stop == nil {
+            let reason = "\(run.consecutiveFailures) messages in a row failed (last: \(failure.response)). The send is paused so the list is not burned through; check the transport, then run `hogmail send` again to resume."
+            try store.setState(of: run.send, to: .paused, note: reason)
+            run.stop = .paused(reason)
         }
     }
 }

@@ -28,7 +28,10 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     }
 
     public let settings: Settings
-    public var parallelism: Int { max(1, settings.connections) }
+    /// Twice the connections: when a connection finishes a message, the next one is already
+    /// queued on the worker and starts at once instead of after a round trip through the sender.
+    /// Only `connections` messages are ever on the wire.
+    public var parallelism: Int { 2 * max(1, settings.connections) }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
     private final class Job {
@@ -119,10 +122,14 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             var runningHandles: Int32 = 0
             curl_multi_perform(multi, &runningHandles)
             var queued: Int32 = 0
+            var finished = false
             while let info = curl_multi_info_read(multi, &queued) {
                 guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
                 finish(handle, result: info.pointee.data.result)
+                finished = true
             }
+            // A connection came free and a message waits for it: start it now, not after a poll.
+            if finished && lock.withLock({ !queue.isEmpty }) { continue }
             var ready: Int32 = 0
             curl_multi_poll(multi, nil, 0, 500, &ready)
         }
@@ -149,12 +156,13 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// libcurl's debug stream carries the server's replies (CURLINFO_HEADER_IN): the last one
     /// explains a failure in the server's own words ("550 5.1.1 user unknown").
     private static let replyCallback: hogmail_curl_debug_callback = { _, type, data, size, userdata in
-        guard type == CURLINFO_HEADER_IN, let data, let userdata else { return 0 }
-        let job = Unmanaged<Job>.fromOpaque(userdata).takeUnretainedValue()
-        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard type == CURLINFO_HEADER_IN, let data, let userdata, size > 0 else { return 0 }
         // Only failures: libcurl may say RSET or QUIT afterwards, and their 250/221 explain nothing.
-        if let first = line.first, first == "4" || first == "5" { job.lastReply = line }
+        // (Checked on the raw byte: this runs for every reply line of every message.)
+        let bytes = UnsafeRawBufferPointer(start: data, count: size)
+        guard bytes[0] == UInt8(ascii: "4") || bytes[0] == UInt8(ascii: "5") else { return 0 }
+        let job = Unmanaged<Job>.fromOpaque(userdata).takeUnretainedValue()
+        job.lastReply = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return 0
     }
 

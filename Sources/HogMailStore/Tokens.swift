@@ -15,14 +15,20 @@ public struct TokenSigner: Sendable {
         case malformed, forged, expired
     }
 
-    private let secret: Data
-    private let listID: String
+    /// HMAC-SHA256 keyed with the secret, the list id already fed in: each token only copies
+    /// this state and adds its payload (keying it anew was a cost per message of a send).
+    private let keyed: KeyedMAC
+
+    /// HMAC is a value with no shared references (Crypto does not mark it Sendable): it is
+    /// only ever copied out of here, never mutated in place.
+    private struct KeyedMAC: @unchecked Sendable { let state: HMAC<SHA256> }
 
     public static let minimumSecretLength = 32
 
     public init(secret: String, listID: String) {
-        self.secret = Data(secret.utf8)
-        self.listID = listID
+        var keyed = HMAC<SHA256>(key: SymmetricKey(data: Data(secret.utf8)))
+        keyed.update(data: Data("\(listID)\u{0}".utf8))
+        self.keyed = KeyedMAC(state: keyed)
     }
 
     /// Reads the secret from the variable `hogmail.yml` names; a clear error when it is missing or short.
@@ -72,7 +78,9 @@ public struct TokenSigner: Sendable {
     }
 
     private func mac(_ payload: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Data("\(listID)\u{0}\(payload)".utf8), using: SymmetricKey(data: secret))
+        var mac = keyed.state
+        mac.update(data: Data(payload.utf8))
+        let code = mac.finalize()
         return Self.base64URL(Data(code.prefix(16)))
     }
 

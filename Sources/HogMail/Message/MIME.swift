@@ -17,18 +17,24 @@ public enum MIME {
     public static func header(_ name: String, _ value: String) -> String {
         let line = "\(name): \(value)"
         if line.utf8.count <= 78 { return line }
-        var result = ""
-        var current = "\(name):"
-        let words = value.split(separator: " ", omittingEmptySubsequences: false)
-        for word in words {
-            if current.utf8.count + 1 + word.utf8.count > 78 && current.contains(" ") {
-                result += current + "\r\n"
-                current = " " + word
-            } else {
-                current += " " + word
+        // Counted and split in UTF-8 bytes: this runs for long headers of every message.
+        var result: [UInt8] = []
+        result.reserveCapacity(line.utf8.count + 16)
+        result += name.utf8
+        result.append(UInt8(ascii: ":"))
+        var lineLength = result.count
+        var lineHasSpace = false
+        for word in value.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false) {
+            if lineLength + 1 + word.count > 78 && lineHasSpace {
+                result += [13, 10]
+                lineLength = 0
             }
+            result.append(UInt8(ascii: " "))
+            result += word
+            lineLength += 1 + word.count
+            lineHasSpace = true
         }
-        return result + current
+        return String(decoding: result, as: UTF8.self)
     }
 
     /// Subject and other unstructured text: as is when it is plain ASCII, else RFC 2047 encoded words.

@@ -60,7 +60,7 @@ public struct MessageTemplate: Sendable {
             hasher.update(data: Data(part.utf8))
             hasher.update(data: Data([0]))
         }
-        self.contentHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        self.contentHash = hasher.finalize().hexString
         self.boundary = "=_hm_" + contentHash.prefix(24)
         self.encodedHeaders = (MIME.unstructured(subject), MIME.mailbox(from), replyTo.map(MIME.mailbox),
                                "\(MIME.phrase(listName)) <\(listID)>")
@@ -111,7 +111,7 @@ public struct MessageTemplate: Sendable {
     /// `<hex@domain>`: the same for the same send and recipient, different for any other.
     public static func messageID(sendKey: String, recipient: String, domain: String) -> String {
         let digest = SHA256.hash(data: Data("\(sendKey)\u{0}\(recipient.lowercased())".utf8))
-        return "<" + digest.prefix(16).map { String(format: "%02x", $0) }.joined() + "@" + domain + ">"
+        return "<" + digest.prefix(16).hexString + "@" + domain + ">"
     }
 }
 

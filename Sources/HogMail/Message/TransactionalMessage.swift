@@ -28,7 +28,7 @@ public struct TransactionalMessage: Sendable {
         for (name, value) in [("Subject", subject), ("To", to.address), ("To", to.name ?? ""), ("Message-ID", messageID)] {
             try MIME.checkHeaderValue(value, header: name)
         }
-        let boundary = "=_hm_" + SHA256.hash(data: Data((text + html).utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let boundary = "=_hm_" + SHA256.hash(data: Data((text + html).utf8)).prefix(12).hexString
         var headers = [
             MIME.header("Date", MIME.date(date, in: TimeZone(identifier: "UTC")!)),
             MIME.header("From", MIME.mailbox(from)),

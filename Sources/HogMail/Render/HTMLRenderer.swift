@@ -161,21 +161,29 @@ private extension HTMLRenderer {
 /// HTML escaping shared by every renderer.
 public enum HTML {
     public static func escape(_ text: String) -> String {
+        escape(text, quotes: false)
+    }
+
+    public static func escapeAttribute(_ text: String) -> String {
+        escape(text, quotes: true)
+    }
+
+    private static func escape(_ text: String, quotes: Bool) -> String {
+        // Most values (URLs, addresses) have nothing to escape: return them as they are.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || (quotes && $0 == UInt8(ascii: "\"")) })
+        else { return text }
         var result = ""
-        result.reserveCapacity(text.utf8.count)
+        result.reserveCapacity(text.utf8.count + 16)
         for character in text.unicodeScalars {
             switch character {
             case "&": result += "&amp;"
             case "<": result += "&lt;"
             case ">": result += "&gt;"
+            case "\"" where quotes: result += "&quot;"
             default: result.unicodeScalars.append(character)
             }
         }
         return result
-    }
-
-    public static func escapeAttribute(_ text: String) -> String {
-        escape(text).replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     /// The few entities that appear in attribute values written by hand.

@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
+# Only for `make test`: the browser the preview test drives.
+TEST_DEBIAN_PACKAGES := chromium chromium-driver
 BENCH_PYTHON := .bench/venv/bin/python
 
 .PHONY: run test build deps bench clean
@@ -19,10 +21,12 @@ run: build
 	@echo "Open out/index.html for the archive, out/<issue>/email.html for each email."
 
 test: deps
+	@bash scripts/install-deps.sh $(TEST_DEBIAN_PACKAGES)
 	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
 	$(SWIFT) test
 	@bash scripts/check-sample-output.sh
+	python3 Tests/browser/preview_test.py .build/debug/hogmail
 
 bench: deps
 	@bash scripts/bench.sh

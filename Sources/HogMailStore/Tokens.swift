@@ -84,7 +84,7 @@ public struct TokenSigner: Sendable {
         return Self.base64URL(Data(code.prefix(16)))
     }
 
-    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+    public static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
         var difference: UInt8 = 0
         for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0 && a.count == b.count

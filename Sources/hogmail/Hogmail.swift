@@ -7,7 +7,7 @@ struct Hogmail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
-        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Subscribers.self, Serve.self, Send.self, Status.self])
+        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Preview.self, Subscribers.self, Serve.self, Send.self, Status.self])
 }
 
 /// Options every project command takes.

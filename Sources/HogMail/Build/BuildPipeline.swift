@@ -29,6 +29,9 @@ public struct BuildPipeline {
         public var isDraft: Bool
         public var htmlBytes: Int
         public var files: [String]
+        /// The bytes of each file `hogmail build` writes for this issue, by name (`email.html`…),
+        /// whether or not they were written: the preview shows exactly these.
+        public var outputs: [String: Data]
         public var lint: Linter.Report
         /// What sending needs: the parsed issue and its message, rendered once.
         public var issue: Issue
@@ -154,6 +157,7 @@ public struct BuildPipeline {
                        isDraft: issue.issue.isDraft,
                        htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
                        files: outputFiles[issue.issue.folderName]?.map(\.0) ?? [],
+                       outputs: Dictionary((outputFiles[issue.issue.folderName] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { _, last in last }),
                        lint: lintReports[issue.issue.folderName]!, issue: issue.issue, message: issue.message)
         }
         return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil)

@@ -3,8 +3,8 @@
 SHELL := /bin/bash
 SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
-# Only for `make test`: the browser the preview test drives.
-TEST_DEBIAN_PACKAGES := chromium chromium-driver
+# Only for `make test`: the browser the preview test drives, the spam filter that checks the sample emails.
+TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin
 BENCH_PYTHON := .bench/venv/bin/python
 
 .PHONY: run test build deps bench clean

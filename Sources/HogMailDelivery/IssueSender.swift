@@ -18,6 +18,12 @@ public final class IssueSender: @unchecked Sendable {
         public var pauseAfterConsecutiveFailures = 25
         /// How long to wait for retries before giving the run back to the scheduler.
         public var maxWaitForRetries: TimeInterval = 0
+        /// A server that asks to slow down (421, 454, HTTP 429) halves the rate: the first time
+        /// to at most one message per `slowDownInterval`, never slower than one per `slowestInterval`;
+        /// every `successesToSpeedUp` messages accepted in a row win back half of it.
+        public var slowDownInterval: TimeInterval = 0.05
+        public var slowestInterval: TimeInterval = 10
+        public var successesToSpeedUp = 20
 
         public init(perSecond: Double, perHour: Int) {
             self.perSecond = perSecond
@@ -107,6 +113,9 @@ public final class IssueSender: @unchecked Sendable {
         var stop: Summary.Ending?
         var consecutiveFailures = 0
         var interval: TimeInterval
+        /// `rate.per_second` as configured; a slow-down raises `interval` for a while.
+        let configuredInterval: TimeInterval
+        var successesSinceSlowDown = 0
         var nextSlot: Date
         /// Pending rows up to the cursor are in flight or done: later reads start after it.
         var cursor: Int64 = 0
@@ -122,6 +131,7 @@ public final class IssueSender: @unchecked Sendable {
             self.send = send
             self.counts = counts
             self.interval = options.perSecond > 0 ? 1 / options.perSecond : 0
+            self.configuredInterval = interval
             self.nextSlot = started
             self.lastReport = started
         }
@@ -144,6 +154,9 @@ public final class IssueSender: @unchecked Sendable {
         }
         func nextRecipient() throws -> SendRecipient? {
             if run.queueIndex == run.queue.count {
+                // The store must know every outcome before it is asked what is due: a retry
+                // accepted but not yet journaled would otherwise be read, and sent, again.
+                if !accepted.isEmpty { try flush() }
                 let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
                 run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
                 run.queue = page.filter { !run.inFlight.contains($0.id) }
@@ -201,6 +214,12 @@ public final class IssueSender: @unchecked Sendable {
                     run.counts.sent += 1
                     run.sentLastHour += 1
                     run.consecutiveFailures = 0
+                    // After a slow-down, each run of successes wins back half the lost rate.
+                    run.successesSinceSlowDown += 1
+                    if run.interval > run.configuredInterval, run.successesSinceSlowDown >= options.successesToSpeedUp {
+                        run.interval = max(run.configuredInterval, run.interval / 2)
+                        run.successesSinceSlowDown = 0
+                    }
                 }
                 if clock().timeIntervalSince(run.lastReport) >= 0.25 {
                     run.lastReport = clock()
@@ -228,8 +247,10 @@ public final class IssueSender: @unchecked Sendable {
             }
         case .temporary(let response), .slowDown(let response, _):
             if case .slowDown(_, let retryAfter) = failure {
-                // The server asks everyone to slow down: halve the rate, honour Retry-After.
-                run.interval = max(run.interval * 2, 0.05)
+                // The server asks everyone to slow down: halve the rate (down to one message
+                // every 10 s at the slowest), honour Retry-After.
+                run.interval = min(max(run.interval * 2, options.slowDownInterval), options.slowestInterval)
+                run.successesSinceSlowDown = 0
                 if let retryAfter { run.nextSlot = clock().addingTimeInterval(retryAfter) }
             }
             if recipient.attempts + 1 >= options.maxAttempts {

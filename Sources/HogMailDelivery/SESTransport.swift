@@ -10,6 +10,8 @@ public final class SESTransport: Transport, @unchecked Sendable {
         public var accessKeyID: String
         public var secretAccessKey: String
         public var connections: Int
+        /// A request that has not completed in this time is abandoned and retried later.
+        public var timeout: TimeInterval = 30
 
         public init(region: String, endpoint: String, accessKeyID: String, secretAccessKey: String, connections: Int = 4) {
             self.region = region
@@ -38,7 +40,11 @@ public final class SESTransport: Transport, @unchecked Sendable {
             throw HogMailError("`transport.ses.endpoint` must be https:// (plain http only for a test server on 127.0.0.1).")
         }
         self.settings = settings
-        clients = (0..<max(1, settings.connections)).map { _ in HTTPClient() }
+        clients = (0..<max(1, settings.connections)).map { _ in
+            let client = HTTPClient()
+            client.timeout = settings.timeout
+            return client
+        }
     }
 
     /// Signs and POSTs a JSON request to the SES v2 API.

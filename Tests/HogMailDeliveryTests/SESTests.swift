@@ -40,6 +40,10 @@ final class SESTestServer {
 
     /// The raw messages moto received: (destinations, raw data).
     func received() async throws -> [(to: [String], data: String)] {
+        try await Self.received(port: port)
+    }
+
+    static func received(port: Int) async throws -> [(to: [String], data: String)] {
         let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/moto-api/data.json")!)
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let messages = ((object?["ses"] as? [String: Any])?["RawMessage"] as? [[String: Any]]) ?? []

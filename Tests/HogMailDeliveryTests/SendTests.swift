@@ -153,6 +153,26 @@ struct SendFixture {
         #expect(try fixture.store.progress(of: send) == SendProgress(total: 3, sent: 2, pending: 0, retrying: 0, failed: 1))
     }
 
+    /// Regression: accepted retries were journaled in groups, and a page read before the group
+    /// was committed still saw them as due, and sent them again.
+    @Test func dueRetriesAreSentOnceEvenBeforeTheirGroupIsJournaled() async throws {
+        let fixture = try SendFixture()
+        for i in 1...20 { try fixture.confirmed("r\(i)@example.com") }
+        let transport = RecordingTransport()
+        for i in 1...20 { transport.failures["r\(i)@example.com"] = [.temporary("451 later")] }
+        var job = fixture.job(transport)
+        job.configuration.ratePerSecond = 0
+        let sender = job.sender(for: fixture.issue)
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
+        _ = try await sender.run(send)
+        #expect(transport.delivered.isEmpty)
+        try await fixture.store.database.write { db in try db.execute(sql: "UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'") }
+        let again = try await sender.run(send)
+        #expect(again.ending == .completed)
+        #expect(transport.delivered.count == 20)
+        #expect(Set(transport.delivered.map(\.to)).count == 20)
+    }
+
     @Test func manyFailuresInARowPauseTheSend() async throws {
         let fixture = try SendFixture()
         for i in 1...30 { try fixture.confirmed("r\(i)@example.com") }

@@ -95,6 +95,7 @@ extension SubscriberStore {
                 WHERE \(Self.mayReceive)
                 ORDER BY id
                 """, arguments: [sendID])
+            Failpoint.reach("freeze")
             return Self.send(try Row.fetchOne(db, sql: "SELECT * FROM send WHERE id = ?", arguments: [sendID])!)
         }
     }
@@ -187,6 +188,7 @@ extension SubscriberStore {
             for item in accepted {
                 try statement.execute(arguments: [item.messageID, now.timeIntervalSince1970, item.recipient.id])
             }
+            Failpoint.reach("journal-commit")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HogMail
 import Testing
 
@@ -79,6 +80,105 @@ import Testing
         let inFlightPerKill = 4 + 4
         #expect(duplicates <= kills * inFlightPerKill,
                 "more repeats (\(duplicates)) than messages in flight at the kills (\(kills) × \(inFlightPerKill))")
+    }
+}
+
+extension KillResumeTests {
+    /// The process's state letter from /proc (R, S, T for stopped…), nil once it is gone.
+    static func state(of pid: Int32) -> Character? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(close, offsetBy: 2)...].first
+    }
+
+    /// `PRAGMA integrity_check` of the store, as SQLite says it.
+    static func integrity(_ path: String) throws -> String {
+        let queue = try DatabaseQueue(path: path)
+        return try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
+    /// Killed exactly where it hurts: inside the transaction that freezes the recipients, and
+    /// inside journal commits (failpoints stop the process there; the test kills it). After each
+    /// kill the store passes SQLite's integrity check; in the end everyone has the issue.
+    @Test func killedInsideTransactionsTheStoreStaysWholeAndTheSendCompletes() async throws {
+        let server = try SMTPTestServer()
+        let fixture = try SendFixture()
+        let subscribers = try (1...120).map { try fixture.confirmed("p\($0)@example.com") }
+        let config = fixture.folder.appendingPathComponent("hogmail.yml")
+        var text = try String(contentsOf: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "  kind: outbox", with: "  kind: smtp")
+            .replacingOccurrences(of: "url: smtp://127.0.0.1:2525", with: "url: smtp://127.0.0.1:\(server.port)")
+            .replacingOccurrences(of: "tls: required ", with: "tls: none     ")
+            .replacingOccurrences(of: "    username: newsletter\n", with: "")
+            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: 0, per_hour: 100000 }")
+        try Data(text.utf8).write(to: config)
+        let storePath = fixture.folder.appendingPathComponent("hogmail.sqlite").path
+
+        func run(failpoint: String?) async throws -> (stopped: Bool, status: Int32) {
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["send", "1", "--yes", "--project", fixture.folder.path]
+            var environment = ["HOGMAIL_SECRET": String(repeating: "s", count: 40), "PATH": "/usr/bin:/bin"]
+            environment["HOGMAIL_FAILPOINT"] = failpoint
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let exited = AsyncExit(process)
+            try process.run()
+            let pid = process.processIdentifier
+            var stopped = false
+            if failpoint != nil {
+                // Wait (on a plain thread) until the process stops itself at the failpoint or ends.
+                stopped = await withCheckedContinuation { continuation in
+                    Thread {
+                        let deadline = Date().addingTimeInterval(60)
+                        while Date() < deadline {
+                            guard let state = Self.state(of: pid), state != "Z" else { continuation.resume(returning: false); return }
+                            if state == "T" || state == "t" {
+                                kill(pid, SIGKILL)
+                                continuation.resume(returning: true)
+                                return
+                            }
+                            usleep(1_000)
+                        }
+                        kill(pid, SIGKILL)
+                        continuation.resume(returning: false)
+                    }.start()
+                }
+            }
+            await exited.wait()
+            return (stopped, process.terminationStatus)
+        }
+
+        // 1. Killed inside the freeze: the transaction is rolled back, no send exists.
+        let freeze = try await run(failpoint: "freeze")
+        #expect(freeze.stopped, "the send never reached the freeze failpoint")
+        #expect(try Self.integrity(storePath) == "ok")
+        #expect(try fixture.store.latestSend(issue: "1") == nil)
+
+        // 2. Killed inside journal commits, at several depths: the group is not marked sent.
+        var kills = 0
+        for depth in [1, 3, 2] {
+            let result = try await run(failpoint: "journal-commit:\(depth)")
+            if result.stopped { kills += 1 }
+            #expect(try Self.integrity(storePath) == "ok", "after a kill in journal commit \(depth)")
+            let send = try #require(try fixture.store.latestSend(issue: "1"))
+            #expect(try fixture.store.progress(of: send).total == subscribers.count)
+        }
+        #expect(kills >= 2, "the journal-commit failpoint was reached only \(kills) times")
+
+        // 3. A plain run finishes the send; everyone has it; repeats carry the same Message-ID.
+        let last = try await run(failpoint: nil)
+        #expect(last.status == 0)
+        let send = try #require(try fixture.store.latestSend(issue: "1"))
+        #expect(try fixture.store.progress(of: send) == SendProgress(total: subscribers.count, sent: subscribers.count, pending: 0, retrying: 0, failed: 0))
+        #expect(try Self.integrity(storePath) == "ok")
+        let received = try server.received()
+        #expect(Set(received.keys) == Set(subscribers.map(\.email)))
+        for (address, messages) in received where messages.count > 1 {
+            let ids = Set(messages.compactMap { $0.components(separatedBy: "\r\n").first { $0.hasPrefix("Message-ID:") } })
+            #expect(ids.count == 1, "\(address) got different messages")
+        }
     }
 }
 

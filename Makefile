@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions
 TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin
 BENCH_PYTHON := .bench/venv/bin/python
 
-.PHONY: run test build deps bench clean
+.PHONY: run test build deps bench fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -26,10 +26,15 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 	@bash scripts/check-sample-output.sh
+	@for target in draft mime csv token; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
 	python3 Tests/browser/preview_test.py .build/debug/hogmail
 
 bench: deps
 	@bash scripts/bench.sh
 
+# Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer.
+fuzz: deps
+	@bash scripts/fuzz.sh
+
 clean:
-	rm -rf .build out .bench
+	rm -rf .build .build-fuzz out .bench

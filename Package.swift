@@ -66,6 +66,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets (`make fuzz`): libFuzzer with -sanitize=fuzzer -DHOGMAIL_LIBFUZZER, else a plain mutation loop.
+        .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore"]),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
         .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),

@@ -62,6 +62,28 @@ import Testing
         #expect(decodeQuotedPrintable(encoded) == text)
     }
 
+    /// Found by `make fuzz` (mime target): the character before a bare CR took the last column,
+    /// then the CR's =0D needed a soft break, and the line grew to 77 bytes.
+    @Test func aBareCarriageReturnIsEncodedWithinTheLineLimit() {
+        let text = String(repeating: "x", count: 75) + "\rxx\n" + String(repeating: "y", count: 74) + "\r"
+        let encoded = MIME.quotedPrintable(text, softBreakAtEnd: true)
+        #expect(encoded.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 76 }, "\(encoded.components(separatedBy: "\r\n").map(\.utf8.count))")
+        #expect(encoded.contains("=0D"))
+        #expect(decodeQuotedPrintable(encoded) == text)
+    }
+
+    /// Found by `make fuzz` (mime target): a display name of 1,000 characters without a space
+    /// could not be folded, and the To line passed RFC 5322's 998-byte limit.
+    @Test func aWordTooLongToFoldIsWrittenAsEncodedWords() {
+        let long = String(repeating: "!", count: 1000)
+        let header = MIME.header("To", MIME.mailbox(Mailbox(name: long, address: "a@example.com")))
+        #expect(header.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+        #expect(header.hasPrefix("To: =?utf-8?B?"))
+        let subject = MIME.header("Subject", MIME.unstructured("Look " + String(repeating: "x", count: 200)))
+        #expect(subject.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+        #expect(MIME.unstructured("An ordinary subject") == "An ordinary subject")
+    }
+
     @Test func quotedPrintableNeverSplitsAnEscape() {
         let text = String(repeating: "é", count: 100)
         let encoded = MIME.quotedPrintable(text)

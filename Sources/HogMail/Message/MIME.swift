@@ -39,7 +39,13 @@ public enum MIME {
 
     /// Subject and other unstructured text: as is when it is plain ASCII, else RFC 2047 encoded words.
     public static func unstructured(_ text: String) -> String {
-        isPlainASCII(text) ? text : encodedWords(text)
+        isPlainASCII(text) && !hasUnfoldableWord(text) ? text : encodedWords(text)
+    }
+
+    /// A word too long to fold (header lines may not exceed 998 bytes, and should stay
+    /// within 78): encoded words split it into pieces that can go on lines of their own.
+    static func hasUnfoldableWord(_ text: String) -> Bool {
+        text.utf8.split(separator: UInt8(ascii: " ")).contains { $0.count > 60 }
     }
 
     /// A mailbox for From/To/Reply-To: `"Name" <addr>`, with the name encoded when it is not ASCII.
@@ -50,7 +56,7 @@ public enum MIME {
 
     /// A display name: an atom sequence as is, a quoted string if it has specials, encoded words if not ASCII.
     public static func phrase(_ name: String) -> String {
-        if !isPlainASCII(name) { return encodedWords(name) }
+        if !isPlainASCII(name) || hasUnfoldableWord(name) { return encodedWords(name) }
         let specials = Set("()<>[]:;@\\,.\"")
         if name.contains(where: { specials.contains($0) }) {
             return "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
@@ -61,7 +67,8 @@ public enum MIME {
     /// RFC 2047 `B` encoded words of at most 75 characters, split between whole characters,
     /// separated by spaces so a folding point falls between them.
     public static func encodedWords(_ text: String) -> String {
-        let maximumBytes = 45  // 60 base64 characters + "=?utf-8?B?" + "?=" = 72 ≤ 75
+        // 56 base64 characters + "=?utf-8?B?" + "?=" = 68: after "Subject: " or "Reply-To: " a line stays within 78.
+        let maximumBytes = 42
         var words: [String] = []
         var chunk: [UInt8] = []
         func flush() {
@@ -136,7 +143,8 @@ public enum MIME {
                 continue
             }
             let next = index + 1 < bytes.count ? bytes[index + 1] : nil
-            let atLineEnd = next == nil || next == 10 || next == 13
+            // A bare CR is not a line end: it is encoded (=0D) and takes room on this line.
+            let atLineEnd = next == nil || next == 10 || (next == 13 && index + 2 < bytes.count && bytes[index + 2] == 10)
             let literal: Bool
             switch byte {
             case 33...60, 62...126: literal = true

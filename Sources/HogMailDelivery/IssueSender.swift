@@ -68,19 +68,18 @@ public final class IssueSender: @unchecked Sendable {
     /// The per-recipient message; Message-ID is fixed by (send, recipient), so a message
     /// repeated after a crash carries the same id and receivers can tell.
     public func outgoing(for recipient: SendRecipient, in send: SendRecord, at date: Date) throws -> OutgoingMessage {
-        let token = signer.unsubscribeToken(publicID: recipient.publicID)
-        let messageID = MessageTemplate.messageID(sendKey: "send:\(send.id):\(send.contentHash)", recipient: recipient.email,
-                                                  domain: configuration.list.from.domain)
-        let data = try message.message(for: configuration.recipient(
-            Mailbox(name: recipient.name, address: recipient.email), token: token, messageID: messageID, date: date))
-        return OutgoingMessage(from: configuration.list.from.address, to: recipient.email, messageID: messageID, data: data)
+        try assembler(for: send).outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: date)
+    }
+
+    func assembler(for send: SendRecord) -> MessageAssembler {
+        MessageAssembler(configuration: configuration, signer: signer, message: message, send: send)
     }
 
     public func run(_ send: SendRecord, progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> Summary {
         var summary = Summary()
         let started = clock()
         defer { summary.seconds = clock().timeIntervalSince(started) }
-        var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send))
+        var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send))
         while true {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
@@ -127,8 +126,11 @@ public final class IssueSender: @unchecked Sendable {
         var sentLastHour = 0
         var lastReport: Date
 
-        init(send: SendRecord, options: Options, started: Date, counts: SendProgress) {
+        let assembler: MessageAssembler
+
+        init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler) {
             self.send = send
+            self.assembler = assembler
             self.counts = counts
             self.interval = options.perSecond > 0 ? 1 / options.perSecond : 0
             self.configuredInterval = interval
@@ -185,7 +187,7 @@ public final class IssueSender: @unchecked Sendable {
                     try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
                 }
                 run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
-                let outgoing = try outgoing(for: recipient, in: run.send, at: clock())
+                let outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
                 let transport = self.transport
                 group.addTask {
                     do {

@@ -5,7 +5,7 @@ import Foundation
 public enum MIME {
     /// A header that would not be a header any more: CR, LF or NUL in a value.
     public static func checkHeaderValue(_ value: String, header: String) throws {
-        if value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+        if value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
             throw HogMailError("The \(header) header would contain a line break or NUL character (\(value.debugDescription)); that could inject headers, so the message was refused. Remove the line break from the value it comes from.")
         }
     }
@@ -15,25 +15,43 @@ public enum MIME {
     /// `Name: value` folded to lines of at most 78 characters where the value allows it (RFC 5322 §2.2.3),
     /// breaking only before spaces, so unfolding restores the value exactly.
     public static func header(_ name: String, _ value: String) -> String {
-        let line = "\(name): \(value)"
-        if line.utf8.count <= 78 { return line }
-        // Counted and split in UTF-8 bytes: this runs for long headers of every message.
+        if name.utf8.count + 2 + value.utf8.count <= 78 { return name + ": " + value }
+        // Counted and split in UTF-8 bytes, in one pass: this runs for long headers of every message.
         var result: [UInt8] = []
-        result.reserveCapacity(line.utf8.count + 16)
+        result.reserveCapacity(name.utf8.count + value.utf8.count + 16)
         result += name.utf8
         result.append(UInt8(ascii: ":"))
         var lineLength = result.count
         var lineHasSpace = false
-        for word in value.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false) {
-            if lineLength + 1 + word.count > 78 && lineHasSpace {
-                result += [13, 10]
-                lineLength = 0
+        value.utf8.withContiguousStorageIfAvailable { bytes in
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
+                let length = end - start
+                if lineLength + 1 + length > 78 && lineHasSpace {
+                    result += [13, 10]
+                    lineLength = 0
+                }
+                result.append(UInt8(ascii: " "))
+                result += bytes[start..<end]
+                lineLength += 1 + length
+                lineHasSpace = true
+                start = end + 1
             }
-            result.append(UInt8(ascii: " "))
-            result += word
-            lineLength += 1 + word.count
-            lineHasSpace = true
-        }
+        } ?? {
+            // A bridged string without contiguous UTF-8: the same, word by word.
+            for word in value.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false) {
+                if lineLength + 1 + word.count > 78 && lineHasSpace {
+                    result += [13, 10]
+                    lineLength = 0
+                }
+                result.append(UInt8(ascii: " "))
+                result += word
+                lineLength += 1 + word.count
+                lineHasSpace = true
+            }
+        }()
         return String(decoding: result, as: UTF8.self)
     }
 
@@ -122,9 +140,43 @@ public enum MIME {
     public static func quotedPrintable(_ text: String, softBreakAtEnd: Bool = false) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count + text.utf8.count / 8)
-        let hex = Array("0123456789ABCDEF".utf8)
+        appendQuotedPrintable(text, to: &output, softBreakAtEnd: softBreakAtEnd)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// `quotedPrintable`, appended to a buffer: a message's per-recipient fields are encoded
+    /// straight into the message.
+    public static func appendQuotedPrintable(_ text: String, to output: inout [UInt8], softBreakAtEnd: Bool = false) {
+        var text = text
+        text.withUTF8 { appendQuotedPrintable(bytes: $0, to: &output, softBreakAtEnd: softBreakAtEnd) }
+    }
+
+    static func appendQuotedPrintable(bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8], softBreakAtEnd: Bool) {
+        let hex = hexDigits
+        // Short printable text without spaces (a URL, an address), the common per-recipient field:
+        // only "=" needs escaping and no line can overflow.
+        if bytes.count <= 25 || (bytes.count <= 72 && bytes.count + 2 * bytes.count(where: { $0 == UInt8(ascii: "=") }) <= 75) {
+            if !bytes.isEmpty, bytes[0] != UInt8(ascii: "."), bytes[0] != UInt8(ascii: "F"), bytes.allSatisfy({ (33...126).contains($0) }) {
+                for byte in bytes {
+                    if byte == UInt8(ascii: "=") {
+                        output.append(UInt8(ascii: "="))
+                        output.append(UInt8(ascii: "3"))
+                        output.append(UInt8(ascii: "D"))
+                    } else {
+                        output.append(byte)
+                    }
+                }
+                if softBreakAtEnd {
+                    output.append(UInt8(ascii: "="))
+                    output.append(13)
+                    output.append(10)
+                }
+                return
+            }
+        }
         var column = 0
-        let bytes = Array(text.utf8)
         var index = 0
         func softBreak() {
             output += [UInt8(ascii: "="), 13, 10]
@@ -152,7 +204,7 @@ public enum MIME {
             default: literal = false
             }
             // "From " at a line start is mangled by mbox tools; a lone "." ends SMTP DATA.
-            let guarded = byte == UInt8(ascii: ".") || (byte == UInt8(ascii: "F") && bytes[index...].starts(with: Array("From ".utf8)))
+            let guarded = byte == UInt8(ascii: ".") || (byte == UInt8(ascii: "F") && bytes[index...].starts(with: "From ".utf8))
             var encode = !literal || (column == 0 && guarded)
             var width = encode ? 3 : 1
             // Leave room for the soft break's "=", unless this is the last thing on the line.
@@ -162,7 +214,9 @@ public enum MIME {
                 if guarded && !encode { encode = true; width = 3 }
             }
             if encode {
-                output += [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+                output.append(UInt8(ascii: "="))
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
             } else {
                 output.append(byte)
             }
@@ -170,6 +224,5 @@ public enum MIME {
             index += 1
         }
         if softBreakAtEnd && column > 0 { softBreak() }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -19,6 +19,8 @@ public struct MessageTemplate: Sendable {
     private var text: [EncodedSegment]
     private var html: [EncodedSegment]
     private var boundary: String
+    /// Bytes of the encoded parts without their fields: the size to reserve for a message.
+    private var encodedSize: Int
 
     enum EncodedSegment: Sendable {
         case encoded(String)
@@ -66,52 +68,88 @@ public struct MessageTemplate: Sendable {
                                "\(MIME.phrase(listName)) <\(listID)>")
         self.text = Self.encode(text)
         self.html = Self.encode(html)
+        self.encodedSize = (self.text + self.html).reduce(0) { total, segment in
+            if case .encoded(let encoded) = segment { return total + encoded.utf8.count }
+            return total
+        }
     }
 
-    /// The complete RFC 5322 message for one recipient, CRLF throughout.
+    /// The complete RFC 5322 message for one recipient, CRLF throughout. Built as bytes in one
+    /// buffer of the right size: this runs once per recipient, so it is the send's inner loop.
     public func message(for recipient: Recipient) throws -> String {
         try MIME.checkHeaderValue(recipient.mailbox.address, header: "To")
         try MIME.checkHeaderValue(recipient.mailbox.name ?? "", header: "To")
         try MIME.checkHeaderValue(recipient.unsubscribeURL, header: "List-Unsubscribe")
         try MIME.checkHeaderValue(recipient.messageID, header: "Message-ID")
         try MIME.checkHeaderValue(recipient.unsubscribeMailto, header: "List-Unsubscribe")
-        let mailto = recipient.unsubscribeMailto
-        var headers: [String] = [
-            MIME.header("Date", MIME.date(recipient.date, in: recipient.timeZone)),
-            MIME.header("From", encodedHeaders.from),
-        ]
-        if let replyTo = encodedHeaders.replyTo { headers.append(MIME.header("Reply-To", replyTo)) }
-        headers += [
-            MIME.header("To", MIME.mailbox(recipient.mailbox)),
-            MIME.header("Subject", encodedHeaders.subject),
-            MIME.header("Message-ID", recipient.messageID),
-            MIME.header("List-Id", encodedHeaders.listID),
-            // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
-            MIME.header("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(mailto)>"),
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-            MIME.header("List-Archive", "<\(archiveURL)>"),
-            "MIME-Version: 1.0",
-            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
-        ]
-        let textValues: [PersonalizedText.Field: String] = [
-            .unsubscribeURL: recipient.unsubscribeURL, .recipientEmail: recipient.mailbox.address,
-        ]
-        let htmlValues = textValues.mapValues(HTML.escapeAttribute)
-        var message = headers.joined(separator: "\r\n")
-        message += "\r\n\r\nThis is a multipart message in MIME format.\r\n\r\n--\(boundary)\r\n"
-        message += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-        message += Self.join(text, textValues)
-        message += "\r\n--\(boundary)\r\n"
-        message += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-        message += Self.join(html, htmlValues)
-        message += "\r\n--\(boundary)--\r\n"
-        return message
+        var out: [UInt8] = []
+        out.reserveCapacity(encodedSize + 1536)
+        func line(_ text: String) {
+            out += text.utf8
+            out += [13, 10]
+        }
+        line(MIME.header("Date", MIME.date(recipient.date, in: recipient.timeZone)))
+        line(MIME.header("From", encodedHeaders.from))
+        if let replyTo = encodedHeaders.replyTo { line(MIME.header("Reply-To", replyTo)) }
+        line(MIME.header("To", MIME.mailbox(recipient.mailbox)))
+        line(MIME.header("Subject", encodedHeaders.subject))
+        line(MIME.header("Message-ID", recipient.messageID))
+        line(MIME.header("List-Id", encodedHeaders.listID))
+        // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
+        line(MIME.header("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>"))
+        line("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        line(MIME.header("List-Archive", "<\(archiveURL)>"))
+        line("MIME-Version: 1.0")
+        out += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\nThis is a multipart message in MIME format.\r\n\r\n--\(boundary)\r\n".utf8
+        out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8
+        // Each field's value is encoded once per message, however often the parts use it.
+        func encoded(_ value: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(value.utf8.count + 16)
+            MIME.appendQuotedPrintable(value, to: &bytes, softBreakAtEnd: true)
+            return bytes
+        }
+        Self.append(text, to: &out, unsubscribeURL: encoded(recipient.unsubscribeURL), recipientEmail: encoded(recipient.mailbox.address))
+        out += "\r\n--\(boundary)\r\n".utf8
+        out += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8
+        Self.append(html, to: &out, unsubscribeURL: encoded(HTML.escapeAttribute(recipient.unsubscribeURL)),
+                    recipientEmail: encoded(HTML.escapeAttribute(recipient.mailbox.address)))
+        out += "\r\n--\(boundary)--\r\n".utf8
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `<hex@domain>`: the same for the same send and recipient, different for any other.
     public static func messageID(sendKey: String, recipient: String, domain: String) -> String {
-        let digest = SHA256.hash(data: Data("\(sendKey)\u{0}\(recipient.lowercased())".utf8))
-        return "<" + digest.prefix(16).hexString + "@" + domain + ">"
+        MessageIDs(sendKey: sendKey, domain: domain).messageID(recipient: recipient)
+    }
+}
+
+/// Message-IDs of one send: SHA-256 over the send's key and the recipient's address, with the
+/// key already hashed in, so each id costs one short update.
+public struct MessageIDs: @unchecked Sendable {
+    // SHA256 is a value (copied before each use), though Crypto does not mark it Sendable.
+    private let keyed: SHA256
+    private let suffix: String
+
+    public init(sendKey: String, domain: String) {
+        var hasher = SHA256()
+        hasher.update(data: Data(sendKey.utf8))
+        hasher.update(data: Data([0]))
+        keyed = hasher
+        suffix = "@" + domain + ">"
+    }
+
+    public func messageID(recipient: String) -> String {
+        var hasher = keyed
+        // Lower-cased: the same address in any case is the same recipient.
+        var bytes = Array(recipient.utf8)
+        if bytes.contains(where: { $0 >= 128 }) {
+            bytes = Array(recipient.lowercased().utf8)
+        } else {
+            for index in bytes.indices where (65...90).contains(bytes[index]) { bytes[index] += 32 }
+        }
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return "<" + hasher.finalize().prefix(16).hexString + suffix
     }
 }
 
@@ -125,18 +163,20 @@ private extension MessageTemplate {
         }
     }
 
-    static func join(_ segments: [EncodedSegment], _ values: [PersonalizedText.Field: String]) -> String {
-        var result = ""
+    /// A part's encoded segments with the fields filled in. Each piece ends with a soft break,
+    /// so pieces join without passing the line limit; the part's last soft break is dropped,
+    /// as the CRLF before the boundary belongs to the boundary.
+    static func append(_ segments: [EncodedSegment], to out: inout [UInt8], unsubscribeURL: [UInt8], recipientEmail: [UInt8]) {
         for segment in segments {
             switch segment {
-            case .encoded(let encoded): result += encoded
-            case .field(let field): result += MIME.quotedPrintable(values[field] ?? "", softBreakAtEnd: true)
+            case .encoded(let encoded): out += encoded.utf8
+            case .field(.unsubscribeURL): out += unsubscribeURL
+            case .field(.recipientEmail): out += recipientEmail
             }
         }
-        // The body ends with a soft break; the closing CRLF before the boundary belongs to the boundary.
-        // (Counted in scalars: "\r\n" is a single Character in Swift.)
-        if result.hasSuffix("=\r\n") { result.unicodeScalars.removeLast(3) }
-        return result
+        if out.count >= 3, out[out.count - 3] == UInt8(ascii: "="), out[out.count - 2] == 13, out[out.count - 1] == 10 {
+            out.removeLast(3)
+        }
     }
 }
 
@@ -144,9 +184,28 @@ extension Configuration {
     /// One recipient's fields: the unsubscribe URL and the mailto both carry `token`; the
     /// date is shown in the schedule's zone. The one place sample, test and real sends build it.
     public func recipient(_ mailbox: Mailbox, token: String, messageID: String, date: Date) -> MessageTemplate.Recipient {
-        MessageTemplate.Recipient(
-            mailbox: mailbox, unsubscribeURL: ProjectURLs(publicBase: urls.publicBase).unsubscribe(token: token),
-            unsubscribeMailto: SampleMessage.mailto(mailbox: list.unsubscribeMailbox, token: token),
-            messageID: messageID, date: date, timeZone: schedule.timeZone)
+        RecipientFields(self).recipient(mailbox, token: token, messageID: messageID, date: date)
+    }
+}
+
+/// What every recipient's fields share, worked out once per send: the unsubscribe URL's
+/// prefix, the parts of the mailto address around the token, the time zone.
+public struct RecipientFields: Sendable {
+    let unsubscribePrefix: String
+    let mailtoPrefix: String
+    let mailtoSuffix: String
+    let timeZone: TimeZone
+
+    public init(_ configuration: Configuration) {
+        unsubscribePrefix = ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: "")
+        let parts = SampleMessage.mailto(mailbox: configuration.list.unsubscribeMailbox, token: "\u{0}").components(separatedBy: "\u{0}")
+        mailtoPrefix = parts[0]
+        mailtoSuffix = parts.count > 1 ? parts[1] : ""
+        timeZone = configuration.schedule.timeZone
+    }
+
+    public func recipient(_ mailbox: Mailbox, token: String, messageID: String, date: Date) -> MessageTemplate.Recipient {
+        MessageTemplate.Recipient(mailbox: mailbox, unsubscribeURL: unsubscribePrefix + token, unsubscribeMailto: mailtoPrefix + token + mailtoSuffix,
+                                  messageID: messageID, date: date, timeZone: timeZone)
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import HogMail
+import HogMailStore
+
+/// One send's per-recipient messages, from the issue encoded once: the recipient's signed
+/// unsubscribe token, a Message-ID fixed by (send, recipient), and the message with both
+/// filled in. No rendering, no store, no network: what `make bench` measures as assembly.
+public struct MessageAssembler: Sendable {
+    public let configuration: Configuration
+    public let signer: TokenSigner
+    public let message: MessageTemplate
+    /// Goes into every Message-ID: the same send and recipient always give the same id.
+    public let sendKey: String
+    private let ids: MessageIDs
+    private let fields: RecipientFields
+    private let from: String
+
+    public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, sendKey: String) {
+        self.configuration = configuration
+        self.signer = signer
+        self.message = message
+        self.sendKey = sendKey
+        self.ids = MessageIDs(sendKey: sendKey, domain: configuration.list.from.domain)
+        self.fields = RecipientFields(configuration)
+        self.from = configuration.list.from.address
+    }
+
+    public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, send: SendRecord) {
+        self.init(configuration: configuration, signer: signer, message: message, sendKey: "send:\(send.id):\(send.contentHash)")
+    }
+
+    public func outgoing(email: String, name: String?, publicID: String, at date: Date) throws -> OutgoingMessage {
+        let token = signer.unsubscribeToken(publicID: publicID)
+        let messageID = ids.messageID(recipient: email)
+        let data = try message.message(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
+        return OutgoingMessage(from: from, to: email, messageID: messageID, data: data)
+    }
+}

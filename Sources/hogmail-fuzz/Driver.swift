@@ -10,6 +10,20 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     FuzzTargets.run(selectedTarget, bytes)
     return 0
 }
+
+/// libFuzzer's driver (in the -sanitize=fuzzer runtime). SwiftPM links an executable's entry
+/// point under its own name, so libFuzzer's `main` is not used: this `main` hands over to it.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@main struct LibFuzzerMain {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv, { data, size in fuzzOne(data, size) }))
+    }
+}
 #else
 /// The input being tried, for the crash handler to save (async-signal-safe: a plain write).
 nonisolated(unsafe) var currentInput: UnsafeMutableBufferPointer<UInt8> = .allocate(capacity: 1 << 20)

@@ -133,6 +133,9 @@ extension SubscriberStore {
 
     static func parseDate(_ text: String) -> Date? {
         if let date = fastDate(text) { return date }
+        // Dates are ASCII. Foundation's formatters trap on some other input (`make fuzz` found
+        // a combining mark after a digit), so anything else is refused before it gets there.
+        guard text.utf8.count <= 64, text.utf8.allSatisfy({ (32...126).contains($0) }) else { return nil }
         let iso = ISO8601DateFormatter()
         if let date = iso.date(from: text) { return date }
         iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

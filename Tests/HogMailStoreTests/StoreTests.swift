@@ -143,6 +143,23 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(throws: TokenSigner.Failure.forged) { try other.verify(token, purpose: .unsubscribe) }
     }
 
+    /// A link has exactly one valid spelling: other base64 spellings of the same MAC bytes
+    /// (different unused bits in the last character) are refused.
+    @Test func onlyTheCanonicalSpellingOfATokenVerifies() {
+        let token = signer.unsubscribeToken(publicID: "abc123")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        for character in alphabet where character != token.last! {
+            #expect(throws: TokenSigner.Failure.self) { try signer.verify(String(token.dropLast()) + String(character), purpose: .unsubscribe) }
+        }
+    }
+
+    /// Found by `make fuzz` (csv target): Foundation's date formatter trapped on a date with a
+    /// combining mark; such a value is now refused as a bad date, with its row.
+    @Test func aDateWithNonASCIICharactersIsRefusedNotACrash() {
+        #expect(SubscriberStore.parseDate("2025-03-1\u{32B}10:00:00Z") == nil)
+        #expect(SubscriberStore.parseDate("2025-03-01 10:00:00") != nil)
+    }
+
     @Test func confirmationTokensExpire() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let token = signer.confirmationToken(publicID: "abc", expires: now.addingTimeInterval(7 * 86_400))

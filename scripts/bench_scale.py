@@ -16,19 +16,14 @@ import re
 import shutil
 import signal
 import sqlite3
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench_common import free_port, smtp_project
+
 SINK = "/usr/sbin/smtp-sink"
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Sink:
@@ -64,17 +59,6 @@ def timed(arguments, env):
     return seconds, peak
 
 
-def project(folder, port, connections):
-    os.makedirs(os.path.join(folder, "issues"), exist_ok=True)
-    shutil.copy("issues/001-hello-hogmail.md", os.path.join(folder, "issues"))
-    config = open("hogmail.yml").read()
-    config = config.replace("  kind: outbox", "  kind: smtp").replace("smtp://127.0.0.1:2525", "smtp://127.0.0.1:%d" % port)
-    config = config.replace("tls: required", "tls: none").replace("    username: hogmail\n", "")
-    config = config.replace("connections: 4", "connections: %d" % connections)
-    config = config.replace("rate: { per_second: 50, per_hour: 100000 }", "rate: { per_second: 0, per_hour: 0 }")
-    open(os.path.join(folder, "hogmail.yml"), "w").write(config)
-
-
 def journal(store):
     with sqlite3.connect(store) as db:
         return dict(db.execute("SELECT state, COUNT(*) FROM send_recipient GROUP BY state").fetchall())
@@ -89,7 +73,7 @@ def main():
     sink = Sink()
     try:
         base = os.path.join(work, "base")
-        project(base, sink.port, connections)
+        smtp_project(base, sink.port, connections)
         csv = os.path.join(work, "subscribers.csv")
         with open(csv, "w") as out:
             out.write("email,name,consented_at,consent_source,confirmed_at,ip\n")

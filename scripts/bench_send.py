@@ -9,33 +9,21 @@ Usage: bench_send.py HOGMAIL_BINARY [MESSAGES] [RUNS]
 import os
 import shutil
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench_common import free_port, smtp_project
+
 SINK = "/usr/sbin/smtp-sink"
 CONNECTIONS = (1, 4, 8)
 SOURCE = "/usr/sbin/smtp-source"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def project(folder, port, connections, messages, hogmail):
-    os.makedirs(os.path.join(folder, "issues"))
-    shutil.copy("issues/001-hello-hogmail.md", os.path.join(folder, "issues"))
-    config = open("hogmail.yml").read()
-    config = config.replace("  kind: outbox", "  kind: smtp").replace("smtp://127.0.0.1:2525", "smtp://127.0.0.1:%d" % port)
-    config = config.replace("tls: required", "tls: none").replace("    username: hogmail\n", "")
-    config = config.replace("connections: 4", "connections: %d" % connections)
-    config = config.replace("rate: { per_second: 50, per_hour: 100000 }", "rate: { per_second: 0, per_hour: 0 }")
-    open(os.path.join(folder, "hogmail.yml"), "w").write(config)
+    smtp_project(folder, port, connections)
     csv = os.path.join(folder, "s.csv")
     with open(csv, "w") as out:
         out.write("email,consented_at,consent_source,confirmed_at\n")

@@ -16,8 +16,7 @@ struct SubscriberEnvironment {
         let (configuration, warnings) = try project.configuration()
         warnings.forEach(Console.warn)
         self.configuration = configuration
-        let path = configuration.storePath.hasPrefix("/") ? configuration.storePath : project.directory.appendingPathComponent(configuration.storePath).path
-        store = try SubscriberStore(path: path)
+        store = try SubscriberStore(path: project.storePath(configuration))
     }
 
     func service() throws -> SubscriptionService {

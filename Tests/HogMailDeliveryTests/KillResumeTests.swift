@@ -16,14 +16,7 @@ import Testing
         let fixture = try SendFixture()
         let subscribers = try (1...150).map { try fixture.confirmed("k\($0)@example.com") }
         // Point the project at the test server, slowly enough to be killed mid-send.
-        let config = fixture.folder.appendingPathComponent("hogmail.yml")
-        var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "  kind: outbox", with: "  kind: smtp")
-            .replacingOccurrences(of: "url: smtp://127.0.0.1:2525", with: "url: smtp://127.0.0.1:\(server.port)")
-            .replacingOccurrences(of: "tls: required ", with: "tls: none     ")
-            .replacingOccurrences(of: "    username: newsletter\n", with: "")
-            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: 150, per_hour: 100000 }")
-        try Data(text.utf8).write(to: config)
+        try fixture.sendThrough(server, perSecond: 150)
         var generator = SystemRandomNumberGenerator()
         var runs = 0, kills = 0
         while runs < 30 {
@@ -105,14 +98,7 @@ extension KillResumeTests {
         let fixture = try SendFixture()
         // Enough that every run below reaches its failpoint: a group holds at most 64 messages.
         let subscribers = try (1...300).map { try fixture.confirmed("p\($0)@example.com") }
-        let config = fixture.folder.appendingPathComponent("hogmail.yml")
-        var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "  kind: outbox", with: "  kind: smtp")
-            .replacingOccurrences(of: "url: smtp://127.0.0.1:2525", with: "url: smtp://127.0.0.1:\(server.port)")
-            .replacingOccurrences(of: "tls: required ", with: "tls: none     ")
-            .replacingOccurrences(of: "    username: newsletter\n", with: "")
-            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: 0, per_hour: 100000 }")
-        try Data(text.utf8).write(to: config)
+        try fixture.sendThrough(server, perSecond: 0)
         let storePath = fixture.folder.appendingPathComponent("hogmail.sqlite").path
 
         func run(failpoint: String?) async throws -> (stopped: Bool, status: Int32) {
@@ -181,6 +167,20 @@ extension KillResumeTests {
             let ids = Set(messages.compactMap { $0.components(separatedBy: "\r\n").first { $0.hasPrefix("Message-ID:") } })
             #expect(ids.count == 1, "\(address) got different messages")
         }
+    }
+}
+
+extension SendFixture {
+    /// The project's hogmail.yml sends through the test server, in plain SMTP on 127.0.0.1.
+    func sendThrough(_ server: SMTPTestServer, perSecond: Int) throws {
+        let config = folder.appendingPathComponent("hogmail.yml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+            .replacingOccurrences(of: "  kind: outbox", with: "  kind: smtp")
+            .replacingOccurrences(of: "url: smtp://127.0.0.1:2525", with: "url: smtp://127.0.0.1:\(server.port)")
+            .replacingOccurrences(of: "tls: required ", with: "tls: none     ")
+            .replacingOccurrences(of: "    username: newsletter\n", with: "")
+            .replacingOccurrences(of: "rate: { per_second: 50, per_hour: 100000 }", with: "rate: { per_second: \(perSecond), per_hour: 100000 }")
+        try Data(text.utf8).write(to: config)
     }
 }
 

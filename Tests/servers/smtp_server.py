@@ -87,11 +87,9 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         address = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
         fault = self.fault(address)
+        self.attempts[address] = self.attempts.get(address, 0) + 1
         if fault in ("554", "drop", "dropstored"):
-            self.attempts[address] = self.attempts.get(address, 0) + 1
             self.record(fault, address)
-        else:
-            self.attempts[address] = self.attempts.get(address, 0) + 1
         if fault == "554":
             return "554 5.7.1 message rejected by policy"
         if fault == "drop" or self.random.random() < self.args.drop:

@@ -23,7 +23,8 @@ public enum MIME {
         result.append(UInt8(ascii: ":"))
         var lineLength = result.count
         var lineHasSpace = false
-        value.utf8.withContiguousStorageIfAvailable { bytes in
+        var value = value
+        value.withUTF8 { bytes in
             var start = 0
             while start <= bytes.count {
                 var end = start
@@ -39,19 +40,7 @@ public enum MIME {
                 lineHasSpace = true
                 start = end + 1
             }
-        } ?? {
-            // A bridged string without contiguous UTF-8: the same, word by word.
-            for word in value.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false) {
-                if lineLength + 1 + word.count > 78 && lineHasSpace {
-                    result += [13, 10]
-                    lineLength = 0
-                }
-                result.append(UInt8(ascii: " "))
-                result += word
-                lineLength += 1 + word.count
-                lineHasSpace = true
-            }
-        }()
+        }
         return String(decoding: result, as: UTF8.self)
     }
 

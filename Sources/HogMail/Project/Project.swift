@@ -19,6 +19,11 @@ public struct Project: Sendable {
         try Configuration.load(fromDirectory: directory, displayPath: display(directory.appendingPathComponent(Configuration.fileName)))
     }
 
+    /// The subscriber store's file: `store.path` as given when absolute, else inside the project.
+    public func storePath(_ configuration: Configuration) -> String {
+        configuration.storePath.hasPrefix("/") ? configuration.storePath : directory.appendingPathComponent(configuration.storePath).path
+    }
+
     /// Every draft in `issues/`, in file-name order.
     public func draftFiles() throws -> [DraftFile] {
         let names: [String]

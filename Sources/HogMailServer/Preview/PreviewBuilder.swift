@@ -62,7 +62,11 @@ public actor PreviewBuilder {
 
     /// The preview of one draft, built anew only when the project changed.
     public func preview(of name: String) -> (version: String, preview: DraftPreview) {
-        let version = version()
+        preview(of: name, at: version())
+    }
+
+    /// The preview at a version already read (the list of drafts reads the project once).
+    func preview(of name: String, at version: String) -> (version: String, preview: DraftPreview) {
         if let cached = cache[name], cached.version == version { return cached }
         let preview: DraftPreview
         do {
@@ -83,9 +87,10 @@ public actor PreviewBuilder {
     public func summaries() -> [DraftSummary] {
         let files: [Project.DraftFile]
         do { files = try project.draftFiles() } catch { return [] }
+        let version = version()
         let summaries = files.map { file -> DraftSummary in
             let name = file.url.lastPathComponent
-            switch preview(of: name).preview {
+            switch preview(of: name, at: version).preview {
             case .built(let issue, _):
                 return DraftSummary(fileName: name, title: issue.subject, date: issue.issue.sendTime.date.description,
                                     isDraft: issue.isDraft, errors: issue.lint.errorCount, warnings: issue.lint.warningCount)

@@ -30,8 +30,7 @@ public struct PreviewServer: Sendable {
             guard !configuration.testAddresses.isEmpty else {
                 throw HogMailError(file: "hogmail.yml", "There are no test addresses. List them under `test_addresses:` in hogmail.yml.")
             }
-            let storePath = configuration.storePath.hasPrefix("/") ? configuration.storePath : project.directory.appendingPathComponent(configuration.storePath).path
-            let job = SendJob(configuration: configuration, store: try SubscriberStore(path: storePath),
+            let job = SendJob(configuration: configuration, store: try SubscriberStore(path: project.storePath(configuration)),
                               signer: try TokenSigner.fromEnvironment(configuration),
                               transport: try configuration.transport(projectDirectory: project.directory))
             let sent = try await job.sendTest(issue, to: configuration.testAddresses)

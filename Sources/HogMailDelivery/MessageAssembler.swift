@@ -32,7 +32,7 @@ public struct MessageAssembler: Sendable {
     public func outgoing(email: String, name: String?, publicID: String, at date: Date) throws -> OutgoingMessage {
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = ids.messageID(recipient: email)
-        let data = try message.message(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
+        let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
         return OutgoingMessage(from: from, to: email, messageID: messageID, data: data)
     }
 }

@@ -69,7 +69,7 @@ public final class SESTransport: Transport, @unchecked Sendable {
         let response = try await request(path: "/v2/email/outbound-emails", json: [
             "FromEmailAddress": message.from,
             "Destination": ["ToAddresses": [message.to]],
-            "Content": ["Raw": ["Data": Data(message.data.utf8).base64EncodedString()]],
+            "Content": ["Raw": ["Data": Data(message.data).base64EncodedString()]],
         ])
         if (200..<300).contains(response.status) { return }
         let detail = Self.describe(response)

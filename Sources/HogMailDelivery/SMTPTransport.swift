@@ -46,7 +46,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
         init(message: OutgoingMessage, continuation: CheckedContinuation<Void, Error>) {
             self.message = message
-            self.body = Array(message.data.utf8)
+            self.body = message.data
             self.continuation = continuation
         }
     }

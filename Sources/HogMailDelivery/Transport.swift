@@ -8,15 +8,22 @@ public struct OutgoingMessage: Sendable {
     /// Envelope recipient: one per message, so each carries its own unsubscribe link.
     public var to: String
     public var messageID: String
-    /// The RFC 5322 message, CRLF line ends.
-    public var data: String
+    /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
+    public var data: [UInt8]
 
-    public init(from: String, to: String, messageID: String, data: String) {
+    public init(from: String, to: String, messageID: String, data: [UInt8]) {
         self.from = from
         self.to = to
         self.messageID = messageID
         self.data = data
     }
+
+    public init(from: String, to: String, messageID: String, data: String) {
+        self.init(from: from, to: to, messageID: messageID, data: Array(data.utf8))
+    }
+
+    /// The message as text (it is UTF-8 throughout).
+    public var text: String { String(decoding: data, as: UTF8.self) }
 }
 
 /// Where messages go: the outbox folder, an SMTP server, or an HTTP email API.
@@ -47,7 +54,7 @@ public struct OutboxTransport: Transport {
                 .map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "@" ? String($0) : "_" }.joined()
             let target = directory.appendingPathComponent("\(base).eml")
             let temporary = directory.appendingPathComponent(".\(base).\(UUID().uuidString.prefix(8)).tmp")
-            try Data(message.data.utf8).write(to: temporary)
+            try Data(message.data).write(to: temporary)
             if rename(temporary.path, target.path) != 0 {
                 unlink(temporary.path)
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)

@@ -66,9 +66,9 @@ struct SendFixture {
         #expect(transport.delivered.map(\.to).sorted() == subscribers.map(\.email).sorted())
         for (message, subscriber) in zip(transport.delivered, subscribers) {
             let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
-            #expect(message.data.contains("List-Unsubscribe: <https://newsletter.example.com/unsubscribe?token=\(token)>"))
-            #expect(message.data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
-            #expect(message.data.contains("To: \(subscriber.email)\r\n"))
+            #expect(message.text.contains("List-Unsubscribe: <https://newsletter.example.com/unsubscribe?token=\(token)>"))
+            #expect(message.text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+            #expect(message.text.contains("To: \(subscriber.email)\r\n"))
         }
         #expect(Set(transport.delivered.map(\.messageID)).count == 5)
     }
@@ -203,7 +203,7 @@ struct SendFixture {
         let transport = RecordingTransport()
         _ = try await fixture.job(transport).sendTest(fixture.issue, to: ["editor@example.com"])
         #expect(transport.delivered.count == 1)
-        #expect(transport.delivered[0].data.contains("Subject: [Test] Issue one"))
+        #expect(transport.delivered[0].text.contains("Subject: [Test] Issue one"))
         #expect(try fixture.store.latestSend(issue: "1") == nil)
     }
 

@@ -176,6 +176,17 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         } catch {}
     }
 
+    /// Tokens are already in sent emails: they must stay exactly HMAC-SHA256 (RFC 2104) over
+    /// `listID NUL payload`, first 16 bytes, base64url. Expected values from Python's `hmac`.
+    @Test(arguments: [
+        (40, "gGWDLvMtQ-ACtdlJFUFMXA"),
+        (100, "6IiwTveWmB33tpUe5Q0uUw"),  // longer than SHA-256's block: the key is hashed first
+    ])
+    func tokensAreTheStandardHMAC(secretLength: Int, mac: String) {
+        let signer = TokenSigner(secret: String(repeating: "k", count: secretLength), listID: "hogmail.example.com")
+        #expect(signer.unsubscribeToken(publicID: "abc123") == "u1.abc123.\(mac)")
+    }
+
     @Test func publicIDsAreRandom() {
         #expect(TokenSigner.newPublicID() != TokenSigner.newPublicID())
         #expect(TokenSigner.newPublicID().count == 22)

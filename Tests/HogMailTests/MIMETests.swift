@@ -97,6 +97,29 @@ import Testing
         #expect(MIME.quotedPrintable(".\nFrom here") == "=2E\r\n=46rom here")
     }
 
+    /// Fields (URLs, addresses) take a shorter path through the encoder: it must write exactly
+    /// what the general path writes, for dots at line starts, "=" across the line limit, any length.
+    @Test func theFieldPathWritesWhatTheGeneralPathWrites() {
+        var generator = SeededGenerator(seed: 7)
+        let alphabet = Array("abc.=F-_~%?&/:@XYZ019".utf8)
+        var words = ["https://newsletter.example.com/unsubscribe?token=u1.AAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB",
+                     String(repeating: ".", count: 200), String(repeating: "=", count: 200), "x", "."]
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 1...240, using: &generator)
+            words.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))
+        }
+        for word in words {
+            var bytes = Array(word.utf8)
+            var field: [UInt8] = [], general: [UInt8] = []
+            bytes.withUnsafeMutableBufferPointer { buffer in
+                MIME.appendQuotedPrintableWord(bytes: UnsafeBufferPointer(buffer), to: &field)
+                MIME.appendQuotedPrintableText(bytes: UnsafeBufferPointer(buffer), to: &general, softBreakAtEnd: true)
+            }
+            #expect(field == general, "\(word)")
+            #expect(decodeQuotedPrintable(String(decoding: field, as: UTF8.self)) == word)
+        }
+    }
+
     @Test func piecesWithSoftBreaksJoinToTheWhole() {
         let pieces = ["Unsubscribe: ", "https://example.com/u?token=abc", " and more text"]
         let joined = pieces.map { MIME.quotedPrintable($0, softBreakAtEnd: true) }.joined()

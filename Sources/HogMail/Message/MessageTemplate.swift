@@ -1,30 +1,47 @@
 import Crypto
 import Foundation
 
-/// One issue's email, encoded once: everything but the per-recipient fields is
-/// already quoted-printable, so a recipient's message is a few string joins.
+/// One issue's email, encoded once: everything but the per-recipient fields is already
+/// quoted-printable bytes, and the headers between those fields are already written, so a
+/// recipient's message is a few copies into one buffer.
 public struct MessageTemplate: Sendable {
-    public var from: Mailbox
-    public var replyTo: Mailbox?
+    public let from: Mailbox
+    public let replyTo: Mailbox?
     public var subject: String {
-        didSet { encodedHeaders.subject = MIME.unstructured(subject) }
+        didSet { fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary) }
     }
-    public var listID: String
-    public var listName: String
-    public var archiveURL: String
-    public var unsubscribeMailbox: String
+    public let listID: String
+    public let listName: String
+    public let archiveURL: String
+    public let unsubscribeMailbox: String
     /// Identifies what is being sent (issue and content); goes into Message-IDs and the boundary.
-    public var contentHash: String
-    private var encodedHeaders: (subject: String, from: String, replyTo: String?, listID: String)
-    private var text: [EncodedSegment]
-    private var html: [EncodedSegment]
-    private var boundary: String
+    public let contentHash: String
+    private let text: [EncodedSegment]
+    private let html: [EncodedSegment]
+    private let boundary: String
+    private var fixed: FixedParts
     /// Bytes of the encoded parts without their fields: the size to reserve for a message.
-    private var encodedSize: Int
+    private let encodedSize: Int
 
     enum EncodedSegment: Sendable {
-        case encoded(String)
+        case encoded([UInt8])
         case field(PersonalizedText.Field)
+    }
+
+    /// The bytes between the per-recipient fields, in the order they are written.
+    struct FixedParts: Sendable {
+        /// After the Date line: From and Reply-To, then "To:".
+        var afterDate: [UInt8]
+        /// After To: Subject, then "Message-ID:".
+        var afterTo: [UInt8]
+        /// After the Message-ID: List-Id, then "List-Unsubscribe:".
+        var afterMessageID: [UInt8]
+        /// After List-Unsubscribe: the other headers up to the text part's body.
+        var afterUnsubscribe: [UInt8]
+        /// Between the text and the HTML part's bodies.
+        var betweenParts: [UInt8]
+        /// After the HTML part's body.
+        var end: [UInt8]
     }
 
     /// The per-recipient facts.
@@ -64,44 +81,41 @@ public struct MessageTemplate: Sendable {
         }
         self.contentHash = hasher.finalize().hexString
         self.boundary = "=_hm_" + contentHash.prefix(24)
-        self.encodedHeaders = (MIME.unstructured(subject), MIME.mailbox(from), replyTo.map(MIME.mailbox),
-                               "\(MIME.phrase(listName)) <\(listID)>")
+        self.fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary)
         self.text = Self.encode(text)
         self.html = Self.encode(html)
         self.encodedSize = (self.text + self.html).reduce(0) { total, segment in
-            if case .encoded(let encoded) = segment { return total + encoded.utf8.count }
+            if case .encoded(let encoded) = segment { return total + encoded.count }
             return total
         }
     }
 
-    /// The complete RFC 5322 message for one recipient, CRLF throughout. Built as bytes in one
-    /// buffer of the right size: this runs once per recipient, so it is the send's inner loop.
+    /// The complete RFC 5322 message for one recipient, CRLF throughout.
     public func message(for recipient: Recipient) throws -> String {
+        String(decoding: try bytes(for: recipient), as: UTF8.self)
+    }
+
+    /// `message(for:)` as the bytes that go on the wire, built in one buffer of the right size:
+    /// this runs once per recipient, so it is the send's inner loop.
+    public func bytes(for recipient: Recipient) throws -> [UInt8] {
         try MIME.checkHeaderValue(recipient.mailbox.address, header: "To")
         try MIME.checkHeaderValue(recipient.mailbox.name ?? "", header: "To")
         try MIME.checkHeaderValue(recipient.unsubscribeURL, header: "List-Unsubscribe")
         try MIME.checkHeaderValue(recipient.messageID, header: "Message-ID")
         try MIME.checkHeaderValue(recipient.unsubscribeMailto, header: "List-Unsubscribe")
         var out: [UInt8] = []
-        out.reserveCapacity(encodedSize + 1536)
-        func line(_ text: String) {
-            out += text.utf8
-            out += [13, 10]
-        }
-        line(MIME.header("Date", MIME.date(recipient.date, in: recipient.timeZone)))
-        line(MIME.header("From", encodedHeaders.from))
-        if let replyTo = encodedHeaders.replyTo { line(MIME.header("Reply-To", replyTo)) }
-        line(MIME.header("To", MIME.mailbox(recipient.mailbox)))
-        line(MIME.header("Subject", encodedHeaders.subject))
-        line(MIME.header("Message-ID", recipient.messageID))
-        line(MIME.header("List-Id", encodedHeaders.listID))
+        out.reserveCapacity(encodedSize + fixed.afterUnsubscribe.count + 1536)
+        out += "Date: ".utf8
+        MIME.appendDate(recipient.date, in: recipient.timeZone, to: &out)
+        out += [13, 10]
+        out += fixed.afterDate
+        Self.appendValue(of: 3, MIME.mailbox(recipient.mailbox), to: &out)
+        out += fixed.afterTo
+        Self.appendValue(of: 11, recipient.messageID, to: &out)
+        out += fixed.afterMessageID
         // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
-        line(MIME.header("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>"))
-        line("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-        line(MIME.header("List-Archive", "<\(archiveURL)>"))
-        line("MIME-Version: 1.0")
-        out += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\nThis is a multipart message in MIME format.\r\n\r\n--\(boundary)\r\n".utf8
-        out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8
+        Self.appendValue(of: 17, "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", to: &out)
+        out += fixed.afterUnsubscribe
         // Each field's value is encoded once per message, however often the parts use it.
         func encoded(_ value: String) -> [UInt8] {
             var bytes: [UInt8] = []
@@ -110,12 +124,11 @@ public struct MessageTemplate: Sendable {
             return bytes
         }
         Self.append(text, to: &out, unsubscribeURL: encoded(recipient.unsubscribeURL), recipientEmail: encoded(recipient.mailbox.address))
-        out += "\r\n--\(boundary)\r\n".utf8
-        out += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8
+        out += fixed.betweenParts
         Self.append(html, to: &out, unsubscribeURL: encoded(HTML.escapeAttribute(recipient.unsubscribeURL)),
                     recipientEmail: encoded(HTML.escapeAttribute(recipient.mailbox.address)))
-        out += "\r\n--\(boundary)--\r\n".utf8
-        return String(decoding: out, as: UTF8.self)
+        out += fixed.end
+        return out
     }
 
     /// `<hex@domain>`: the same for the same send and recipient, different for any other.
@@ -154,10 +167,63 @@ public struct MessageIDs: @unchecked Sendable {
 }
 
 private extension MessageTemplate {
+    static func fixedParts(subject: String, from: Mailbox, replyTo: Mailbox?, listID: String, listName: String, archiveURL: String, boundary: String) -> FixedParts {
+        func lines(_ headers: [(String, String)], then next: String? = nil) -> [UInt8] {
+            var bytes: [UInt8] = []
+            for (name, value) in headers { MIME.appendHeader(name, value, to: &bytes) }
+            if let next { bytes += "\(next):".utf8 }
+            return bytes
+        }
+        var afterDate = [("From", MIME.mailbox(from))]
+        if let replyTo { afterDate.append(("Reply-To", MIME.mailbox(replyTo))) }
+        return FixedParts(
+            afterDate: lines(afterDate, then: "To"),
+            afterTo: lines([("Subject", MIME.unstructured(subject))], then: "Message-ID"),
+            afterMessageID: lines([("List-Id", "\(MIME.phrase(listName)) <\(listID)>")], then: "List-Unsubscribe"),
+            afterUnsubscribe: Array("""
+                List-Unsubscribe-Post: List-Unsubscribe=One-Click\r
+                \(MIME.header("List-Archive", "<\(archiveURL)>"))\r
+                MIME-Version: 1.0\r
+                Content-Type: multipart/alternative; boundary="\(boundary)"\r
+                \r
+                This is a multipart message in MIME format.\r
+                \r
+                --\(boundary)\r
+                Content-Type: text/plain; charset=utf-8\r
+                Content-Transfer-Encoding: quoted-printable\r
+                \r
+
+                """.utf8),
+            betweenParts: Array("""
+                \r
+                --\(boundary)\r
+                Content-Type: text/html; charset=utf-8\r
+                Content-Transfer-Encoding: quoted-printable\r
+                \r
+
+                """.utf8),
+            end: Array("\r\n--\(boundary)--\r\n".utf8))
+    }
+
+    /// A per-recipient header's value after its `Name:`, folded as `MIME.header` folds it;
+    /// `nameLength` counts the name and its colon.
+    static func appendValue(of nameLength: Int, _ value: String, to out: inout [UInt8]) {
+        if nameLength + 1 + value.utf8.count <= 78 {
+            out.append(UInt8(ascii: " "))
+            out += value.utf8
+            out += [13, 10]
+        } else {
+            // Folded by the one folding routine, with a name of the same length in place of the real one.
+            var folded: [UInt8] = []
+            MIME.appendHeader(String(repeating: "x", count: nameLength - 1), value, to: &folded)
+            out += folded[nameLength...]
+        }
+    }
+
     static func encode(_ text: PersonalizedText) -> [EncodedSegment] {
         text.segments.map { segment in
             switch segment {
-            case .literal(let literal): return .encoded(MIME.quotedPrintable(literal, softBreakAtEnd: true))
+            case .literal(let literal): return .encoded(Array(MIME.quotedPrintable(literal, softBreakAtEnd: true).utf8))
             case .field(let field): return .field(field)
             }
         }
@@ -169,7 +235,7 @@ private extension MessageTemplate {
     static func append(_ segments: [EncodedSegment], to out: inout [UInt8], unsubscribeURL: [UInt8], recipientEmail: [UInt8]) {
         for segment in segments {
             switch segment {
-            case .encoded(let encoded): out += encoded.utf8
+            case .encoded(let encoded): out += encoded
             case .field(.unsubscribeURL): out += unsubscribeURL
             case .field(.recipientEmail): out += recipientEmail
             }

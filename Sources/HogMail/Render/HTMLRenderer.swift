@@ -170,7 +170,7 @@ public enum HTML {
 
     private static func escape(_ text: String, quotes: Bool) -> String {
         // Most values (URLs, addresses) have nothing to escape: return them as they are.
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || (quotes && $0 == UInt8(ascii: "\"")) })
+        guard text.containsUTF8Byte(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || (quotes && $0 == UInt8(ascii: "\"")) })
         else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 16)

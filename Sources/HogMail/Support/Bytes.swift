@@ -12,3 +12,12 @@ extension Sequence where Element == UInt8 {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension String {
+    /// Whether any UTF-8 byte matches: over the string's contiguous bytes when it has them, which
+    /// is several times faster than walking its `UTF8View` (this runs on every field of every message).
+    public func containsUTF8Byte(where predicate: (UInt8) -> Bool) -> Bool {
+        if let found = utf8.withContiguousStorageIfAvailable({ $0.contains(where: predicate) }) { return found }
+        return utf8.contains(where: predicate)
+    }
+}

@@ -29,20 +29,25 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     public let settings: Settings
     /// Twice the connections: when a connection finishes a message, the next one is already
-    /// queued on the worker and starts at once instead of after a round trip through the sender.
+    /// queued and starts at once instead of after a round trip through the sender.
     /// Only `connections` messages are ever on the wire.
     public var parallelism: Int { 2 * max(1, settings.connections) }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
-    private final class Job {
+    /// Worker threads: one per processor, never more than connections.
+    static let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    fileprivate final class Job {
         let message: OutgoingMessage
         let body: [UInt8]
         var offset = 0
         let continuation: CheckedContinuation<Void, Error>
         var recipients: UnsafeMutablePointer<curl_slist>?
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        /// The server's last reply line (libcurl hands SMTP replies to the header callback).
+        /// The server's last reply line (libcurl hands SMTP replies to the debug callback).
         var lastReply = ""
+        /// The easy handle carrying it, taken from its worker's idle list.
+        var handle: UnsafeMutableRawPointer?
 
         init(message: OutgoingMessage, continuation: CheckedContinuation<Void, Error>) {
             self.message = message
@@ -51,34 +56,25 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var queue: [Job] = []
-    private var running = true
-    private let multi: UnsafeMutableRawPointer
-    private var idle: [UnsafeMutableRawPointer] = []
-    private var active: [UnsafeMutableRawPointer: Job] = [:]
-    private var worker: Thread?
+    private let jobs: JobQueue
 
     public init(settings: Settings) throws {
         try Self.check(settings)
         self.settings = settings
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        multi = curl_multi_init()!
-        hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, settings.connections))
-        hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, settings.connections))
-        for _ in 0..<max(1, settings.connections) { idle.append(curl_easy_init()!) }
-        let thread = Thread { [unowned self] in self.loop() }
-        thread.name = "hogmail-smtp"
-        worker = thread
-        thread.start()
+        jobs = JobQueue()
+        // One thread per core, each driving its share of the connections: with one thread for
+        // all of them, every connection waited for that thread while the other core idled.
+        let connections = max(1, settings.connections)
+        let threads = min(connections, Self.threadCount)
+        jobs.workers = (0..<threads).map { index in
+            Worker(jobs: jobs, settings: settings, connections: connections / threads + (index < connections % threads ? 1 : 0), index: index)
+        }
+        for worker in jobs.workers { worker.start() }
     }
 
     deinit {
-        lock.withLock { running = false }
-        curl_multi_wakeup(multi)
-        while lock.withLock({ worker != nil }) { usleep(1000) }
-        for handle in idle { curl_easy_cleanup(handle) }
-        curl_multi_cleanup(multi)
+        jobs.shutDown()
     }
 
     /// Refuses settings that would send a password in the clear or mail in the clear off this machine.
@@ -102,45 +98,204 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     public func send(_ message: OutgoingMessage) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            lock.withLock { queue.append(Job(message: message, continuation: continuation)) }
-            curl_multi_wakeup(multi)
+            jobs.add(Job(message: message, continuation: continuation))
         }
     }
 
-    // MARK: - The worker: one thread drives every connection
+    // MARK: - The workers
 
-    private func loop() {
-        while true {
-            let (stillRunning, jobs) = lock.withLock { () -> (Bool, [Job]) in
-                let count = min(queue.count, idle.count)
-                let jobs = Array(queue.prefix(count))
-                queue.removeFirst(count)
-                return (running, jobs)
+    /// Messages waiting for a connection, and the workers that take them. The workers hold
+    /// this, not the transport, so the transport can go away and stop them.
+    fileprivate final class JobQueue: @unchecked Sendable {
+        let lock = NSLock()
+        // All under `lock`:
+        private var waiting: [Job] = []
+        private var head = 0
+        private(set) var running = true
+        var workers: [Worker] = []
+
+        var isEmpty: Bool { waiting.count == head }
+
+        func add(_ job: Job) {
+            // Wake a worker only when it sleeps with a connection free: a busy one takes the job
+            // when a connection frees up (a wake-up per message was a round trip through the
+            // kernel and a context switch for every message).
+            let sleeper = lock.withLock { () -> Worker? in
+                waiting.append(job)
+                guard let worker = workers.first(where: { $0.sleeping && !$0.idle.isEmpty }) else { return nil }
+                worker.sleeping = false
+                return worker
             }
-            if !stillRunning && active.isEmpty { break }
-            for job in jobs { start(job) }
-            var runningHandles: Int32 = 0
-            curl_multi_perform(multi, &runningHandles)
-            var queued: Int32 = 0
-            var finished = false
-            while let info = curl_multi_info_read(multi, &queued) {
-                guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
-                finish(handle, result: info.pointee.data.result)
-                finished = true
-            }
-            // A connection came free and a message waits for it: start it now, not after a poll.
-            if finished && lock.withLock({ !queue.isEmpty }) { continue }
-            var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 500, &ready)
+            sleeper?.wake()
         }
-        lock.withLock {
-            for job in queue { job.continuation.resume(throwing: DeliveryError.temporary("the SMTP transport was shut down")) }
-            queue.removeAll()
-            worker = nil
+
+        /// Up to `limit` waiting jobs, oldest first. Under `lock`.
+        func take(_ limit: Int) -> [Job] {
+            let count = min(waiting.count - head, limit)
+            guard count > 0 else { return [] }
+            let jobs = Array(waiting[head..<head + count])
+            head += count
+            // Drop taken jobs now and then, not on every take (that would move the whole queue).
+            if head > 64 && head * 2 > waiting.count {
+                waiting.removeFirst(head)
+                head = 0
+            }
+            return jobs
+        }
+
+        /// Stops the workers once their messages are done and fails what is still waiting.
+        func shutDown() {
+            let workers = lock.withLock { () -> [Worker] in
+                running = false
+                return self.workers
+            }
+            for worker in workers { worker.stop() }
+            lock.withLock {
+                for job in waiting[head...] { job.continuation.resume(throwing: DeliveryError.temporary("the SMTP transport was shut down")) }
+                waiting.removeAll()
+                head = 0
+                self.workers.removeAll()
+            }
         }
     }
 
-    private static let readCallback: hogmail_curl_data_callback = { buffer, size, count, userdata in
+    /// One thread driving some of the connections through its own libcurl multi handle; each
+    /// easy handle keeps its connection from message to message.
+    fileprivate final class Worker: @unchecked Sendable {
+        let jobs: JobQueue
+        let settings: Settings
+        let multi: UnsafeMutableRawPointer
+        /// Easy handles not carrying a message. Under the queue's lock.
+        var idle: [UnsafeMutableRawPointer] = []
+        /// In (or about to enter) `curl_multi_poll`: a new job must wake it. Under the queue's lock.
+        var sleeping = false
+        /// The thread's loop has ended. Under the queue's lock.
+        private var finished = false
+        /// Only touched on the worker's thread.
+        private var active: [UnsafeMutableRawPointer: Job] = [:]
+        private let index: Int
+
+        /// The server's URL with the sender's domain as its path: libcurl says the path in EHLO.
+        let url: String
+
+        init(jobs: JobQueue, settings: Settings, connections: Int, index: Int) {
+            self.jobs = jobs
+            self.settings = settings
+            var url = settings.url
+            while url.hasSuffix("/") { url.removeLast() }
+            if URL(string: url)?.path.isEmpty ?? true { url += "/" + settings.heloDomain }
+            self.url = url
+            self.index = index
+            multi = curl_multi_init()!
+            hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections)
+            hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connections)
+            for _ in 0..<connections { idle.append(curl_easy_init()!) }
+        }
+
+        func start() {
+            let thread = Thread { [self] in loop() }
+            thread.name = "hogmail-smtp-\(index)"
+            thread.start()
+        }
+
+        func wake() { curl_multi_wakeup(multi) }
+
+        /// After the queue stopped running: waits for the loop to end, then frees libcurl's handles.
+        func stop() {
+            wake()
+            while jobs.lock.withLock({ !finished }) { usleep(1000) }
+            for handle in idle { curl_easy_cleanup(handle) }
+            curl_multi_cleanup(multi)
+        }
+
+        private func loop() {
+            while true {
+                let (running, taken) = jobs.lock.withLock { () -> (Bool, [Job]) in
+                    let taken = jobs.running ? jobs.take(idle.count) : []
+                    for job in taken { job.handle = idle.removeLast() }
+                    return (jobs.running, taken)
+                }
+                if !running && active.isEmpty { break }
+                for job in taken { start(job) }
+                var runningHandles: Int32 = 0
+                curl_multi_perform(multi, &runningHandles)
+                var queued: Int32 = 0
+                while let info = curl_multi_info_read(multi, &queued) {
+                    guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
+                    finish(handle, result: info.pointee.data.result)
+                }
+                // A connection came free and a message waits for it: start it now, not after a
+                // poll. Otherwise sleep, saying so under the lock, so a new job wakes this thread.
+                let sleep = jobs.lock.withLock { () -> Bool in
+                    if jobs.running && !jobs.isEmpty && !idle.isEmpty { return false }
+                    sleeping = true
+                    return true
+                }
+                if !sleep { continue }
+                var ready: Int32 = 0
+                curl_multi_poll(multi, nil, 0, 500, &ready)
+                jobs.lock.withLock { sleeping = false }
+            }
+            jobs.lock.withLock { finished = true }
+        }
+
+        /// Puts a job on its easy handle (already taken off the idle list).
+        private func start(_ job: Job) {
+            let handle = job.handle!
+            hogmail_curl_easy_setopt_string(handle, CURLOPT_URL, url)
+            hogmail_curl_easy_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(job.message.from)>")
+            job.recipients = curl_slist_append(nil, "<\(job.message.to)>")
+            hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, job.recipients)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_INFILESIZE_LARGE, job.body.count)
+            hogmail_curl_easy_setopt_callback(handle, CURLOPT_READFUNCTION, SMTPTransport.readCallback)
+            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(job).toOpaque())
+            hogmail_curl_easy_setopt_debug(handle, SMTPTransport.replyCallback)
+            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(job).toOpaque())
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_USE_SSL, settings.tls == .none ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
+            if let username = settings.username { hogmail_curl_easy_setopt_string(handle, CURLOPT_USERNAME, username) }
+            if let password = settings.password { hogmail_curl_easy_setopt_string(handle, CURLOPT_PASSWORD, password) }
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.timeout * 1000))
+            // A stalled server: under 1 byte/s for the whole timeout ends the attempt.
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.timeout)))
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            job.errorBuffer.withUnsafeMutableBufferPointer { pointer in
+                _ = hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(pointer.baseAddress!))
+            }
+            active[handle] = job
+            curl_multi_add_handle(multi, handle)
+        }
+
+        private func finish(_ handle: UnsafeMutableRawPointer, result: CURLcode) {
+            curl_multi_remove_handle(multi, handle)
+            guard let job = active.removeValue(forKey: handle) else { return }
+            var code = 0
+            hogmail_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
+            let detail = job.errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            curl_slist_free_all(job.recipients)
+            job.recipients = nil
+            // Keep the connection (libcurl's cache) but drop this message's settings.
+            hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, nil)
+            jobs.lock.withLock { idle.append(handle) }
+            if result == CURLE_OK {
+                job.continuation.resume()
+                return
+            }
+            let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+            if code >= 400 {
+                // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
+                let reply = job.lastReply.hasPrefix(String(code)) ? String(job.lastReply.dropFirst(3)).trimmingCharacters(in: CharacterSet(charactersIn: " -")) : text
+                job.continuation.resume(throwing: DeliveryError.smtp(code: code, text: reply))
+            } else {
+                // No SMTP reply: the connection failed, dropped or stalled. Try again later.
+                job.continuation.resume(throwing: DeliveryError.temporary("\(text) (libcurl \(result.rawValue))"))
+            }
+        }
+    }
+
+    fileprivate static let readCallback: hogmail_curl_data_callback = { buffer, size, count, userdata in
         guard let buffer, let userdata else { return 0 }
         let job = Unmanaged<Job>.fromOpaque(userdata).takeUnretainedValue()
         let length = min(size * count, job.body.count - job.offset)
@@ -155,7 +310,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     /// libcurl's debug stream carries the server's replies (CURLINFO_HEADER_IN): the last one
     /// explains a failure in the server's own words ("550 5.1.1 user unknown").
-    private static let replyCallback: hogmail_curl_debug_callback = { _, type, data, size, userdata in
+    fileprivate static let replyCallback: hogmail_curl_debug_callback = { _, type, data, size, userdata in
         guard type == CURLINFO_HEADER_IN, let data, let userdata, size > 0 else { return 0 }
         // Only failures: libcurl may say RSET or QUIT afterwards, and their 250/221 explain nothing.
         // (Checked on the raw byte: this runs for every reply line of every message.)
@@ -164,64 +319,5 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         let job = Unmanaged<Job>.fromOpaque(userdata).takeUnretainedValue()
         job.lastReply = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return 0
-    }
-
-    private func start(_ job: Job) {
-        let handle = lock.withLock { idle.removeLast() }
-        let domain = settings.heloDomain
-        var url = settings.url
-        while url.hasSuffix("/") { url.removeLast() }
-        // libcurl says the URL's path in EHLO: put the sender's domain there.
-        if URL(string: url)?.path.isEmpty ?? true { url += "/" + domain }
-        hogmail_curl_easy_setopt_string(handle, CURLOPT_URL, url)
-        hogmail_curl_easy_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(job.message.from)>")
-        job.recipients = curl_slist_append(nil, "<\(job.message.to)>")
-        hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, job.recipients)
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_INFILESIZE_LARGE, job.body.count)
-        hogmail_curl_easy_setopt_callback(handle, CURLOPT_READFUNCTION, Self.readCallback)
-        hogmail_curl_easy_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(job).toOpaque())
-        hogmail_curl_easy_setopt_debug(handle, Self.replyCallback)
-        hogmail_curl_easy_setopt_pointer(handle, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(job).toOpaque())
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1)
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_USE_SSL, settings.tls == .none ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
-        if let username = settings.username { hogmail_curl_easy_setopt_string(handle, CURLOPT_USERNAME, username) }
-        if let password = settings.password { hogmail_curl_easy_setopt_string(handle, CURLOPT_PASSWORD, password) }
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.timeout * 1000))
-        // A stalled server: under 1 byte/s for the whole timeout ends the attempt.
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.timeout)))
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        job.errorBuffer.withUnsafeMutableBufferPointer { pointer in
-            _ = hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(pointer.baseAddress!))
-        }
-        active[handle] = job
-        curl_multi_add_handle(multi, handle)
-    }
-
-    private func finish(_ handle: UnsafeMutableRawPointer, result: CURLcode) {
-        curl_multi_remove_handle(multi, handle)
-        guard let job = active.removeValue(forKey: handle) else { return }
-        var code = 0
-        hogmail_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
-        let detail = job.errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        curl_slist_free_all(job.recipients)
-        job.recipients = nil
-        // Keep the connection (libcurl's cache) but drop this message's settings.
-        hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, nil)
-        lock.withLock { idle.append(handle) }
-        if result == CURLE_OK {
-            job.continuation.resume()
-            return
-        }
-        let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
-        if code >= 400 {
-            // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
-            let reply = job.lastReply.hasPrefix(String(code)) ? String(job.lastReply.dropFirst(3)).trimmingCharacters(in: CharacterSet(charactersIn: " -")) : text
-            job.continuation.resume(throwing: DeliveryError.smtp(code: code, text: reply))
-        } else {
-            // No SMTP reply: the connection failed, dropped or stalled. Try again later.
-            job.continuation.resume(throwing: DeliveryError.temporary("\(text) (libcurl \(result.rawValue))"))
-        }
     }
 }

@@ -123,6 +123,30 @@ final class SMTPTestServer: @unchecked Sendable {
         #expect(try fixture.store.failures(of: result!.0).first?.lastResponse?.hasPrefix("550") == true)
     }
 
+    /// The connections are spread over one thread per core; every message goes out once on
+    /// one of them, and letting go of the transport stops its threads and frees it.
+    @Test(.timeLimit(.minutes(1))) func messagesSpreadOverTheWorkerThreadsGoOutOnceAndTheTransportStops() async throws {
+        let server = try SMTPTestServer()
+        var transport: SMTPTransport? = try server.transport(connections: 5)
+        weak let released = transport
+        let sender = transport!
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                let message = OutgoingMessage(from: "hogmail@example.com", to: "reader\(i)@example.com", messageID: "<\(i)@example.com>",
+                                              data: "Message-ID: <\(i)@example.com>\r\nSubject: \(i)\r\n\r\nHello \(i).\r\n")
+                group.addTask { try await sender.send(message) }
+            }
+            try await group.waitForAll()
+        }
+        let received = try server.received()
+        #expect(received.count == 40)
+        #expect(received.values.allSatisfy { $0.count == 1 })
+        #expect(received["reader7@example.com"]?.first?.contains("Hello 7.") == true)
+        transport = nil
+        _ = consume sender
+        #expect(released == nil, "the transport's threads kept it alive")
+    }
+
     @Test func plainSMTPOffThisMachineOrWithAPasswordIsRefused() {
         #expect(throws: HogMailError.self) {
             try SMTPTransport(settings: .init(url: "smtp://mail.example.com:25", tls: .none, username: nil, password: nil, connections: 1, heloDomain: "x"))

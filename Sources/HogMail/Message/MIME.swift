@@ -23,33 +23,39 @@ public enum MIME {
     }
 
     /// `header`, appended to a message being built, with its CRLF unless `lineEnd` is false.
-    /// Counted and split in UTF-8 bytes, in one pass: this runs for every header of every message.
     public static func appendHeader(_ name: String, _ value: String, to result: inout [UInt8], lineEnd: Bool = true) {
+        result += name.utf8
+        result.append(UInt8(ascii: ":"))
+        appendHeaderValue(value, column: name.utf8.count + 1, to: &result, lineEnd: lineEnd)
+    }
+
+    /// A header's value after its `Name:` (which took `column` characters), folded as `header`
+    /// folds it. Counted and split in UTF-8 bytes, in one pass: this runs for every header of
+    /// every message.
+    public static func appendHeaderValue(_ value: String, column: Int, to result: inout [UInt8], lineEnd: Bool = true) {
         var value = value
         value.withUTF8 { bytes in
-            result += name.utf8
-            result.append(UInt8(ascii: ":"))
-            if name.utf8.count + 2 + bytes.count <= 78 {
+            if column + 1 + bytes.count <= 78 {
                 result.append(UInt8(ascii: " "))
                 result.append(contentsOf: bytes)
-            } else {
-                var lineLength = name.utf8.count + 1
-                var lineHasSpace = false
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
-                    let length = end - start
-                    if lineLength + 1 + length > 78 && lineHasSpace {
-                        result += [13, 10]
-                        lineLength = 0
-                    }
-                    result.append(UInt8(ascii: " "))
-                    result += UnsafeBufferPointer(rebasing: bytes[start..<end])
-                    lineLength += 1 + length
-                    lineHasSpace = true
-                    start = end + 1
+                return
+            }
+            var lineLength = column
+            var lineHasSpace = false
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
+                let length = end - start
+                if lineLength + 1 + length > 78 && lineHasSpace {
+                    result += [13, 10]
+                    lineLength = 0
                 }
+                result.append(UInt8(ascii: " "))
+                result += UnsafeBufferPointer(rebasing: bytes[start..<end])
+                lineLength += 1 + length
+                lineHasSpace = true
+                start = end + 1
             }
         }
         if lineEnd { result += [13, 10] }

@@ -109,12 +109,12 @@ public struct MessageTemplate: Sendable {
         MIME.appendDate(recipient.date, in: recipient.timeZone, to: &out)
         out += [13, 10]
         out += fixed.afterDate
-        Self.appendValue(of: 3, MIME.mailbox(recipient.mailbox), to: &out)
+        MIME.appendHeaderValue(MIME.mailbox(recipient.mailbox), column: 3, to: &out)
         out += fixed.afterTo
-        Self.appendValue(of: 11, recipient.messageID, to: &out)
+        MIME.appendHeaderValue(recipient.messageID, column: 11, to: &out)
         out += fixed.afterMessageID
         // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
-        Self.appendValue(of: 17, "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", to: &out)
+        MIME.appendHeaderValue("<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", column: 17, to: &out)
         out += fixed.afterUnsubscribe
         // Each field's value is encoded once per message, however often the parts use it.
         func encoded(_ value: String) -> [UInt8] {
@@ -123,10 +123,15 @@ public struct MessageTemplate: Sendable {
             MIME.appendQuotedPrintable(value, to: &bytes, softBreakAtEnd: true)
             return bytes
         }
-        Self.append(text, to: &out, unsubscribeURL: encoded(recipient.unsubscribeURL), recipientEmail: encoded(recipient.mailbox.address))
+        // In the HTML part they are attribute values; mostly there is nothing to escape.
+        func escaped(_ value: String, _ plain: [UInt8]) -> [UInt8] {
+            let escaped = HTML.escapeAttribute(value)
+            return escaped == value ? plain : encoded(escaped)
+        }
+        let url = encoded(recipient.unsubscribeURL), email = encoded(recipient.mailbox.address)
+        Self.append(text, to: &out, unsubscribeURL: url, recipientEmail: email)
         out += fixed.betweenParts
-        Self.append(html, to: &out, unsubscribeURL: encoded(HTML.escapeAttribute(recipient.unsubscribeURL)),
-                    recipientEmail: encoded(HTML.escapeAttribute(recipient.mailbox.address)))
+        Self.append(html, to: &out, unsubscribeURL: escaped(recipient.unsubscribeURL, url), recipientEmail: escaped(recipient.mailbox.address, email))
         out += fixed.end
         return out
     }
@@ -203,21 +208,6 @@ private extension MessageTemplate {
 
                 """.utf8),
             end: Array("\r\n--\(boundary)--\r\n".utf8))
-    }
-
-    /// A per-recipient header's value after its `Name:`, folded as `MIME.header` folds it;
-    /// `nameLength` counts the name and its colon.
-    static func appendValue(of nameLength: Int, _ value: String, to out: inout [UInt8]) {
-        if nameLength + 1 + value.utf8.count <= 78 {
-            out.append(UInt8(ascii: " "))
-            out += value.utf8
-            out += [13, 10]
-        } else {
-            // Folded by the one folding routine, with a name of the same length in place of the real one.
-            var folded: [UInt8] = []
-            MIME.appendHeader(String(repeating: "x", count: nameLength - 1), value, to: &folded)
-            out += folded[nameLength...]
-        }
     }
 
     static func encode(_ text: PersonalizedText) -> [EncodedSegment] {

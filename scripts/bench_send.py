@@ -4,6 +4,10 @@
 generator) with the same counts against the same sink, and Python's smtplib on one
 connection (the script a user would write) — all in the same run. Medians of RUNS.
 
+smtp-source is run two ways: as it comes (a new connection for each message; the baseline
+of the ratio the issue sets) and with -d (each session keeps its connection, as hogmail
+does), which shows what the wire allows with no message building and no journal.
+
 Usage: bench_send.py HOGMAIL_BINARY [MESSAGES] [RUNS]
 """
 import os
@@ -62,14 +66,15 @@ def main():
                     shutil.rmtree(folder)
             results["hogmail send, %d connection%s" % (connections, "s" if connections > 1 else "")] = statistics.median(times)
             size = len(sample) // 1024
-            times = []
-            for _ in range(runs):
-                start = time.perf_counter()
-                subprocess.run([SOURCE, "-s", str(connections), "-m", str(messages), "-l", str(len(sample)),
-                                "-f", "hogmail@example.com", "-t", "reader@example.com", "127.0.0.1:%d" % port],
-                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                times.append(time.perf_counter() - start)
-            results["smtp-source, %d session%s" % (connections, "s" if connections > 1 else "")] = statistics.median(times)
+            for label, flags in (("", []), (" -d", ["-d"])):
+                times = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    subprocess.run([SOURCE] + flags + ["-s", str(connections), "-m", str(messages), "-l", str(len(sample)),
+                                    "-f", "hogmail@example.com", "-t", "reader@example.com", "127.0.0.1:%d" % port],
+                                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    times.append(time.perf_counter() - start)
+                results["smtp-source%s, %d session%s" % (label, connections, "s" if connections > 1 else "")] = statistics.median(times)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -86,7 +91,9 @@ def main():
     for c in CONNECTIONS:
         mine = results["hogmail send, %d connection%s" % (c, "s" if c > 1 else "")]
         theirs = results["smtp-source, %d session%s" % (c, "s" if c > 1 else "")]
-        print("  hogmail / smtp-source with %d connection%s: %.2f (target 0.8)" % (c, "s" if c > 1 else "", theirs / mine))
+        reusing = results["smtp-source -d, %d session%s" % (c, "s" if c > 1 else "")]
+        print("  hogmail / smtp-source with %d connection%s: %.2f (target 0.8); / smtp-source -d: %.2f"
+              % (c, "s" if c > 1 else "", theirs / mine, reusing / mine))
     print("  hogmail (4 connections) / smtplib: %.1f×" % (results["Python smtplib, 1 connection"] / results["hogmail send, 4 connections"]))
 
 

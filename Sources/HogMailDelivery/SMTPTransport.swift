@@ -32,10 +32,12 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// queued and starts at once instead of after a round trip through the sender.
     /// Only `connections` messages are ever on the wire.
     public var parallelism: Int { 2 * max(1, settings.connections) }
+    /// How many worker threads share the connections.
+    var threadsInUse: Int { jobs.lock.withLock { jobs.workers.count } }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
     /// Worker threads: one per processor, never more than connections.
-    static let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    public static let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     fileprivate final class Job {
         let message: OutgoingMessage
@@ -58,7 +60,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     private let jobs: JobQueue
 
-    public init(settings: Settings) throws {
+    /// `threads` worker threads (one per core unless a test asks for more), never more than connections.
+    public init(settings: Settings, threads: Int = SMTPTransport.threadCount) throws {
         try Self.check(settings)
         self.settings = settings
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -66,7 +69,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         // One thread per core, each driving its share of the connections: with one thread for
         // all of them, every connection waited for that thread while the other core idled.
         let connections = max(1, settings.connections)
-        let threads = min(connections, Self.threadCount)
+        let threads = min(connections, max(1, threads))
         jobs.workers = (0..<threads).map { index in
             Worker(jobs: jobs, settings: settings, connections: connections / threads + (index < connections % threads ? 1 : 0), index: index)
         }
@@ -204,7 +207,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         func stop() {
             wake()
             while jobs.lock.withLock({ !finished }) { usleep(1000) }
-            for handle in idle { curl_easy_cleanup(handle) }
+            for handle in jobs.lock.withLock({ idle }) { curl_easy_cleanup(handle) }
             curl_multi_cleanup(multi)
         }
 

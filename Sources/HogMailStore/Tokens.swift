@@ -20,8 +20,8 @@ public struct TokenSigner: Sendable {
     /// rather than `HMAC<SHA256>`, whose generic code cost a fifth of assembling a message.
     private let keyed: KeyedMAC
 
-    /// SHA256 is a value with no shared references (Crypto does not mark it Sendable): it is
-    /// only ever copied out of here, never mutated in place.
+    /// Crypto does not mark SHA256 Sendable: its state is copied on write, and the copies kept
+    /// here are never mutated, only copied out and updated by each token.
     private struct KeyedMAC: @unchecked Sendable {
         /// After `(key ⊕ ipad) ‖ listID ‖ NUL`.
         let inner: SHA256

@@ -179,15 +179,21 @@ struct PlainErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Headers for every answer: no scripts, no framing, no referrer leaks.
+/// Headers for every answer: a strict Content-Security-Policy, no framing, no sniffing, no
+/// referrer leaks. A route that sets its own policy (the preview's email frame) keeps it and
+/// its framing rule.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The site's own pages: inline styles and images only, no script.
+    var contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.init("Content-Security-Policy")!] =
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        if response.headers[.init("Content-Security-Policy")!] == nil {
+            response.headers[.init("Content-Security-Policy")!] = contentSecurityPolicy
+            response.headers[.init("X-Frame-Options")!] = "DENY"
+        }
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
         response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
         return response
     }
 }

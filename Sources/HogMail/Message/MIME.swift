@@ -15,7 +15,6 @@ public enum MIME {
     /// `Name: value` folded to lines of at most 78 characters where the value allows it (RFC 5322 §2.2.3),
     /// breaking only before spaces, so unfolding restores the value exactly.
     public static func header(_ name: String, _ value: String) -> String {
-        if name.utf8.count + 2 + value.utf8.count <= 78 { return name + ": " + value }
         var result: [UInt8] = []
         result.reserveCapacity(name.utf8.count + value.utf8.count + 16)
         appendHeader(name, value, to: &result, lineEnd: false)
@@ -23,24 +22,18 @@ public enum MIME {
     }
 
     /// `header`, appended to a message being built, with its CRLF unless `lineEnd` is false.
+    /// Counted and split in UTF-8 bytes, in one pass: this runs for every header of every message.
     public static func appendHeader(_ name: String, _ value: String, to result: inout [UInt8], lineEnd: Bool = true) {
         result += name.utf8
         result.append(UInt8(ascii: ":"))
-        appendHeaderValue(value, column: name.utf8.count + 1, to: &result, lineEnd: lineEnd)
-    }
-
-    /// A header's value after its `Name:` (which took `column` characters), folded as `header`
-    /// folds it. Counted and split in UTF-8 bytes, in one pass: this runs for every header of
-    /// every message.
-    public static func appendHeaderValue(_ value: String, column: Int, to result: inout [UInt8], lineEnd: Bool = true) {
         var value = value
         value.withUTF8 { bytes in
-            if column + 1 + bytes.count <= 78 {
+            if name.utf8.count + 2 + bytes.count <= 78 {
                 result.append(UInt8(ascii: " "))
                 result.append(contentsOf: bytes)
                 return
             }
-            var lineLength = column
+            var lineLength = name.utf8.count + 1
             var lineHasSpace = false
             var start = 0
             while start <= bytes.count {

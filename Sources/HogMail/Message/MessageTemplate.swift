@@ -30,11 +30,11 @@ public struct MessageTemplate: Sendable {
 
     /// The bytes between the per-recipient fields, in the order they are written.
     struct FixedParts: Sendable {
-        /// After the Date line: From and Reply-To, then "To:".
+        /// After the Date line: From and Reply-To.
         var afterDate: [UInt8]
-        /// After To: Subject, then "Message-ID:".
+        /// After To: Subject.
         var afterTo: [UInt8]
-        /// After the Message-ID: List-Id, then "List-Unsubscribe:".
+        /// After the Message-ID: List-Id.
         var afterMessageID: [UInt8]
         /// After List-Unsubscribe: the other headers up to the text part's body.
         var afterUnsubscribe: [UInt8]
@@ -109,12 +109,12 @@ public struct MessageTemplate: Sendable {
         MIME.appendDate(recipient.date, in: recipient.timeZone, to: &out)
         out += [13, 10]
         out += fixed.afterDate
-        MIME.appendHeaderValue(MIME.mailbox(recipient.mailbox), column: 3, to: &out)
+        MIME.appendHeader("To", MIME.mailbox(recipient.mailbox), to: &out)
         out += fixed.afterTo
-        MIME.appendHeaderValue(recipient.messageID, column: 11, to: &out)
+        MIME.appendHeader("Message-ID", recipient.messageID, to: &out)
         out += fixed.afterMessageID
         // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
-        MIME.appendHeaderValue("<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", column: 17, to: &out)
+        MIME.appendHeader("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", to: &out)
         out += fixed.afterUnsubscribe
         // Each field's value is encoded once per message, however often the parts use it.
         func encoded(_ value: String) -> [UInt8] {
@@ -173,18 +173,17 @@ public struct MessageIDs: @unchecked Sendable {
 
 private extension MessageTemplate {
     static func fixedParts(subject: String, from: Mailbox, replyTo: Mailbox?, listID: String, listName: String, archiveURL: String, boundary: String) -> FixedParts {
-        func lines(_ headers: [(String, String)], then next: String? = nil) -> [UInt8] {
+        func lines(_ headers: [(String, String)]) -> [UInt8] {
             var bytes: [UInt8] = []
             for (name, value) in headers { MIME.appendHeader(name, value, to: &bytes) }
-            if let next { bytes += "\(next):".utf8 }
             return bytes
         }
         var afterDate = [("From", MIME.mailbox(from))]
         if let replyTo { afterDate.append(("Reply-To", MIME.mailbox(replyTo))) }
         return FixedParts(
-            afterDate: lines(afterDate, then: "To"),
-            afterTo: lines([("Subject", MIME.unstructured(subject))], then: "Message-ID"),
-            afterMessageID: lines([("List-Id", "\(MIME.phrase(listName)) <\(listID)>")], then: "List-Unsubscribe"),
+            afterDate: lines(afterDate),
+            afterTo: lines([("Subject", MIME.unstructured(subject))]),
+            afterMessageID: lines([("List-Id", "\(MIME.phrase(listName)) <\(listID)>")]),
             afterUnsubscribe: Array("""
                 List-Unsubscribe-Post: List-Unsubscribe=One-Click\r
                 \(MIME.header("List-Archive", "<\(archiveURL)>"))\r

@@ -40,7 +40,9 @@ public struct PreviewServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: PreviewHeadersMiddleware())
+        // The preview's pages run only their own script and style and talk only to the preview.
+        router.add(middleware: SecurityHeadersMiddleware(contentSecurityPolicy:
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"))
         router.get("/") { _, _ in try await self.index() }
         router.get("/version") { _, _ in Self.text(await builder.version()) }
         router.get("/preview.css") { _, _ in Self.asset(PreviewAssets.css, type: "text/css; charset=utf-8") }
@@ -191,17 +193,3 @@ actor TestSendGuard {
     }
 }
 
-/// The preview's pages run only their own script and style and talk only to the preview.
-struct PreviewHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        if response.headers[.init("Content-Security-Policy")!] == nil {
-            response.headers[.init("Content-Security-Policy")!] =
-                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-            response.headers[.init("X-Frame-Options")!] = "DENY"
-        }
-        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        return response
-    }
-}

@@ -15,6 +15,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already in the graph through Hummingbird; named here because the server uses them directly.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
         // C at the edge: system libraries from Debian's -dev packages, wrapped once in Swift.
@@ -57,7 +62,12 @@ let package = Package(
         // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive.
         .target(
             name: "HogMailServer",
-            dependencies: ["HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+            ]
         ),
         .executableTarget(
             name: "hogmail",
@@ -76,7 +86,10 @@ let package = Package(
         .testTarget(name: "HogMailDeliveryTests", dependencies: ["HogMailDelivery", "HogMailStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HogMailServerTests",
-            dependencies: ["HogMailServer", "HogMailStore", "HogMailDelivery", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "HogMailServer", "HogMailStore", "HogMailDelivery", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

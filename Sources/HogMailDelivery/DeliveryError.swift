@@ -30,3 +30,19 @@ public enum DeliveryError: Error, Equatable, Sendable {
         return .permanent(response, mailboxUnknown: unknown)
     }
 }
+
+extension DeliveryError: CustomStringConvertible {
+    /// For people: what the server said and what happens next, never a Swift value.
+    public var sentence: String {
+        switch self {
+        case .temporary(let text):
+            return "The mail server could not take the message now (\(text)). It is tried again later; if this keeps happening, check that the server in hogmail.yml's `transport` is up and reachable."
+        case .permanent(let text, _):
+            return "The mail server refused the message for good (\(text))."
+        case .slowDown(let text, _):
+            return "The mail server asked HogMail to slow down (\(text)). It is tried again later, more slowly."
+        }
+    }
+
+    public var description: String { sentence }
+}

@@ -1,61 +1,104 @@
 import Foundation
+import Hummingbird
+import MultipartKit
+import NIOCore
 
 /// Form fields from a POST body: `application/x-www-form-urlencoded` or `multipart/form-data`
-/// (RFC 8058 allows both for `List-Unsubscribe=One-Click`).
+/// (RFC 8058 allows both for `List-Unsubscribe=One-Click`). Both are parsed on bytes by the
+/// ecosystem's parsers (Hummingbird's form decoder, Vapor's MultipartKit), never by splitting
+/// strings: Swift counts "\r\n" as one Character, which once cost the `C` of
+/// `Content-Disposition`.
 enum FormBody {
-    enum Problem: Error { case unsupportedType(String), malformed }
-
-    static func fields(_ body: [UInt8], contentType: String?) throws -> [String: String] {
-        let type = (contentType ?? "application/x-www-form-urlencoded").lowercased()
-        if type.hasPrefix("application/x-www-form-urlencoded") || type.isEmpty {
-            return urlEncoded(String(decoding: body, as: UTF8.self))
-        }
-        if type.hasPrefix("multipart/form-data") {
-            guard let boundary = parameter("boundary", in: contentType ?? "") else { throw Problem.malformed }
-            return try multipart(body, boundary: boundary)
-        }
-        throw Problem.unsupportedType(type)
+    enum Problem: Error, Equatable {
+        case unsupportedType(String)
+        case malformed(String)
     }
 
-    static func urlEncoded(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ value: Substring) -> String {
-                String(value).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(value)
+    /// The limits a form of this site never comes near: a handful of short fields.
+    static let maximumFields = 32
+    static let maximumValueBytes = 4096
+
+    static func fields(_ body: [UInt8], contentType: String?) throws -> [String: String] {
+        let type = (contentType ?? "").lowercased()
+        let essence = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        switch essence {
+        case "", "application/x-www-form-urlencoded":
+            return try urlEncoded(body)
+        case "multipart/form-data":
+            guard let boundary = parameter("boundary", in: contentType ?? ""), !boundary.isEmpty, boundary.utf8.count <= 70 else {
+                throw Problem.malformed("a multipart body needs a boundary of 1 to 70 characters (RFC 2046)")
             }
-            let name = decode(parts[0])
-            if result[name] == nil { result[name] = parts.count > 1 ? decode(parts[1]) : "" }
+            return try multipart(body, boundary: boundary)
+        default:
+            throw Problem.unsupportedType(essence)
         }
+    }
+
+    static func urlEncoded(_ body: [UInt8]) throws -> [String: String] {
+        guard let text = String(validating: body, as: UTF8.self) else { throw Problem.malformed("the form is not UTF-8") }
+        guard !text.isEmpty else { return [:] }
+        // Escapes must decode to UTF-8 too (`%FF%FE` does not); the decoder would pass them on.
+        guard text.removingPercentEncoding != nil else { throw Problem.malformed("an escaped value is not UTF-8") }
+        // Only flat name=value pairs: `a[b]=c` nesting means nothing to these forms.
+        let fields: [String: String]
+        do {
+            fields = try URLEncodedFormDecoder().decode([String: String].self, from: text)
+        } catch {
+            throw Problem.malformed("the form could not be decoded (\(error))")
+        }
+        try check(fields)
+        return fields
+    }
+
+    static func multipart(_ body: [UInt8], boundary: String) throws -> [String: String] {
+        let parser = MultipartParser(boundary: boundary)
+        var result: [String: String] = [:]
+        var name: String?
+        var value: [UInt8] = []
+        var parts = 0
+        var tooLarge = false
+        parser.onHeader = { field, headerValue in
+            guard field.lowercased() == "content-disposition" else { return }
+            name = parameter("name", in: headerValue)
+        }
+        parser.onBody = { buffer in
+            if value.count + buffer.readableBytes > maximumValueBytes { tooLarge = true; buffer.moveReaderIndex(to: buffer.writerIndex); return }
+            value += buffer.readableBytesView
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+        }
+        parser.onPartComplete = {
+            parts += 1
+            if let name, result[name] == nil, let text = String(validating: value, as: UTF8.self) { result[name] = text }
+            name = nil
+            value = []
+        }
+        do {
+            try parser.execute(body)
+        } catch {
+            throw Problem.malformed("the multipart body is not well formed")
+        }
+        guard !tooLarge else { throw Problem.malformed("a field is longer than \(maximumValueBytes) bytes") }
+        guard parts > 0 else { throw Problem.malformed("the multipart body has no part with the boundary its Content-Type names") }
+        try check(result)
         return result
     }
 
+    private static func check(_ fields: [String: String]) throws {
+        guard fields.count <= maximumFields else { throw Problem.malformed("the form has more than \(maximumFields) fields") }
+        guard fields.values.allSatisfy({ $0.utf8.count <= maximumValueBytes }) else {
+            throw Problem.malformed("a field is longer than \(maximumValueBytes) bytes")
+        }
+    }
+
+    /// A parameter of a header value (`multipart/form-data; boundary="x"`, `form-data; name="a"`).
     static func parameter(_ name: String, in header: String) -> String? {
         for piece in header.split(separator: ";").dropFirst() {
             let parts = piece.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == name else { continue }
-            return parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            var value = parts[1].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            return value
         }
         return nil
-    }
-
-    static func multipart(_ body: [UInt8], boundary: String) throws -> [String: String] {
-        let text = String(decoding: body, as: UTF8.self)
-        let delimiter = "--" + boundary
-        guard text.contains(delimiter) else { throw Problem.malformed }
-        var result: [String: String] = [:]
-        for part in text.components(separatedBy: delimiter).dropFirst() {
-            if part.hasPrefix("--") { break }
-            let trimmed = part.hasPrefix("\r\n") ? String(part.dropFirst(2)) : part.hasPrefix("\n") ? String(part.dropFirst()) : part
-            let split = trimmed.range(of: "\r\n\r\n") ?? trimmed.range(of: "\n\n")
-            guard let split else { continue }
-            let headers = trimmed[..<split.lowerBound]
-            var value = String(trimmed[split.upperBound...])
-            if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
-            for line in headers.components(separatedBy: .newlines) where line.lowercased().hasPrefix("content-disposition:") {
-                if let name = parameter("name", in: line), result[name] == nil { result[name] = value }
-            }
-        }
-        return result
     }
 }

@@ -3,14 +3,14 @@ import HogMail
 import HogMailStore
 import Hummingbird
 
-/// The request context: the client's address, for rate limits.
+/// The request context: the connection's peer (the client, or the reverse proxy in front).
 public struct HogMailRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let clientAddress: String
+    public let peerAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.peerAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }
 
@@ -21,6 +21,11 @@ public struct PublicServer: Sendable {
     public var outputDirectory: URL
     public var perAddress: RateLimiter
     public var perClient: RateLimiter
+    /// Who the client is behind `serve.trusted_proxies`.
+    public var clients: ClientAddressResolver
+    /// Sends the confirmation emails of recorded requests, outside the request.
+    public let confirmations: ConfirmationWorker
+    public var limits = ConnectionLimits()
     public static let maximumBody = 16 * 1024
 
     public init(service: SubscriptionService, outputDirectory: URL,
@@ -30,22 +35,31 @@ public struct PublicServer: Sendable {
         self.outputDirectory = outputDirectory
         self.perAddress = perAddress
         self.perClient = perClient
+        self.clients = ClientAddressResolver(configuration: service.configuration)
+        self.confirmations = ConfirmationWorker(service: service)
     }
 
+    static let routes = RouteMethods([
+        ("/subscribe", [.get, .post]), ("/confirm", [.get, .post]), ("/unsubscribe", [.get, .post]),
+        ("/archive", [.get]), ("/archive/:issue", [.get]), ("/feed.xml", [.get]),
+    ])
+
     public func router() -> Router<HogMailRequestContext> {
-        let router = Router(context: HogMailRequestContext.self)
+        let router = Router(context: HogMailRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: PlainErrorPageMiddleware { status in
             switch status {
             case .notFound: return self.message(.notFound, "Not found", "There is no page here. The archive lists every issue.")
             case .methodNotAllowed: return self.message(.methodNotAllowed, "Not allowed", "This address does not take that kind of request.")
             case .contentTooLarge: return self.message(.contentTooLarge, "Too large", "That request was larger than this server accepts.")
-            default: return self.message(status, "Something went wrong", "Please try again later.")
+            default: return self.message(status, "Something went wrong", "Please try again in a few minutes. If it keeps happening, reply to any issue and tell us.")
             }
         })
+        router.add(middleware: MethodNotAllowedMiddleware(routes: Self.routes))
         router.get("/subscribe") { _, _ in self.subscribeForm() }
         router.post("/subscribe") { request, context in try await self.subscribe(request, context) }
-        router.get("/confirm") { request, _ in try self.confirm(request) }
+        router.get("/confirm") { request, _ in try self.confirmPage(request) }
+        router.post("/confirm") { request, _ in try await self.confirm(request) }
         router.get("/unsubscribe") { request, _ in try self.unsubscribePage(request) }
         router.post("/unsubscribe") { request, _ in try await self.unsubscribe(request) }
         router.get("/archive") { _, _ in self.file("index.html", type: "text/html; charset=utf-8") }
@@ -54,8 +68,19 @@ public struct PublicServer: Sendable {
         return router
     }
 
-    public func application(host: String, port: Int) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: nil))
+    public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(router: router(), server: limits.server, configuration: limits.configuration(host: host, port: port),
+                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) })
+    }
+
+    /// The server and its confirmation worker, until cancelled.
+    public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.confirmations.run() }
+            group.addTask { try await self.application(host: host, port: port, onRunning: onRunning).runService() }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: - Routes
@@ -66,25 +91,47 @@ public struct PublicServer: Sendable {
 
     func subscribe(_ request: Request, _ context: HogMailRequestContext) async throws -> Response {
         guard let fields = try await form(request) else { return message(.badRequest, "That request was not understood", "Send the form from the subscribe page.") }
-        guard await perClient.allow(context.clientAddress) else {
+        let client = clients.client(peer: context.peerAddress, headers: request.headers)
+        guard await perClient.allow(client) else {
             return message(.tooManyRequests, "Too many requests", "Please wait a while before trying again.", retryAfter: 3600)
         }
-        guard let raw = fields["email"], let email = Subscriber.normalize(raw) else {
+        guard let raw = fields["email"], raw.utf8.count <= 254, !Self.hasControlCharacters(raw), let email = Subscriber.normalize(raw) else {
             return message(.badRequest, "That is not an email address", "Go back and check the address: it should look like name@example.com.")
         }
-        guard await perAddress.allow(email) else {
+        let name = fields["name"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let name, name.count > 200 || Self.hasControlCharacters(name) {
+            return message(.badRequest, "That name cannot be used", "Go back and write your name on one line, in at most 200 characters (or leave it empty).")
+        }
+        // One person, however they spell the address's case: the limit holds for `Victim@` and `victim@` alike.
+        guard await perAddress.allow(email.lowercased()) else {
             return message(.tooManyRequests, "Too many requests", "Please wait a while before trying again.", retryAfter: 3600)
         }
-        let name = fields["name"].map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
         let consent = Subscriber.Consent(
             at: Date(), method: .form, source: "\(service.configuration.urls.publicBase)/subscribe", text: service.configuration.list.consentText,
-            ip: context.clientAddress, userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
-        try await service.requestSubscription(email: email, name: name, consent: consent, actor: "form")
-        // The same answer whether or not the address was known: the form must not reveal who subscribes.
+            ip: client, userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
+        // Recorded, not acted on: the worker sends the confirmation. The answer costs the same
+        // insert for every address and cannot fail with the mail relay, so neither its status
+        // nor its timing tells who is subscribed.
+        try service.store.enqueueSubscriptionRequest(email: email, name: name, consent: consent)
+        confirmations.notify()
         return message(.ok, "Check your inbox", "If \(email) can receive our email, a confirmation link is on its way. Nothing else arrives until you confirm.")
     }
 
-    func confirm(_ request: Request) throws -> Response {
+    /// A GET of the confirmation link shows a button; only its POST confirms. Mail scanners
+    /// fetch every link in a message, and a double opt-in they could complete proves nothing.
+    func confirmPage(_ request: Request) throws -> Response {
+        guard let token = request.uri.queryParameters["token"].map(String.init) else {
+            return message(.badRequest, "This link is incomplete", "Open the whole link from the confirmation email.")
+        }
+        switch service.checkConfirmation(token: token) {
+        case .done(let subscriber):
+            return page("pages/confirm.html", ["masked_email": Self.mask(subscriber.email), "action": "/confirm?token=" + Self.queryEscaped(token)])
+        case .expired: return message(.gone, "This link has expired", "Confirmation links work for 7 days. Subscribe again to get a new one.")
+        case .invalid: return message(.badRequest, "This link is not valid", "Open the whole link from the confirmation email.")
+        }
+    }
+
+    func confirm(_ request: Request) async throws -> Response {
         guard let token = request.uri.queryParameters["token"].map(String.init) else {
             return message(.badRequest, "This link is incomplete", "Open the whole link from the confirmation email.")
         }
@@ -101,7 +148,7 @@ public struct PublicServer: Sendable {
               let subscriber = try service.subscriber(forUnsubscribeToken: token) else {
             return message(.badRequest, "This link is not valid", "Use the unsubscribe link from one of our emails, or reply to any issue and we will take you off by hand.")
         }
-        let action = "/unsubscribe?token=" + (token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? token)
+        let action = "/unsubscribe?token=" + Self.queryEscaped(token)
         return page("pages/unsubscribe.html", ["masked_email": Self.mask(subscriber.email), "action": action])
     }
 
@@ -132,7 +179,8 @@ public struct PublicServer: Sendable {
 
     func form(_ request: Request) async throws -> [String: String]? {
         var request = request
-        guard let buffer = try? await request.collectBody(upTo: Self.maximumBody) else { return nil }
+        // Past the limit this throws 413, which the error page answers.
+        let buffer = try await request.collectBody(upTo: Self.maximumBody)
         return try? FormBody.fields(Array(buffer.readableBytesView), contentType: request.headers[.contentType])
     }
 
@@ -157,43 +205,22 @@ public struct PublicServer: Sendable {
         return response
     }
 
-    /// `ada@example.com` → `a**@example.com`: enough to recognise, not enough to harvest.
+    /// `ada@example.com` → `a***@example.com`: enough to recognise, not enough to harvest —
+    /// always three stars, so the page does not tell the local part's length either.
     static func mask(_ email: String) -> String {
         guard let at = email.lastIndex(of: "@") else { return "***" }
-        let local = email[..<at]
-        return "\(local.prefix(1))\(String(repeating: "*", count: max(2, local.count - 1)))\(email[at...])"
+        return "\(email[..<at].prefix(1))***\(email[at...])"
     }
-}
 
-/// Errors the router raises (no such route, wrong method, body too large) become the same
-/// short plain page as every other refusal, instead of an empty body.
-struct PlainErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
-    let page: @Sendable (HTTPResponse.Status) -> Response
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPResponseError {
-            return page(error.status)
-        }
+    static func queryEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
-}
 
-/// Headers for every answer: a strict Content-Security-Policy, no framing, no sniffing, no
-/// referrer leaks. A route that sets its own policy (the preview's email frame) keeps it and
-/// its framing rule.
-struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The site's own pages: inline styles and images only, no script.
-    var contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        if response.headers[.init("Content-Security-Policy")!] == nil {
-            response.headers[.init("Content-Security-Policy")!] = contentSecurityPolicy
-            response.headers[.init("X-Frame-Options")!] = "DENY"
-        }
-        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        return response
+    /// CR, LF, NUL, other C0/C1 controls and the Unicode line separators: never in a name or an
+    /// address, since either ends up in a mail header.
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }
     }
 }

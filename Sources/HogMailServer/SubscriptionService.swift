@@ -80,6 +80,19 @@ public struct SubscriptionService: Sendable {
         }
     }
 
+    /// What confirming would do, without doing it (for the GET page).
+    public func checkConfirmation(token: String, now: Date = Date()) -> LinkOutcome {
+        do {
+            let publicID = try signer.verify(token, purpose: .confirm, now: now)
+            guard let subscriber = try store.subscriber(publicID: publicID) else { return .invalid }
+            return .done(subscriber)
+        } catch let failure as TokenSigner.Failure {
+            return failure == .expired ? .expired : .invalid
+        } catch {
+            return .invalid
+        }
+    }
+
     /// The subscriber a valid unsubscribe token names, without changing anything (for the GET page).
     public func subscriber(forUnsubscribeToken token: String) throws -> Subscriber? {
         guard let publicID = try? signer.verify(token, purpose: .unsubscribe) else { return nil }

@@ -83,6 +83,7 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "INSERT INTO store_key (key) VALUES (?)", arguments: [key])
         }
         registerJournal(&migrator)
+        registerSubscriptionRequests(&migrator)
         return migrator
     }
 
@@ -240,6 +241,7 @@ public final class SubscriberStore: Sendable {
                                        now.timeIntervalSince1970])
             try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
             try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
+            try Self.deleteSubscriptionRequests(db, email: normalized)
             return existing != nil
         }
         // Old pages and the write-ahead log must not keep a copy of the address.

@@ -37,10 +37,10 @@ extension Hogmail {
             if !loopback {
                 Console.warn(Warning("The preview listens on \(host): anyone who can reach it sees unpublished drafts and can send tests. Prefer 127.0.0.1."))
             }
-            let server = PreviewServer(project: project, testSender: PreviewServer.projectTestSender(project))
+            let server = PreviewServer(project: project, host: host, port: port, testSender: PreviewServer.projectTestSender(project))
             let host = self.host
             let open = self.open
-            try await server.application(host: host, port: port) { actual in
+            try await server.application { actual in
                 let shownHost = host.contains(":") ? "[\(host)]" : host
                 let url = "http://\(shownHost):\(actual)\(path)"
                 // Written straight to the file descriptor: a script waiting for this line must not wait for a buffer.

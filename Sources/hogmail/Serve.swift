@@ -25,7 +25,10 @@ extension Hogmail {
                                     outputDirectory: out.map { URL(fileURLWithPath: $0) } ?? environment.project.directory.appendingPathComponent("out"))
             }
             print("Serving \(server.service.configuration.list.name) on http://\(host):\(port)/ (public address: \(server.service.configuration.urls.publicBase)). Stop with Ctrl-C.")
-            try await server.application(host: host, port: port).runService()
+            if !server.clients.trustedProxies.isEmpty {
+                print("Trusting X-Forwarded-For from \(server.clients.trustedProxies.map(\.description).joined(separator: ", ")).")
+            }
+            try await server.run(host: host, port: port)
         }
     }
 }

@@ -57,6 +57,12 @@ public struct Configuration: Sendable {
         public var allowUTM: Bool
     }
 
+    /// `serve`: what `hogmail serve` trusts.
+    public struct Serve: Sendable {
+        /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` names the client.
+        public var trustedProxies: [IPNetwork] = []
+    }
+
     public var list: List
     public var urls: URLs
     public var schedule: Schedule
@@ -71,6 +77,7 @@ public struct Configuration: Sendable {
     public var ratePerHour: Int
     public var testAddresses: [String]
     public var lint: Lint
+    public var serve = Serve()
     /// Recipient of the sample `email.eml` that `hogmail build` writes.
     public var sampleRecipient: Mailbox
     /// Where the file was read from, for messages.
@@ -96,7 +103,7 @@ extension Configuration {
     }
 
     static let knownKeys: [String: Set<String>] = [
-        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build"],
+        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve"],
         "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
@@ -104,6 +111,7 @@ extension Configuration {
         "secrets": ["token_key_env"],
         "lint": ["allow_hosts", "allow_utm"],
         "build": ["sample_recipient"],
+        "serve": ["trusted_proxies"],
     ]
 
     public static func parse(_ text: String, file: String) throws -> (Configuration, [Warning]) {
@@ -234,7 +242,16 @@ extension Configuration {
             build?.string("sample_recipient", at: "build.sample_recipient") ?? "Sample Reader <reader@example.com>",
             field: "build.sample_recipient", file: file, line: build?.lineOf("sample_recipient"))
 
-        let configuration = Configuration(
+        let serveSection = try root.mapping("serve", at: "serve")
+        if let serveSection { warnUnknown(serveSection, "serve") }
+        let trustedProxies = try (serveSection?.stringList("trusted_proxies", at: "serve.trusted_proxies") ?? []).map { text in
+            guard let network = IPNetwork(text) else {
+                throw HogMailError(file: file, line: serveSection?.lineOf("trusted_proxies"), "`serve.trusted_proxies` lists `\(text)`, which is not an address or network. Write it as `127.0.0.1`, `10.0.0.0/8` or `::1/128`: the proxies in front of `hogmail serve`, never the whole internet.")
+            }
+            return network
+        }
+
+        var configuration = Configuration(
             list: List(name: name, id: id, from: from, replyTo: replyTo, postalAddress: postal, why: why,
                        unsubscribeMailbox: unsubscribeMailbox, language: language,
                        consentText: try listSection.string("consent_text", at: "list.consent_text")
@@ -253,6 +270,7 @@ extension Configuration {
             lint: Lint(allowHosts: allowHosts, allowUTM: allowUTM),
             sampleRecipient: sample,
             path: file)
+        configuration.serve.trustedProxies = trustedProxies
         return (configuration, warnings)
     }
 }

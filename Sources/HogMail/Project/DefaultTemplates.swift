@@ -13,6 +13,7 @@ public enum DefaultTemplates {
         ("confirmation.html.mustache", confirmationHTML),
         ("pages/subscribe.html.mustache", subscribePage),
         ("pages/unsubscribe.html.mustache", unsubscribePage),
+        ("pages/confirm.html.mustache", confirmPage),
         ("pages/message.html.mustache", messagePage),
         ("partials/page-head.html.mustache", pageHead),
     ]
@@ -108,6 +109,28 @@ If it was not you, ignore this email: nothing will be sent to you.
 <form method="post" action="{{action}}">
 <input type="hidden" name="confirm" value="yes">
 <button type="submit">Unsubscribe</button>
+</form>
+</main>
+</body>
+</html>
+
+"""#
+
+    /// A GET of the confirmation link only shows this: mail scanners fetch links, and a
+    /// double opt-in they could complete would prove nothing.
+    static let confirmPage = #"""
+<!DOCTYPE html>
+<html lang="{{lang}}">
+<head>
+{{> partials/page-head.html}}
+<title>Confirm your subscription to {{list_name}}</title>
+</head>
+<body>
+<main>
+<h1>Confirm your subscription to {{list_name}}</h1>
+<p>Press the button to start getting {{list_name}} at {{masked_email}}. If you did not ask for it, close this page: nothing will be sent.</p>
+<form method="post" action="{{action}}">
+<button type="submit">Confirm my subscription</button>
 </form>
 </main>
 </body>

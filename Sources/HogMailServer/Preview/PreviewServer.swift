@@ -15,10 +15,15 @@ public struct PreviewServer: Sendable {
     let guardian = TestSendGuard()
     /// A random value in every test-send form: another site cannot make the browser send one.
     let csrf: String
+    /// The address it listens on and its port, once bound: the only Host values it answers.
+    let host: String
+    let port: ListeningPort
 
-    public init(project: Project, testSender: @escaping TestSender) {
+    public init(project: Project, host: String = "127.0.0.1", port: Int = 0, testSender: @escaping TestSender) {
         self.builder = PreviewBuilder(project: project)
         self.testSender = testSender
+        self.host = host
+        self.port = ListeningPort(port)
         self.csrf = Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }).hexString
     }
 
@@ -39,7 +44,8 @@ public struct PreviewServer: Sendable {
     }
 
     public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: LoopbackOnlyMiddleware(listeningOn: host, port: port))
         // The preview's pages run only their own script and style and talk only to the preview.
         router.add(middleware: SecurityHeadersMiddleware(contentSecurityPolicy:
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"))
@@ -55,9 +61,14 @@ public struct PreviewServer: Sendable {
         return router
     }
 
-    public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: nil),
-                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) })
+    public func application(limits: ConnectionLimits = ConnectionLimits(), onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let listening = port
+        let requested = port.port
+        return Application(router: router(), server: limits.server, configuration: limits.configuration(host: host, port: requested),
+                           onServerRunning: { channel in
+                               listening.port = channel.localAddress?.port ?? requested
+                               await onRunning(listening.port)
+                           })
     }
 
     // MARK: - Routes

@@ -36,11 +36,11 @@ extension DeliveryError: CustomStringConvertible {
     public var sentence: String {
         switch self {
         case .temporary(let text):
-            return "The mail server could not take the message now (\(text)). It is tried again later; if this keeps happening, check that the server in hogmail.yml's `transport` is up and reachable."
+            return "The mail server could not take the message now (\(text)). This is a temporary failure: check that the server named in hogmail.yml's `transport` is up and reachable; a send retries such messages by itself."
         case .permanent(let text, _):
             return "The mail server refused the message for good (\(text))."
         case .slowDown(let text, _):
-            return "The mail server asked HogMail to slow down (\(text)). It is tried again later, more slowly."
+            return "The mail server asked HogMail to slow down (\(text)). Wait a little and try again; a send slows down and retries by itself."
         }
     }
 

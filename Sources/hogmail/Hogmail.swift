@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import HogMail
+import HogMailDelivery
+import HogMailStore
 
 @main
 struct Hogmail: AsyncParsableCommand {
@@ -8,6 +10,29 @@ struct Hogmail: AsyncParsableCommand {
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
         subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Preview.self, Subscribers.self, Serve.self, Send.self, Status.self])
+
+    /// Parses as usual; any error a command throws that is not the argument parser's own is
+    /// said as a sentence by `Console`, so no command can print a Swift value.
+    static func main() async {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch {
+            Console.report(Console.personError(error))
+            exit(withError: ExitCode.failure)
+        }
+    }
 }
 
 /// Options every project command takes.
@@ -39,16 +64,33 @@ enum Console {
     static func runAsync(_ body: () async throws -> Void) async throws {
         do {
             try await body()
-        } catch let error as HogMailError {
-            report(error)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            report(personError(error))
             throw ExitCode.failure
         }
     }
 
     static func value<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as HogMailError {
-            report(error)
+        do { return try body() } catch let error as ExitCode {
+            throw error
+        } catch {
+            report(personError(error))
             throw ExitCode.failure
+        }
+    }
+
+    /// Any error as a sentence: HogMail's own as it is, the transports' and the store's said
+    /// for people, anything else with what to do next.
+    static func personError(_ error: any Error) -> HogMailError {
+        switch error {
+        case let error as HogMailError: return error
+        case let error as DeliveryError: return HogMailError(error.sentence)
+        default:
+            if let sentence = StoreErrors.sentence(for: error) { return HogMailError(sentence) }
+            let text = (error as? LocalizedError)?.errorDescription ?? (error as NSError).localizedDescription
+            return HogMailError("HogMail could not finish: \(text). Run the command again; if it fails the same way, report it with the command you ran.")
         }
     }
 
@@ -62,8 +104,10 @@ enum Console {
     static func run(_ body: () throws -> Void) throws {
         do {
             try body()
-        } catch let error as HogMailError {
-            report(error)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            report(personError(error))
             throw ExitCode.failure
         }
     }

@@ -123,6 +123,7 @@ extension Hogmail {
                         exitCode = 75
                     }
                 }
+                if acted > 0 { Self.publish(project.directory) }
             }
             if exitCode != 0 { throw ExitCode(exitCode) }
         }
@@ -186,4 +187,18 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+extension Hogmail.Send {
+    /// A send makes its issue public: the archive and feed are rebuilt to list it. A failure
+    /// here does not undo the send; it is said, and `hogmail build` does the same later.
+    static func publish(_ directory: URL) {
+        do {
+            let options = BuildPipeline.Options(projectDirectory: directory, sentIssues: try Hogmail.Build.sentIssues(directory))
+            let report = try BuildPipeline(options: options).run()
+            if report.archiveWritten { print("The archive and feed now list every sent issue.") }
+        } catch {
+            Console.warn(Warning("the archive and feed were not rebuilt after the send: \(Console.personError(error).description) Run `hogmail build` to publish the issue."))
+        }
+    }
 }

@@ -71,16 +71,57 @@ import Testing
         }
     }
 
-    @Test func draftsAreBuiltButLeftOutOfTheArchive() throws {
+    @Test func draftsAreBuiltOutsideThePublishedFolderAndLeftOutOfTheArchive() throws {
         let project = try TemporaryProject(drafts: ["1-out.md": draft("Sent one", title: "Published"),
                                                     "2-wip.md": draft("Not yet", title: "Work in progress", frontMatter: "draft: true\n")])
         let report = try project.build()
         #expect(report.issues.map(\.isDraft) == [false, true])
-        #expect(project.exists("out/2/web.html"))
-        #expect(try project.read("out/2/web.html").contains("Draft: this issue has not been sent"))
+        #expect(report.issues.map(\.isPublished) == [true, false])
+        #expect(!project.exists("out/2"))
+        #expect(try project.read(".hogmail/unpublished/2/web.html").contains("Draft: this issue has not been sent"))
         let index = try project.read("out/index.html")
         #expect(index.contains("Published") && !index.contains("Work in progress"))
         #expect(!(try project.read("out/feed.xml")).contains("Work in progress"))
+    }
+
+    @Test func anIssueWhoseTimeHasNotComeIsUnpublishedUntilItHas() throws {
+        let project = try TemporaryProject(drafts: ["1-out.md": draft("Sent one", title: "Published"),
+                                                    "2-next.md": draft("Coming", title: "Next fortnight", date: "2026-02-04")])
+        let before = try Date("2026-02-04T15:59:00Z", strategy: .iso8601)
+        try BuildPipeline(options: .init(projectDirectory: project.directory, now: before)).run()
+        #expect(!project.exists("out/2"))
+        #expect(project.exists(".hogmail/unpublished/2/email.eml"))
+        #expect(!(try project.read("out/index.html")).contains("Next fortnight"))
+        #expect(!(try project.read("out/feed.xml")).contains("Next fortnight"))
+        // Its send time (16:00 Europe/London) has come: published at the next build.
+        try BuildPipeline(options: .init(projectDirectory: project.directory, now: before.addingTimeInterval(120))).run()
+        #expect(project.exists("out/2/web.html"))
+        #expect(try project.read("out/index.html").contains("Next fortnight"))
+    }
+
+    @Test func anIssueThatWasSentIsPublishedWhateverItsDate() throws {
+        let project = try TemporaryProject(drafts: ["1-out.md": draft("Early", title: "Sent early", date: "2026-02-04")])
+        let before = try Date("2026-01-30T12:00:00Z", strategy: .iso8601)
+        try BuildPipeline(options: .init(projectDirectory: project.directory, now: before, sentIssues: ["1"])).run()
+        #expect(try project.read("out/index.html").contains("Sent early"))
+    }
+
+    @Test func includeFuturePublishesIssuesNotYetDueButNeverDrafts() throws {
+        let project = try TemporaryProject(drafts: ["1-next.md": draft("Coming", title: "Next fortnight", date: "2099-01-07"),
+                                                    "2-wip.md": draft("Not yet", title: "Work in progress", frontMatter: "draft: true\n")])
+        try BuildPipeline(options: .init(projectDirectory: project.directory, includeFuture: true)).run()
+        #expect(project.exists("out/1/web.html") && !project.exists("out/2"))
+        #expect(try project.read("out/index.html").contains("Next fortnight"))
+    }
+
+    @Test func anIssueMadeADraftAgainLeavesThePublishedFolder() throws {
+        let project = try TemporaryProject(drafts: ["1-out.md": draft("Sent one", title: "Published"), "2-two.md": draft("Two", title: "Second")])
+        try project.build()
+        #expect(project.exists("out/2/web.html"))
+        try project.write(draft("Two", title: "Second", frontMatter: "draft: true\n"), to: "issues/2-two.md")
+        try project.build()
+        #expect(!project.exists("out/2"))
+        #expect(!(try project.read("out/index.html")).contains("Second"))
     }
 
     @Test func archiveIsNewestFirst() throws {

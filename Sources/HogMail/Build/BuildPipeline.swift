@@ -13,13 +13,30 @@ public struct BuildPipeline {
         public var outputDirectory: URL?
         /// False for `hogmail lint`: every step but writing.
         public var write: Bool
+        /// An issue is published — in `out/`, the archive and the feed — once its send time
+        /// has come or it was sent; until then (and while it is a draft) its files go to
+        /// `.hogmail/unpublished/`, where nothing serves them.
+        public var now: Date
+        /// `build --include-future`: the editor's own look at issues not yet due.
+        public var includeFuture: Bool
+        /// Issues (folder names) that have a send in the store: published whatever their date.
+        public var sentIssues: Set<String>
 
-        public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil, write: Bool = true) {
+        public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil, write: Bool = true,
+                    now: Date = Date(), includeFuture: Bool = false, sentIssues: Set<String> = []) {
             self.projectDirectory = projectDirectory
             self.drafts = drafts
             self.outputDirectory = outputDirectory
             self.write = write
+            self.now = now
+            self.includeFuture = includeFuture
+            self.sentIssues = sentIssues
         }
+    }
+
+    /// Where unpublished issues (drafts, and issues whose time has not come) are written.
+    public static func unpublishedDirectory(project: URL) -> URL {
+        project.appendingPathComponent(".hogmail/unpublished", isDirectory: true)
     }
 
     public struct BuiltIssue: Sendable {
@@ -27,6 +44,10 @@ public struct BuildPipeline {
         public var sourcePath: String
         public var subject: String
         public var isDraft: Bool
+        /// In `out/` and the archive; false for drafts and issues whose send time has not come.
+        public var isPublished: Bool
+        /// Where its files were (or would be) written.
+        public var outputDirectory: URL
         public var htmlBytes: Int
         public var files: [String]
         /// The bytes of each file `hogmail build` writes for this issue, by name (`email.html`…),
@@ -141,20 +162,32 @@ public struct BuildPipeline {
         }
 
         let output = options.outputDirectory ?? project.directory.appendingPathComponent("out")
-        let archive = renderedOthers.map { renderer.archive(rendered + $0) }
+        let unpublishedOutput = Self.unpublishedDirectory(project: project.directory)
+        func isPublished(_ issue: Issue) -> Bool {
+            !issue.isDraft && (options.includeFuture || options.sentIssues.contains(issue.folderName)
+                || issue.sendTime.instant(schedule: configuration.schedule) <= options.now)
+        }
+        let archive = renderedOthers.map { renderer.archive((rendered + $0).filter { isPublished($0.issue) }) }
         if options.write {
             try step(5) {
                 var topLevel: [(String, Data)] = []
                 if let archive {
                     topLevel = [("index.html", Data(archive.index.utf8)), ("feed.xml", Data(archive.feed.utf8))]
                 }
-                try OutputWriter(directory: output).write(folders: outputFiles, topLevel: topLevel)
+                let published = rendered.filter { isPublished($0.issue) }.map(\.issue.folderName)
+                let unpublished = (rendered.map(\.issue) + (others ?? [])).filter { !isPublished($0) }.map(\.folderName)
+                let unpublishedFiles = outputFiles.filter { !published.contains($0.key) }
+                if !unpublishedFiles.isEmpty { try OutputWriter(directory: unpublishedOutput).write(folders: unpublishedFiles, topLevel: []) }
+                // An issue that was public and is now a draft or postponed leaves `out/` too.
+                try OutputWriter(directory: output).write(
+                    folders: outputFiles.filter { published.contains($0.key) }, topLevel: topLevel, remove: unpublished)
             }
         }
 
         let built = rendered.map { issue in
             BuiltIssue(folder: issue.issue.folderName, sourcePath: issue.issue.sourcePath, subject: issue.issue.subject,
-                       isDraft: issue.issue.isDraft,
+                       isDraft: issue.issue.isDraft, isPublished: isPublished(issue.issue),
+                       outputDirectory: isPublished(issue.issue) ? output : unpublishedOutput,
                        htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
                        files: outputFiles[issue.issue.folderName]?.map(\.0) ?? [],
                        outputs: Dictionary((outputFiles[issue.issue.folderName] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { _, last in last }),

@@ -6,7 +6,8 @@ import Foundation
 struct OutputWriter {
     var directory: URL
 
-    func write(folders: [String: [(String, Data)]], topLevel: [(String, Data)]) throws {
+    /// `remove`: issue folders that must no longer be here (an issue made a draft again).
+    func write(folders: [String: [(String, Data)]], topLevel: [(String, Data)], remove: [String] = []) throws {
         let manager = FileManager.default
         let shown = directory.path
         do {
@@ -33,6 +34,12 @@ struct OutputWriter {
                 let old = staging.appendingPathComponent(".old-\(folder)")
                 if manager.fileExists(atPath: target.path) { try manager.moveItem(at: target, to: old) }
                 try manager.moveItem(at: staging.appendingPathComponent(folder), to: target)
+            }
+            for folder in remove where !folders.keys.contains(folder) {
+                let target = directory.appendingPathComponent(folder)
+                if manager.fileExists(atPath: target.path) {
+                    try manager.moveItem(at: target, to: staging.appendingPathComponent(".old-\(folder)"))
+                }
             }
             for (name, _) in topLevel {
                 // rename(2) replaces the old file atomically.

@@ -77,7 +77,7 @@ let package = Package(
             ]
         ),
         // Fuzz targets (`make fuzz`): libFuzzer with -sanitize=fuzzer -DHOGMAIL_LIBFUZZER, else a plain mutation loop.
-        .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore"]),
+        .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore", "HogMailServer"]),
         // `make bench`: message assembly in memory on one core.
         .executableTarget(name: "hogmail-bench", dependencies: ["HogMail", "HogMailStore", "HogMailDelivery"]),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),

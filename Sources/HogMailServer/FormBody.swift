@@ -8,17 +8,17 @@ import NIOCore
 /// ecosystem's parsers (Hummingbird's form decoder, Vapor's MultipartKit), never by splitting
 /// strings: Swift counts "\r\n" as one Character, which once cost the `C` of
 /// `Content-Disposition`.
-enum FormBody {
-    enum Problem: Error, Equatable {
+public enum FormBody {
+    public enum Problem: Error, Equatable {
         case unsupportedType(String)
         case malformed(String)
     }
 
     /// The limits a form of this site never comes near: a handful of short fields.
-    static let maximumFields = 32
-    static let maximumValueBytes = 4096
+    public static let maximumFields = 32
+    public static let maximumValueBytes = 4096
 
-    static func fields(_ body: [UInt8], contentType: String?) throws -> [String: String] {
+    public static func fields(_ body: [UInt8], contentType: String?) throws -> [String: String] {
         let type = (contentType ?? "").lowercased()
         let essence = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         switch essence {
@@ -51,6 +51,12 @@ enum FormBody {
     }
 
     static func multipart(_ body: [UInt8], boundary: String) throws -> [String: String] {
+        // MultipartKit 4.7.1 traps on a byte over 127 in a part's header name (its lookup
+        // table has 128 entries): one such POST would stop the server. Form parts never need
+        // one, so a header block that is not ASCII is refused before the parser sees it.
+        guard headerBlocksAreASCII(body, boundary: Array(boundary.utf8)) else {
+            throw Problem.malformed("a part's headers are not ASCII")
+        }
         let parser = MultipartParser(boundary: boundary)
         var result: [String: String] = [:]
         var name: String?
@@ -81,6 +87,32 @@ enum FormBody {
         guard parts > 0 else { throw Problem.malformed("the multipart body has no part with the boundary its Content-Type names") }
         try check(result)
         return result
+    }
+
+    /// Every header block (from a boundary to the CRLF CRLF after it, which is where MultipartKit
+    /// ends headers; anything else it keeps reading as headers) is 7-bit. Stricter than the
+    /// parser, never looser: any `--boundary` starts a block.
+    static func headerBlocksAreASCII(_ body: [UInt8], boundary: [UInt8]) -> Bool {
+        let delimiter: [UInt8] = [45, 45] + boundary
+        var index = 0
+        var inHeaders = false
+        while index < body.count {
+            if inHeaders {
+                if body[index] > 127 { return false }
+                if body[index] == 13, index + 3 < body.count, body[index + 1] == 10, body[index + 2] == 13, body[index + 3] == 10 {
+                    inHeaders = false
+                    index += 4
+                    continue
+                }
+                index += 1
+            } else if body[index] == 45, index + delimiter.count <= body.count, body[index..<(index + delimiter.count)].elementsEqual(delimiter) {
+                inHeaders = true
+                index += delimiter.count
+            } else {
+                index += 1
+            }
+        }
+        return true
     }
 
     private static func check(_ fields: [String: String]) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import HogMail
+import HogMailServer
 import HogMailStore
 
 /// Fuzz targets for what HogMail reads from people and files: drafts (front matter + Markdown),
@@ -10,7 +11,7 @@ import HogMailStore
 /// Two drivers: libFuzzer (`make fuzz`, built with `-sanitize=fuzzer -DHOGMAIL_LIBFUZZER`,
 /// coverage-guided) and, without that flag, a plain mutation loop over the corpus.
 enum FuzzTargets {
-    static let names = ["draft", "mime", "csv", "token"]
+    static let names = ["draft", "mime", "csv", "token", "form"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -18,6 +19,7 @@ enum FuzzTargets {
         case "mime": mime(bytes)
         case "csv": csv(bytes)
         case "token": token(bytes)
+        case "form": form(bytes)
         default: fatalError("unknown fuzz target \(target); use one of \(names.joined(separator: ", "))")
         }
     }
@@ -116,6 +118,27 @@ enum FuzzTargets {
         let tampered = String(decoding: changed, as: UTF8.self)
         if tampered != real, (try? signer.verify(tampered, purpose: .unsubscribe)) != nil {
             fatalError("a tampered token verified: \(tampered)")
+        }
+    }
+
+    /// A POST body as the public server reads it: the first line is the Content-Type, the rest
+    /// the body. Either a refusal of the form's own kind, or at most 32 fields of at most
+    /// 4 KB each, all valid text — whatever the bytes.
+    static func form(_ bytes: [UInt8]) {
+        let newline = bytes.firstIndex(of: 10) ?? bytes.count
+        let contentType = String(decoding: bytes[..<newline], as: UTF8.self)
+        let body = Array(bytes[min(newline + 1, bytes.count)...])
+        do {
+            let fields = try FormBody.fields(body, contentType: contentType)
+            require(fields.count <= FormBody.maximumFields, "\(fields.count) fields were accepted")
+            for (name, value) in fields {
+                require(value.utf8.count <= FormBody.maximumValueBytes, "a field of \(value.utf8.count) bytes was accepted")
+                require(!name.unicodeScalars.contains("\u{FFFD}") || body.contains(0xEF), "a field name that was not UTF-8 was accepted")
+            }
+        } catch is FormBody.Problem {
+            // A refusal: the route answers 400.
+        } catch {
+            fatalError("the form parser threw \(error)")
         }
     }
 

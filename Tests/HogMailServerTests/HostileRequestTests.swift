@@ -173,6 +173,24 @@ struct FailingTransport: Transport {
         #expect(try fixture.store.subscriptionRequestCount() == 0)
     }
 
+    /// Found by `make fuzz`: MultipartKit 4.7.1 traps on a byte over 127 in a part's header
+    /// name, which would stop the whole server.
+    @Test func aMultipartHeaderNameThatIsNotASCIIIsA400NotACrash() async throws {
+        let fixture = try ServerFixture()
+        let bodies: [[UInt8]] = [
+            Array("--XyZ\r\nConte".utf8) + [0xD5] + Array("t-Disposition: form-data; name=\"email\"\r\n\r\nx@example.com\r\n--XyZ--\r\n".utf8),
+            // Headers end only at CRLF CRLF: after a bare LF LF the parser still reads header names.
+            Array("--XyZ\r\nContent-Disposition: form-data; name=\"email\"\n\n\r\nO000".utf8) + [0x95] + Array(": x\r\n\r\nv\r\n--XyZ--\r\n".utf8),
+        ]
+        try await fixture.live { client in
+            for body in bodies {
+                try await client.execute(uri: "/subscribe", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ"],
+                                         body: ByteBuffer(bytes: body)) { #expect($0.status == .badRequest) }
+            }
+            try await client.execute(uri: "/subscribe", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
     // MARK: - Behind a proxy
 
     @Test func theClientIsTakenFromXForwardedForOnlyFromATrustedProxy() throws {

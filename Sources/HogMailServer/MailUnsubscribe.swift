@@ -26,15 +26,17 @@ public struct MailUnsubscribeProcessor: Sendable {
         let local = String(service.configuration.list.unsubscribeMailbox.split(separator: "@").first ?? "unsubscribe")
         for name in names.sorted() where !name.hasPrefix(".") {
             let url = new.appendingPathComponent(name)
-            let text = String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self)
-            let head = text.components(separatedBy: "\r\n\r\n").first.map { $0.components(separatedBy: "\n\n").first ?? $0 } ?? text
+            // Only the head is read (at most 256 KB), on bytes: a huge or broken message costs nothing.
+            guard let headers = try? MessageHeaders.read(contentsOf: url) else {
+                result.skipped[name] = "the message cannot be read"
+                continue
+            }
             // Delivered-To and X-Original-To carry the envelope address; To as written by the client.
             let pattern = "(?i)\\b" + NSRegularExpression.escapedPattern(for: local) + "\\+([A-Za-z0-9._-]+)@"
-            let tokens = head.components(separatedBy: .newlines)
-                .filter { line in ["delivered-to:", "x-original-to:", "to:", "envelope-to:"].contains { line.lowercased().hasPrefix($0) } }
-                .compactMap { line -> String? in
-                    guard let range = line.range(of: pattern, options: .regularExpression) else { return nil }
-                    return String(line[range].dropFirst(local.count + 1).dropLast())
+            let tokens = ["Delivered-To", "X-Original-To", "To", "Envelope-To"].flatMap(headers.values)
+                .compactMap { value -> String? in
+                    guard let range = value.range(of: pattern, options: .regularExpression) else { return nil }
+                    return String(value[range].dropFirst(local.count + 1).dropLast())
                 }
             var outcome = "no unsubscribe token in the address"
             for token in tokens {

@@ -267,4 +267,25 @@ func unfoldQuotedPrintable(_ text: String) -> String {
         #expect(try fixture.store.subscriber(email: "ada@example.com")?.status == .unsubscribed)
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.appendingPathComponent("new").path).isEmpty)
     }
+
+    @Test func hugeBrokenAndFoldedMessagesAreEachHandledAlone() throws {
+        let fixture = try ServerFixture()
+        let s = try fixture.confirmedSubscriber("ada@example.com")
+        let maildir = fixture.folder.appendingPathComponent("Maildir")
+        try FileManager.default.createDirectory(at: maildir.appendingPathComponent("new"), withIntermediateDirectories: true)
+        let mailto = fixture.service.unsubscribeMailto(for: s)
+        let address = String(mailto.dropFirst("mailto:".count).prefix { $0 != "?" })
+        var huge = Data("Subject: big\r\nX-Junk: ".utf8)
+        huge.append(Data(repeating: 0x41, count: 20 * 1024 * 1024))
+        try huge.write(to: maildir.appendingPathComponent("new/1-huge.eml"))
+        try Data([0xFF, 0xFE, 0x00, 0x0D, 0x0A, 0x0D, 0x0A]).write(to: maildir.appendingPathComponent("new/2-binary.eml"))
+        // The token address on a folded To line, after a line in another encoding.
+        try Data(Array("X-Weird: ".utf8) + [0xE9] + Array("\r\nTo: Ada\r\n <\(address)>\r\n\r\nbody".utf8))
+            .write(to: maildir.appendingPathComponent("new/3-folded.eml"))
+        let started = Date()
+        let result = try MailUnsubscribeProcessor(service: fixture.service).process(maildir: maildir)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(result.unsubscribed == ["ada@example.com"])
+        #expect(result.skipped.keys.sorted() == ["1-huge.eml", "2-binary.eml"])
+    }
 }

@@ -50,6 +50,18 @@ struct FailingTransport: Transport {
         #expect(try fixture.store.subscriptionRequestCount() == 16)
     }
 
+    @Test func theRunningServerSendsTheConfirmationInTheBackground() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.running { port in
+            let body = Array("email=ada%40example.com".utf8)
+            let answer = try await RawConnection.request(port: port, "POST /subscribe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n", body: body)
+            #expect(answer.status == 200)
+            for _ in 0..<50 where try fixture.outboxMessages().isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try fixture.outboxMessages().count == 1)
+            #expect(try fixture.store.subscriptionRequestCount() == 0)
+        }
+    }
+
     @Test func theWorkerRetriesAFailingRelayWithBackoffAndGivesUpInTheEnd() async throws {
         let transport = FailingTransport(delay: .zero)
         let fixture = try ServerFixture(transport: transport)
@@ -273,6 +285,21 @@ struct FailingTransport: Transport {
             #expect(idle.isClosedByServer())
             // And a normal request still works.
             #expect(try await RawConnection.request(port: port, "GET /subscribe HTTP/1.1\r\nHost: localhost\r\n").status == 200)
+        }
+    }
+
+    @Test func connectionsPastTheCapWaitUntilOthersAreDropped() async throws {
+        let fixture = try ServerFixture(limits: ConnectionLimits(requestDeadline: .milliseconds(1200), maximumConnections: 2))
+        // As `hogmail serve` runs it: the test framework's live mode drops the connection cap.
+        try await fixture.running { port in
+            let held = [try RawConnection(port: port), try RawConnection(port: port)]
+            try await Task.sleep(for: .milliseconds(200))
+            let started = Date()
+            let status = try await RawConnection.request(port: port, "GET /subscribe HTTP/1.1\r\nHost: localhost\r\n").status
+            #expect(status == 200)
+            // Answered only once the two idle connections were dropped at their deadline.
+            #expect(Date().timeIntervalSince(started) > 0.5)
+            #expect(held.allSatisfy { $0.isClosedByServer() })
         }
     }
 

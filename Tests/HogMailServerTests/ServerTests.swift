@@ -51,6 +51,18 @@ struct ServerFixture {
         return try store.confirm(publicID: s.publicID)!
     }
 
+    /// The server exactly as `hogmail serve` runs it (with its worker and connection limits),
+    /// on a free port, until `test` returns.
+    func running(_ test: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = self.server
+        let task = Task { try await server.run(host: "127.0.0.1", port: 0) { port in continuation.yield(port) } }
+        defer { task.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { return }
+        try await test(port)
+    }
+
     func live(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await server.application(host: "127.0.0.1", port: 0).test(.live) { client in try await test(client) }
     }

@@ -50,8 +50,13 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Lint/Data")]
+            // Compiled in by the EmbedResources plugin, not copied as a bundle: an installed
+            // binary has no .build folder beside it.
+            exclude: ["Lint/Data"],
+            plugins: ["EmbedResources"]
         ),
+        .executableTarget(name: "hogmail-embed"),
+        .plugin(name: "EmbedResources", capability: .buildTool(), dependencies: ["hogmail-embed"]),
         // Subscribers, consent, tokens, suppressions (GRDB / SQLite).
         .target(
             name: "HogMailStore",

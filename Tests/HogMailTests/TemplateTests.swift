@@ -14,11 +14,25 @@ import Testing
         return texts
     }
 
-    @Test func repositoryTemplatesMatchTheBuiltInOnes() throws {
+    /// The generator (Plugins/EmbedResources) compiled in every template of templates/, byte for byte.
+    @Test func everyRepositoryTemplateIsCompiledIn() throws {
+        let folder = repositoryRoot.appendingPathComponent("templates")
+        let onDisk = try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".mustache") }.sorted()
+        #expect(DefaultTemplates.files.map(\.name) == onDisk)
         for (file, text) in DefaultTemplates.files {
-            let onDisk = try String(contentsOf: repositoryRoot.appendingPathComponent("templates/\(file)"), encoding: .utf8)
-            #expect(onDisk == text, "templates/\(file) differs from DefaultTemplates; run `hogmail init` in an empty folder and copy its templates/")
+            #expect(try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8) == text, "templates/\(file)")
         }
+    }
+
+    /// Likewise the lint word lists of Sources/HogMail/Lint/Data.
+    @Test func everyLintWordListIsCompiledIn() throws {
+        let folder = repositoryRoot.appendingPathComponent("Sources/HogMail/Lint/Data")
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".txt") }.sorted()
+        #expect(EmbeddedResources.lintData.keys.sorted() == onDisk)
+        for name in onDisk {
+            #expect(try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8) == EmbeddedResources.lintData[name], "\(name)")
+        }
+        #expect(!WordLists.bundled.urgency.isEmpty && !WordLists.bundled.trackerHosts.isEmpty)
     }
 
     @Test func templateThatDoesNotParseNamesPathAndLine() {

@@ -14,11 +14,10 @@ public struct WordLists: Sendable {
     public var redirectParameters: [Entry]
 
     public static let bundled: WordLists = {
+        // Compiled into the binary from Lint/Data by the EmbedResources plugin.
         func load(_ name: String) -> [Entry] {
-            guard let url = Bundle.module.url(forResource: "Data/\(name)", withExtension: "txt")
-                    ?? Bundle.module.url(forResource: name, withExtension: "txt", subdirectory: "Data"),
-                  let text = try? String(contentsOf: url, encoding: .utf8) else {
-                fatalError("The lint word list \(name).txt is missing from HogMail's resources; reinstall hogmail with its resource bundle.")
+            guard let text = EmbeddedResources.lintData["\(name).txt"] else {
+                preconditionFailure("Lint/Data/\(name).txt was not embedded; the EmbedResources plugin embeds every .txt file there.")
             }
             return parse(text)
         }

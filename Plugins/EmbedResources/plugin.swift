@@ -23,10 +23,24 @@ struct EmbedResources: BuildToolPlugin {
                 arguments.append("\(group)=\(relative)=\(file.path)")
             }
         }
+        // The commit for `hogmail --version`: HEAD and what it points to are inputs, so a new
+        // commit regenerates the file.
+        let git = package.appending(path: ".git")
+        var gitArguments: [String] = []
+        if FileManager.default.fileExists(atPath: git.path) {
+            gitArguments = ["--git", git.path]
+            inputs.append(git)
+            for name in ["HEAD", "packed-refs", "refs/heads"] where FileManager.default.fileExists(atPath: git.appending(path: name).path) {
+                inputs.append(git.appending(path: name))
+            }
+            if let head = try? String(contentsOf: git.appending(path: "HEAD"), encoding: .utf8), head.hasPrefix("ref: ") {
+                inputs.append(git.appending(path: head.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)))
+            }
+        }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedResources.swift")
         return [.buildCommand(displayName: "Embedding HogMail's data files",
                               executable: try context.tool(named: "hogmail-embed").url,
-                              arguments: [output.path] + arguments.sorted(),
+                              arguments: [output.path] + gitArguments + arguments.sorted(),
                               inputFiles: inputs, outputFiles: [output])]
     }
 }

@@ -9,6 +9,7 @@ struct Hogmail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
+        version: HogMailVersion.description,
         subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Preview.self, Subscribers.self, Serve.self, Send.self, Status.self])
 
     /// Parses as usual; any error a command throws that is not the argument parser's own is

@@ -76,9 +76,16 @@ public final class IssueSender: @unchecked Sendable {
     }
 
     public func run(_ send: SendRecord, progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> Summary {
-        var summary = Summary()
         let started = clock()
-        defer { summary.seconds = clock().timeIntervalSince(started) }
+        // Timed here, after the run returns: a `defer` that sets a returned value runs after
+        // the value is copied out, so the caller saw 0 s.
+        var summary = try await runUntilStopped(send, started: started, progress: progress)
+        summary.seconds = clock().timeIntervalSince(started)
+        return summary
+    }
+
+    private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
+        var summary = Summary()
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send))
         while true {
             try await pipeline(&run, &summary, progress: progress)

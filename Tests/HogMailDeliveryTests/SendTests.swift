@@ -221,3 +221,38 @@ struct SendFixture {
         #expect(DeliveryError.smtp(code: 554, text: "5.7.1 rejected as spam") == .permanent("554 5.7.1 rejected as spam", mailboxUnknown: false))
     }
 }
+
+/// A clock that reads `start` once, then `start + elapsed` ever after: a send that took `elapsed`.
+final class SteppingClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var readings = 0
+    let start: Date, elapsed: TimeInterval
+
+    init(start: Date = Date(timeIntervalSince1970: 1_800_000_000), elapsed: TimeInterval) {
+        self.start = start
+        self.elapsed = elapsed
+    }
+
+    func now() -> Date {
+        lock.withLock {
+            readings += 1
+            return readings == 1 ? start : start.addingTimeInterval(elapsed)
+        }
+    }
+}
+
+@Suite struct SendSummaryTests {
+    /// Regression: `defer { summary.seconds = … }` ran after the summary was returned, so a
+    /// 9.6 s send reported "0.0 s".
+    @Test func summaryCarriesHowLongTheSendTook() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("reader@example.com")
+        let sender = fixture.job(RecordingTransport()).sender(for: fixture.issue)
+        let clock = SteppingClock(elapsed: 9.6)
+        sender.clock = { clock.now() }
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
+        let summary = try await sender.run(send)
+        #expect(summary.sent == 1)
+        #expect(abs(summary.seconds - 9.6) < 0.001)
+    }
+}

@@ -7,6 +7,7 @@ import HogMail
 public struct ImportReport: Sendable, Equatable {
     public enum Refusal: String, Sendable, CaseIterable {
         case invalidAddress = "invalid address"
+        case invalidName = "invalid name"
         case noConsent = "no consent evidence"
         case badDate = "bad date"
         case suppressed = "unsubscribed or suppressed"
@@ -76,8 +77,14 @@ extension SubscriberStore {
                         }
                         return text.isEmpty ? nil : text
                     }
-                    guard let raw = value("email"), let email = Subscriber.normalize(raw) else {
-                        report.refuse(.invalidAddress, row: row, "`\(value("email") ?? "")` is not an email address")
+                    let raw = value("email") ?? ""
+                    guard let email = Subscriber.normalize(raw), Subscriber.firstForbidden(in: raw) == nil else {
+                        report.refuse(.invalidAddress, row: row, Subscriber.validateAddress(raw) ?? "`\(raw)` is not an email address")
+                        continue
+                    }
+                    let name = value("name")
+                    if let name, let problem = Subscriber.validateName(name) {
+                        report.refuse(.invalidName, row: row, problem)
                         continue
                     }
                     guard let consentText = value("consented_at"), let source = value("consent_source") else {
@@ -85,17 +92,17 @@ extension SubscriberStore {
                         continue
                     }
                     guard let consentedAt = Self.parseDate(consentText) else {
-                        report.refuse(.badDate, row: row, "`consented_at` is `\(consentText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                        report.refuse(.badDate, row: row, "`consented_at` is `\(Subscriber.visible(consentText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
                         continue
                     }
                     var confirmedAt: Date?
                     if let confirmedText = value("confirmed_at") {
                         guard let date = Self.parseDate(confirmedText) else {
-                            report.refuse(.badDate, row: row, "`confirmed_at` is `\(confirmedText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                            report.refuse(.badDate, row: row, "`confirmed_at` is `\(Subscriber.visible(confirmedText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
                             continue
                         }
                         guard date >= consentedAt else {
-                            report.refuse(.badDate, row: row, "`confirmed_at` (\(confirmedText)) is before `consented_at` (\(consentText))")
+                            report.refuse(.badDate, row: row, "`confirmed_at` (\(Subscriber.visible(confirmedText))) is before `consented_at` (\(Subscriber.visible(consentText)))")
                             continue
                         }
                         confirmedAt = date
@@ -107,7 +114,7 @@ extension SubscriberStore {
                     let status: Subscriber.Status = confirmedAt == nil ? .pending : .confirmed
                     let publicID = TokenSigner.newPublicID()
                     try insert.execute(arguments: [
-                        publicID, email, value("name"), status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
+                        publicID, email, name, status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
                         "\(source) (imported from \(fileName), row \(row))", value("consent_text"), value("ip"), value("user_agent"),
                         confirmedAt?.timeIntervalSince1970,
                     ])

@@ -148,8 +148,10 @@ public final class SubscriberStore: Sendable {
     @discardableResult
     public func requestSubscription(email: String, name: String?, consent: Subscriber.Consent, actor: String,
                                     now: Date = Date()) throws -> (Subscriber, AddOutcome) {
+        if let problem = Subscriber.validateAddress(email) { throw HogMailError(problem) }
+        if let name, let problem = Subscriber.validateName(name) { throw HogMailError(problem) }
         guard let normalized = Subscriber.normalize(email) else {
-            throw HogMailError("`\(email)` is not an email address. Write it as name@example.com.")
+            throw HogMailError("`\(Subscriber.visible(email))` is not an email address. Write it as name@example.com.")
         }
         return try database.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]) {

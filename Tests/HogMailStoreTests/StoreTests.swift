@@ -204,3 +204,62 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(SubscriberStore.parseDate("2025-03-01T10:05:00+02:00") == iso.date(from: "2025-03-01T08:05:00Z"))
     }
 }
+
+/// Issue #11, item 2: a name saved with a line break put CRLF into the `To` header of every
+/// later issue, and the send stopped there. Such names and addresses never get in.
+@Suite struct HostileNameTests {
+    @Test func subscribingWithALineBreakInTheNameIsRefusedWithASentence() throws {
+        let (store, _) = try temporaryStore()
+        do {
+            try store.requestSubscription(email: "mallory@example.com", name: "M\r\nX", consent: formConsent, actor: "form")
+            Issue.record("expected a refusal")
+        } catch let error as HogMailError {
+            #expect(error.message == "The name `M\\u{D}\\u{A}X` contains a carriage return (U+000D); a name must be one line of text without control characters. Remove it.")
+        }
+        #expect(try store.subscriber(email: "mallory@example.com") == nil)
+    }
+
+    @Test(arguments: ["M\nX", "M\rX", "M\u{0}X", "M\tX", "M\u{1B}[31mX", "M\u{7F}X", "M\u{85}X", "M\u{2028}X", "M\u{2029}X"])
+    func controlCharactersAndLineSeparatorsInANameAreRefused(name: String) {
+        #expect(Subscriber.validateName(name) != nil)
+    }
+
+    @Test(arguments: ["Ada Lovelace", "Zoë Ö'Brien, Jr.", "李小龙", "Ada 👩🏽‍💻", "=HYPERLINK(\"x\")", String(repeating: "a", count: 200)])
+    func ordinaryNamesAreAccepted(name: String) {
+        #expect(Subscriber.validateName(name) == nil)
+    }
+
+    @Test func aNameLongerThan200CharactersIsRefused() {
+        #expect(Subscriber.validateName(String(repeating: "é", count: 201))?.contains("201 characters") == true)
+        // One character made of thousands of combining marks is too long as well.
+        #expect(Subscriber.validateName("a" + String(repeating: "\u{301}", count: 2_000)) != nil)
+    }
+
+    @Test func anAddressWithALineBreakIsRefusedEvenAtItsEnd() throws {
+        let (store, _) = try temporaryStore()
+        #expect(Subscriber.validateAddress("ada@example.com\r\n")?.contains("carriage return") == true)
+        #expect(Subscriber.validateAddress(" ada@example.com ") == nil)
+        #expect(throws: HogMailError.self) {
+            try store.requestSubscription(email: "ada@example.com\r\nBcc: all@example.com", name: nil, consent: formConsent, actor: "form")
+        }
+    }
+
+    @Test func importRefusesARowWhoseNameHasALineBreakAndKeepsTheOthers() throws {
+        let (store, _) = try temporaryStore()
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
+        try Data("""
+            email,name,consented_at,consent_source,confirmed_at\r
+            ada@example.com,Ada,2025-03-01,form,2025-03-01\r
+            mallory@example.com,"M\r
+            X",2025-03-01,form,2025-03-01\r
+            grace@example.com,Grace,2025-03-01,form,2025-03-01\r
+
+            """.utf8).write(to: url)
+        let report = try store.importCSV(at: url, displayPath: "list.csv")
+        #expect(report.confirmed == 2)
+        #expect(report.refused == [.invalidName: 1])
+        #expect(report.problems.map(\.row) == [3])
+        #expect(report.problems.first?.reason.contains("carriage return") == true)
+        #expect(try store.subscriber(email: "mallory@example.com") == nil)
+    }
+}

@@ -108,12 +108,12 @@ extension Subscriber {
         scalar.properties.generalCategory == .control || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
-    /// The value with its forbidden characters spelled out (`\u{D}`), cut at 60 characters:
+    /// The value with its forbidden characters spelled out (`\u{D}`), cut at `limit` characters:
     /// safe to print in an error, a log line or a terminal.
-    static func visible(_ value: String) -> String {
+    public static func visible(_ value: String, limit: Int = 60) -> String {
         var result = ""
         for (index, character) in value.enumerated() {
-            if index == 60 { result += "…"; break }
+            if index == limit { result += "…"; break }
             for scalar in character.unicodeScalars {
                 result += isForbidden(scalar) ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : String(scalar)
             }

@@ -256,3 +256,56 @@ final class SteppingClock: @unchecked Sendable {
         #expect(abs(summary.seconds - 9.6) < 0.001)
     }
 }
+
+/// Issue #11, item 2: one row the message cannot be made for stopped every send, forever.
+/// Rows are written with SQL here, as data from before validation (or from another tool) would be.
+@Suite struct UnmakeableRecipientTests {
+    func insertConfirmed(_ fixture: SendFixture, email: String, nameSQL: String) async throws {
+        try await fixture.store.database.write { db in
+            try db.execute(sql: """
+                INSERT INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source, confirmed_at)
+                VALUES ('\(UUID().uuidString)', ?, \(nameSQL), 'confirmed', 0, 0, 'form', 'form', 1)
+                """, arguments: [email])
+        }
+    }
+
+    @Test func aNameWithALineBreakFailsThatRecipientAloneAndTheSendGoesOn() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("first@example.com")
+        try await insertConfirmed(fixture, email: "mallory@example.com", nameSQL: "'M' || char(13, 10) || 'X'")
+        try fixture.confirmed("last@example.com")
+        let transport = RecordingTransport()
+        let (send, summary) = try await fixture.job(transport).run(fixture.issue, decision: .start)!
+        #expect(summary.ending == .completed)
+        #expect(transport.delivered.map(\.to) == ["first@example.com", "last@example.com"])
+        #expect(summary.sent == 2)
+        #expect(summary.failed == 1)
+        let failures = try fixture.store.failures(of: send)
+        #expect(failures.map(\.email) == ["mallory@example.com"])
+        #expect(failures.first?.lastResponse?.hasPrefix("The message could not be made: The To header would contain a line break") == true)
+        #expect(try fixture.store.progress(of: send) == SendProgress(total: 3, sent: 2, pending: 0, retrying: 0, failed: 1))
+        #expect(try fixture.store.latestSend(issue: "1")?.state == .completed)
+    }
+
+    @Test func manyUnmakeableRecipientsInARowDoNotPauseTheSend() async throws {
+        let fixture = try SendFixture()
+        for i in 1...30 { try await insertConfirmed(fixture, email: "bad\(i)@example.com", nameSQL: "'B' || char(10) || 'X'") }
+        try fixture.confirmed("good@example.com")
+        let transport = RecordingTransport()
+        let (_, summary) = try await fixture.job(transport).run(fixture.issue, decision: .start)!
+        #expect(summary.ending == .completed)
+        #expect(summary.failed == 30)
+        #expect(transport.delivered.map(\.to) == ["good@example.com"])
+    }
+
+    @Test func anAddressTheStoreShouldNeverHaveHeldIsNotHandedToTheTransport() async throws {
+        let fixture = try SendFixture()
+        try await insertConfirmed(fixture, email: "a b@example.com>, <everyone@example.com", nameSQL: "NULL")
+        try fixture.confirmed("good@example.com")
+        let transport = RecordingTransport()
+        let (send, summary) = try await fixture.job(transport).run(fixture.issue, decision: .start)!
+        #expect(summary.failed == 1)
+        #expect(transport.delivered.map(\.to) == ["good@example.com"])
+        #expect(try fixture.store.failures(of: send).first?.lastResponse?.contains("is not a valid email address") == true)
+    }
+}

@@ -75,6 +75,8 @@ extension SubscriberStore {
                         if let first = text.utf8.first, let last = text.utf8.last, first == 32 || first == 9 || last == 32 || last == 9 {
                             text = text.trimmingCharacters(in: .whitespaces)
                         }
+                        // `hogmail subscribers list --format csv` writes `'=…` for `=…` (formula guard).
+                        if text.utf8.first == UInt8(ascii: "'") { text = CSVWriter.unguard(text) }
                         return text.isEmpty ? nil : text
                     }
                     let raw = value("email") ?? ""
@@ -106,6 +108,11 @@ extension SubscriberStore {
                             continue
                         }
                         confirmedAt = date
+                    }
+                    // An export says who left; importing it elsewhere must not subscribe them again.
+                    if let listed = value("status").flatMap(Subscriber.Status.init(rawValue:)), listed.isSuppression {
+                        report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
+                        continue
                     }
                     if try Bool.fetchOne(suppressed, arguments: [Self.addressHash(email, key: key)]) ?? false {
                         report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")

@@ -133,11 +133,8 @@ extension Hogmail.Subscribers {
                               + " " + s.consent.method.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + date(s.consent.confirmedAt))
                     }
                 case .csv:
-                    print("email,name,status,consented_at,consent_method,consent_source,consent_text,ip,user_agent,confirmed_at")
-                    try environment.store.forEach(status: status) { s in
-                        print([s.email, s.name ?? "", s.status.rawValue, date(s.consent.at), s.consent.method.rawValue, s.consent.source,
-                               s.consent.text ?? "", s.consent.ip ?? "", s.consent.userAgent ?? "", date(s.consent.confirmedAt)].map(Self.csvField).joined(separator: ","))
-                    }
+                    // Lines end in CRLF (RFC 4180); cells that would run as formulas start with `'`.
+                    try environment.store.exportCSV(status: status) { print($0, terminator: "") }
                 case .json:
                     // Streamed as a JSON array, one object a line, so a large list needs no large buffer.
                     let encoder = JSONEncoder()
@@ -159,11 +156,6 @@ extension Hogmail.Subscribers {
                     print("\n]")
                 }
             }
-        }
-
-        static func csvField(_ value: String) -> String {
-            value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
         }
     }
 

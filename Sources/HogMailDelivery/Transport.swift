@@ -65,13 +65,40 @@ public struct OutboxTransport: Transport {
     }
 }
 
+extension OutboxTransport {
+    /// The `.eml` files in the outbox that contain `address` (in any case): what `forget`
+    /// cannot erase from the store, because they are messages already handed over.
+    public func messages(containing address: String) throws -> [URL] {
+        let needle = Data(address.lowercased().utf8)
+        guard !needle.isEmpty, FileManager.default.fileExists(atPath: directory.path) else { return [] }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            throw HogMailError(file: directory.path, "The outbox cannot be listed: \(error.localizedDescription). Check the folder's permissions.")
+        }
+        return try names.filter { $0.hasSuffix(".eml") }.sorted().compactMap { name in
+            let url = directory.appendingPathComponent(name)
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw HogMailError(file: url.path, "This outbox file cannot be read: \(error.localizedDescription). Check its permissions.")
+            }
+            // ASCII lower-casing: addresses in headers are ASCII, and the bytes may not be UTF-8.
+            let lowered = Data(data.map { (65...90).contains($0) ? $0 + 32 : $0 })
+            return lowered.range(of: needle) == nil ? nil : url
+        }
+    }
+}
+
 extension Configuration {
+    /// `transport.outbox.path`, relative to the project folder unless absolute.
+    public func outboxDirectory(projectDirectory: URL) -> URL {
+        outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
+    }
+
     /// The transport `hogmail.yml` chooses, relative paths against the project folder.
     public func transport(projectDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Transport {
         switch transportKind {
         case "outbox":
-            let path = outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
-            return OutboxTransport(directory: path)
+            return OutboxTransport(directory: outboxDirectory(projectDirectory: projectDirectory))
         case "smtp":
             guard let smtp else {
                 throw HogMailError(file: self.path, "`transport.kind` is smtp, but there is no `transport.smtp` section with its `url`.")

@@ -209,9 +209,29 @@ extension Hogmail.Subscribers {
 
         func run() throws {
             try Console.run {
-                let found = try SubscriberEnvironment(project).store.forget(email: email)
-                print(found ? "Forgot \(email): the record and its history are deleted; only a keyed hash remains, so no import can add the address back."
-                            : "There was no subscriber \(email); a keyed hash now keeps the address from being imported.")
+                let environment = try SubscriberEnvironment(project)
+                let report = try environment.store.forget(email: email)
+                print(report.found ? "Forgot \(email): the record and its history are deleted; only a keyed hash remains, so no import can add the address back."
+                                   : "There was no subscriber \(email); a keyed hash now keeps the address from being imported.")
+                if report.journalRowsScrubbed > 0 {
+                    print("The send journal keeps \(report.journalRowsScrubbed) row\(report.journalRowsScrubbed == 1 ? "" : "s") for the counts, with the address and name erased.")
+                }
+                if report.cancelledMessages > 0 {
+                    print("\(report.cancelledMessages) message\(report.cancelledMessages == 1 ? " that was" : "s that were") still due to this address will not be sent.")
+                }
+                // What the store cannot reach: mail that has left, and files outside the store.
+                if report.deliveredMessages > 0 {
+                    print("\(report.deliveredMessages) message\(report.deliveredMessages == 1 ? "" : "s") already delivered to this address cannot be recalled.")
+                }
+                let outbox = OutboxTransport(directory: environment.configuration.outboxDirectory(projectDirectory: environment.project.directory))
+                let files = try outbox.messages(containing: Subscriber.normalize(email) ?? email)
+                if !files.isEmpty {
+                    print("\(files.count) file\(files.count == 1 ? "" : "s") in the outbox still contain\(files.count == 1 ? "s" : "") the address; HogMail does not delete sent mail. Delete \(files.count == 1 ? "it" : "them") if no longer needed:")
+                    files.forEach { print("  \(environment.project.display($0))") }
+                }
+                if !report.filesRewritten {
+                    Console.printError("Another process (hogmail serve, or a send) is reading the store, so its write-ahead log could not be emptied and may still hold the old rows. Stop it and run `hogmail subscribers forget \(email)` again.")
+                }
             }
         }
     }

@@ -53,7 +53,7 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         let (store, folder) = try temporaryStore()
         let (s, _) = try store.requestSubscription(email: "grace.hopper@example.com", name: "Grace Hopper", consent: formConsent, actor: "form")
         try store.confirm(publicID: s.publicID)
-        #expect(try store.forget(email: "grace.hopper@example.com"))
+        #expect(try store.forget(email: "grace.hopper@example.com").found)
         #expect(try store.subscriber(email: "grace.hopper@example.com") == nil)
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
             let bytes = try Data(contentsOf: folder.appendingPathComponent(name))

@@ -1,5 +1,6 @@
 import Foundation
 import HogMail
+import HogMailStore
 
 /// One message for one recipient, ready to hand to a transport.
 public struct OutgoingMessage: Sendable {
@@ -39,7 +40,9 @@ extension Transport {
 }
 
 /// The default transport: each message becomes an `.eml` file in a folder, so everything
-/// can be tried with no server. Files are written to a temporary name and renamed.
+/// can be tried with no server. Files are written to a temporary name and renamed. A message
+/// carries its reader's address and unsubscribe link: files are 0600, a folder HogMail
+/// creates is 0700.
 public struct OutboxTransport: Transport {
     public let directory: URL
     public var name: String { "outbox (\(directory.path))" }
@@ -49,12 +52,15 @@ public struct OutboxTransport: Transport {
     public func send(_ message: OutgoingMessage) async throws {
         let manager = FileManager.default
         do {
-            try manager.createDirectory(at: directory, withIntermediateDirectories: true)
+            if !manager.fileExists(atPath: directory.path) { try PrivateFiles.createDirectory(at: directory) }
             let base = message.messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
                 .map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "@" ? String($0) : "_" }.joined()
             let target = directory.appendingPathComponent("\(base).eml")
             let temporary = directory.appendingPathComponent(".\(base).\(UUID().uuidString.prefix(8)).tmp")
-            try Data(message.data).write(to: temporary)
+            do { try PrivateFiles.write(message.data, toNewFileAtPath: temporary.path) } catch {
+                unlink(temporary.path)
+                throw error
+            }
             if rename(temporary.path, target.path) != 0 {
                 unlink(temporary.path)
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)

@@ -22,11 +22,23 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // The store holds people's addresses and consent: owner only. A new file is made 0600
+        // before SQLite opens it (SQLite gives its -wal and -shm the main file's mode), and an
+        // old one readable by everyone is closed to others.
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try PrivateFiles.createDirectory(at: folder)
+            if try !PrivateFiles.createFile(atPath: path) { PrivateFiles.closeToOthers(path) }
+        } catch {
+            throw HogMailError(file: path, "The subscriber store cannot be created: \(error.localizedDescription). Check `store.path` in hogmail.yml and the permissions of \(folder.path).")
+        }
+        do {
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
+            let mode = PrivateFiles.mode(ofPath: path) ?? PrivateFiles.fileMode
+            for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
+                chmod(companion, mode & 0o660)
+            }
             // The suppression hash as a SQL function, so "who may receive" is one query.
             try database.writeWithoutTransaction { db in
                 let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!

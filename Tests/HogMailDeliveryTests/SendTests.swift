@@ -309,3 +309,30 @@ final class SteppingClock: @unchecked Sendable {
         #expect(try fixture.store.failures(of: send).first?.lastResponse?.contains("is not a valid email address") == true)
     }
 }
+
+/// Issue #11, item 12: outbox messages (address, unsubscribe link) and the lock were 0644.
+@Suite struct DeliveryFileModeTests {
+    @Test func outboxFolderAndMessagesAreForTheOwnerOnly() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("reader@example.com")
+        let folder = fixture.folder.appendingPathComponent("mail/outbox")
+        _ = try await fixture.job(OutboxTransport(directory: folder)).run(fixture.issue, decision: .start)
+        #expect(PrivateFiles.mode(ofPath: folder.path) == 0o700)
+        #expect(PrivateFiles.mode(ofPath: folder.deletingLastPathComponent().path) == 0o700)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(names.count == 1)
+        for name in names { #expect(PrivateFiles.mode(ofPath: folder.appendingPathComponent(name).path) == 0o600, "\(name)") }
+    }
+
+    @Test func theSendLockIsForTheOwnerOnly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path
+        let lock = try SendLock(storePath: path)
+        #expect(PrivateFiles.mode(ofPath: lock.path) == 0o600)
+    }
+
+    @Test func theDefaultOutboxIsOutsideThePublishedFolder() throws {
+        let fixture = try SendFixture()
+        let transport = try fixture.configuration.transport(projectDirectory: fixture.folder)
+        #expect(transport.name == "outbox (\(fixture.folder.appendingPathComponent("outbox").path))")
+    }
+}

@@ -354,3 +354,28 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(try store.subscriber(email: "left@example.com") == nil)
     }
 }
+
+/// Issue #11, item 12: the store and its log were 0644, readable by every account on the machine.
+@Suite struct StoreFileModeTests {
+    func mode(_ path: String) -> mode_t? { PrivateFiles.mode(ofPath: path) }
+
+    @Test func aNewStoreItsLogAndItsFolderAreForTheOwnerOnly() throws {
+        let (store, folder) = try temporaryStore()
+        try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
+        #expect(mode(folder.path) == 0o700)
+        #expect(mode(store.path) == 0o600)
+        #expect(mode(store.path + "-wal") == 0o600)
+        #expect(mode(store.path + "-shm") == 0o600)
+    }
+
+    @Test func anOldStoreReadableByEveryoneIsClosedToOthers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("hogmail.sqlite").path
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644]))
+        let store = try SubscriberStore(path: path)
+        #expect(mode(path) == 0o640)
+        #expect(mode(path + "-wal") == 0o640)
+        withExtendedLifetime(store) {}
+    }
+}

@@ -110,7 +110,7 @@ extension SubscriberStore {
                         confirmedAt = date
                     }
                     // An export says who left; importing it elsewhere must not subscribe them again.
-                    if let listed = value("status").flatMap(Subscriber.Status.init(rawValue:)), listed.isSuppression {
+                    if let listed = value("status").flatMap({ Subscriber.Status(rawValue: $0.lowercased()) }), listed.isSuppression {
                         report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
                         continue
                     }

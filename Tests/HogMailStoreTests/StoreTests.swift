@@ -348,9 +348,9 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
     @Test func anExportedRowOfSomeoneWhoLeftIsNotImportedAsSubscribed() throws {
         let (store, _) = try temporaryStore()
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
-        try Data("email,status,consented_at,consent_source,confirmed_at\r\nleft@example.com,unsubscribed,2025-03-01,form,2025-03-01\r\n".utf8).write(to: url)
+        try Data("email,status,consented_at,consent_source,confirmed_at\r\nleft@example.com,unsubscribed,2025-03-01,form,2025-03-01\r\nbounced@example.com,Bounced,2025-03-01,form,2025-03-01\r\n".utf8).write(to: url)
         let report = try store.importCSV(at: url, displayPath: "backup.csv")
-        #expect(report.refused == [.suppressed: 1])
+        #expect(report.refused == [.suppressed: 2])
         #expect(try store.subscriber(email: "left@example.com") == nil)
     }
 }

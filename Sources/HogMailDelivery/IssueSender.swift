@@ -76,9 +76,16 @@ public final class IssueSender: @unchecked Sendable {
     }
 
     public func run(_ send: SendRecord, progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> Summary {
-        var summary = Summary()
         let started = clock()
-        defer { summary.seconds = clock().timeIntervalSince(started) }
+        // Timed here, after the run returns: a `defer` that sets a returned value runs after
+        // the value is copied out, so the caller saw 0 s.
+        var summary = try await runUntilStopped(send, started: started, progress: progress)
+        summary.seconds = clock().timeIntervalSince(started)
+        return summary
+    }
+
+    private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
+        var summary = Summary()
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send))
         while true {
             try await pipeline(&run, &summary, progress: progress)
@@ -186,8 +193,23 @@ public final class IssueSender: @unchecked Sendable {
                     if !accepted.isEmpty { try flush() }
                     try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
                 }
+                let slot = run.nextSlot
                 run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
-                let outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
+                let outgoing: OutgoingMessage
+                do {
+                    // The envelope address goes to the server as it is: one the store should
+                    // never have held is refused here, not handed to SMTP.
+                    guard Mailbox.isValidAddress(recipient.email) else {
+                        throw HogMailError("The address `\(Subscriber.visible(recipient.email))` is not a valid email address.")
+                    }
+                    outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
+                } catch {
+                    // No data in the store may stop a send: this recipient fails alone, the
+                    // others go on, and a message never made does not use a rate slot.
+                    run.nextSlot = slot
+                    try recordUnmakeable(recipient, error, &run, &summary)
+                    return true
+                }
                 let transport = self.transport
                 group.addTask {
                     do {
@@ -231,6 +253,17 @@ public final class IssueSender: @unchecked Sendable {
             }
             try flush()
         }
+    }
+
+    /// A recipient whose message cannot be made (a journal row written behind HogMail's back,
+    /// or by a version that let a line break into a name): failed for good, with the reason.
+    /// Not a transport failure, so it neither counts towards a pause nor suppresses the address.
+    private func recordUnmakeable(_ recipient: SendRecipient, _ error: any Error, _ run: inout Run, _ summary: inout Summary) throws {
+        let reason = (error as? HogMailError)?.message ?? "\(error)"
+        try store.record(recipient, outcome: .failed, response: "The message could not be made: \(reason)", messageID: nil, now: clock())
+        if recipient.state == .retrying { run.counts.retrying -= 1 } else { run.counts.pending -= 1 }
+        summary.failed += 1
+        run.counts.failed += 1
     }
 
     /// A failed attempt: failed for good (and bounced when the mailbox does not exist), or a

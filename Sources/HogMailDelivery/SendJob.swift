@@ -96,10 +96,12 @@ public final class SendLock: @unchecked Sendable {
 
     public init(storePath: String) throws {
         path = storePath + ".send-lock"
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
         guard descriptor >= 0 else {
             throw HogMailError(file: path, "The send lock cannot be created: \(String(cString: strerror(errno))).")
         }
+        // Beside the store and as private: the umask could have widened a new file.
+        fchmod(descriptor, PrivateFiles.fileMode)
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "another process"
             // No close here: deinit runs for a fully initialised object that throws, and closing

@@ -1,5 +1,6 @@
 import Foundation
 import HogMail
+import HogMailStore
 
 /// One message for one recipient, ready to hand to a transport.
 public struct OutgoingMessage: Sendable {
@@ -39,7 +40,9 @@ extension Transport {
 }
 
 /// The default transport: each message becomes an `.eml` file in a folder, so everything
-/// can be tried with no server. Files are written to a temporary name and renamed.
+/// can be tried with no server. Files are written to a temporary name and renamed. A message
+/// carries its reader's address and unsubscribe link: files are 0600, a folder HogMail
+/// creates is 0700.
 public struct OutboxTransport: Transport {
     public let directory: URL
     public var name: String { "outbox (\(directory.path))" }
@@ -49,12 +52,15 @@ public struct OutboxTransport: Transport {
     public func send(_ message: OutgoingMessage) async throws {
         let manager = FileManager.default
         do {
-            try manager.createDirectory(at: directory, withIntermediateDirectories: true)
+            if !manager.fileExists(atPath: directory.path) { try PrivateFiles.createDirectory(at: directory) }
             let base = message.messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
                 .map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "@" ? String($0) : "_" }.joined()
             let target = directory.appendingPathComponent("\(base).eml")
             let temporary = directory.appendingPathComponent(".\(base).\(UUID().uuidString.prefix(8)).tmp")
-            try Data(message.data).write(to: temporary)
+            do { try PrivateFiles.write(message.data, toNewFileAtPath: temporary.path) } catch {
+                unlink(temporary.path)
+                throw error
+            }
             if rename(temporary.path, target.path) != 0 {
                 unlink(temporary.path)
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
@@ -65,13 +71,40 @@ public struct OutboxTransport: Transport {
     }
 }
 
+extension OutboxTransport {
+    /// The `.eml` files in the outbox that contain `address` (in any case): what `forget`
+    /// cannot erase from the store, because they are messages already handed over.
+    public func messages(containing address: String) throws -> [URL] {
+        let needle = Data(address.lowercased().utf8)
+        guard !needle.isEmpty, FileManager.default.fileExists(atPath: directory.path) else { return [] }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            throw HogMailError(file: directory.path, "The outbox cannot be listed: \(error.localizedDescription). Check the folder's permissions.")
+        }
+        return try names.filter { $0.hasSuffix(".eml") }.sorted().compactMap { name in
+            let url = directory.appendingPathComponent(name)
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw HogMailError(file: url.path, "This outbox file cannot be read: \(error.localizedDescription). Check its permissions.")
+            }
+            // ASCII lower-casing: addresses in headers are ASCII, and the bytes may not be UTF-8.
+            let lowered = Data(data.map { (65...90).contains($0) ? $0 + 32 : $0 })
+            return lowered.range(of: needle) == nil ? nil : url
+        }
+    }
+}
+
 extension Configuration {
+    /// `transport.outbox.path`, relative to the project folder unless absolute.
+    public func outboxDirectory(projectDirectory: URL) -> URL {
+        outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
+    }
+
     /// The transport `hogmail.yml` chooses, relative paths against the project folder.
     public func transport(projectDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Transport {
         switch transportKind {
         case "outbox":
-            let path = outboxPath.hasPrefix("/") ? URL(fileURLWithPath: outboxPath) : projectDirectory.appendingPathComponent(outboxPath)
-            return OutboxTransport(directory: path)
+            return OutboxTransport(directory: outboxDirectory(projectDirectory: projectDirectory))
         case "smtp":
             guard let smtp else {
                 throw HogMailError(file: self.path, "`transport.kind` is smtp, but there is no `transport.smtp` section with its `url`.")

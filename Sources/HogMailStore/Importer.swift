@@ -7,6 +7,7 @@ import HogMail
 public struct ImportReport: Sendable, Equatable {
     public enum Refusal: String, Sendable, CaseIterable {
         case invalidAddress = "invalid address"
+        case invalidName = "invalid name"
         case noConsent = "no consent evidence"
         case badDate = "bad date"
         case suppressed = "unsubscribed or suppressed"
@@ -74,10 +75,18 @@ extension SubscriberStore {
                         if let first = text.utf8.first, let last = text.utf8.last, first == 32 || first == 9 || last == 32 || last == 9 {
                             text = text.trimmingCharacters(in: .whitespaces)
                         }
+                        // `hogmail subscribers list --format csv` writes `'=…` for `=…` (formula guard).
+                        if text.utf8.first == UInt8(ascii: "'") { text = CSVWriter.unguard(text) }
                         return text.isEmpty ? nil : text
                     }
-                    guard let raw = value("email"), let email = Subscriber.normalize(raw) else {
-                        report.refuse(.invalidAddress, row: row, "`\(value("email") ?? "")` is not an email address")
+                    let raw = value("email") ?? ""
+                    guard let email = Subscriber.normalize(raw), Subscriber.firstForbidden(in: raw) == nil else {
+                        report.refuse(.invalidAddress, row: row, Subscriber.validateAddress(raw) ?? "`\(raw)` is not an email address")
+                        continue
+                    }
+                    let name = value("name")
+                    if let name, let problem = Subscriber.validateName(name) {
+                        report.refuse(.invalidName, row: row, problem)
                         continue
                     }
                     guard let consentText = value("consented_at"), let source = value("consent_source") else {
@@ -85,20 +94,25 @@ extension SubscriberStore {
                         continue
                     }
                     guard let consentedAt = Self.parseDate(consentText) else {
-                        report.refuse(.badDate, row: row, "`consented_at` is `\(consentText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                        report.refuse(.badDate, row: row, "`consented_at` is `\(Subscriber.visible(consentText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
                         continue
                     }
                     var confirmedAt: Date?
                     if let confirmedText = value("confirmed_at") {
                         guard let date = Self.parseDate(confirmedText) else {
-                            report.refuse(.badDate, row: row, "`confirmed_at` is `\(confirmedText)`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                            report.refuse(.badDate, row: row, "`confirmed_at` is `\(Subscriber.visible(confirmedText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
                             continue
                         }
                         guard date >= consentedAt else {
-                            report.refuse(.badDate, row: row, "`confirmed_at` (\(confirmedText)) is before `consented_at` (\(consentText))")
+                            report.refuse(.badDate, row: row, "`confirmed_at` (\(Subscriber.visible(confirmedText))) is before `consented_at` (\(Subscriber.visible(consentText)))")
                             continue
                         }
                         confirmedAt = date
+                    }
+                    // An export says who left; importing it elsewhere must not subscribe them again.
+                    if let listed = value("status").flatMap({ Subscriber.Status(rawValue: $0.lowercased()) }), listed.isSuppression {
+                        report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
+                        continue
                     }
                     if try Bool.fetchOne(suppressed, arguments: [Self.addressHash(email, key: key)]) ?? false {
                         report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
@@ -107,7 +121,7 @@ extension SubscriberStore {
                     let status: Subscriber.Status = confirmedAt == nil ? .pending : .confirmed
                     let publicID = TokenSigner.newPublicID()
                     try insert.execute(arguments: [
-                        publicID, email, value("name"), status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
+                        publicID, email, name, status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
                         "\(source) (imported from \(fileName), row \(row))", value("consent_text"), value("ip"), value("user_agent"),
                         confirmedAt?.timeIntervalSince1970,
                     ])

@@ -164,11 +164,11 @@ extension SubscriberStore {
     }
 
     /// Records the outcome of one attempt. Only `.sent` after the server accepted the message.
-    public func record(_ recipient: SendRecipient, outcome: SendRecipient.State, response: String?, messageID: String,
+    public func record(_ recipient: SendRecipient, outcome: SendRecipient.State, response: String?, messageID: String?,
                        nextAttempt: Date? = nil, now: Date = Date()) throws {
         try database.write { db in
             try db.execute(sql: """
-                UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = ?, next_attempt_at = ?,
+                UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = COALESCE(?, message_id), next_attempt_at = ?,
                     sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
                 WHERE id = ?
                 """, arguments: [outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt?.timeIntervalSince1970,

@@ -22,11 +22,23 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // The store holds people's addresses and consent: owner only. A new file is made 0600
+        // before SQLite opens it (SQLite gives its -wal and -shm the main file's mode), and an
+        // old one readable by everyone is closed to others.
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try PrivateFiles.createDirectory(at: folder)
+            if try !PrivateFiles.createFile(atPath: path) { PrivateFiles.closeToOthers(path) }
+        } catch {
+            throw HogMailError(file: path, "The subscriber store cannot be created: \(error.localizedDescription). Check `store.path` in hogmail.yml and the permissions of \(folder.path).")
+        }
+        do {
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
+            let mode = PrivateFiles.mode(ofPath: path) ?? PrivateFiles.fileMode
+            for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
+                chmod(companion, mode & 0o660)
+            }
             // The suppression hash as a SQL function, so "who may receive" is one query.
             try database.writeWithoutTransaction { db in
                 let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
@@ -149,8 +161,10 @@ public final class SubscriberStore: Sendable {
     @discardableResult
     public func requestSubscription(email: String, name: String?, consent: Subscriber.Consent, actor: String,
                                     now: Date = Date()) throws -> (Subscriber, AddOutcome) {
+        if let problem = Subscriber.validateAddress(email) { throw HogMailError(problem) }
+        if let name, let problem = Subscriber.validateName(name) { throw HogMailError(problem) }
         guard let normalized = Subscriber.normalize(email) else {
-            throw HogMailError("`\(email)` is not an email address. Write it as name@example.com.")
+            throw HogMailError("`\(Subscriber.visible(email))` is not an email address. Write it as name@example.com.")
         }
         return try database.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]) {
@@ -228,28 +242,76 @@ public final class SubscriberStore: Sendable {
         return try encoder.encode(Export(subscriber: subscriber, events: events(of: subscriber)))
     }
 
+    /// What `forget` did, and what it cannot reach.
+    public struct ForgetReport: Sendable, Equatable {
+        /// There was a subscriber with this address.
+        public var found = false
+        /// Send journal rows whose address and name were replaced by a placeholder; their
+        /// states stay, so a send's counts stay right.
+        public var journalRowsScrubbed = 0
+        /// Messages the journal records as accepted for the address: they are in the person's
+        /// mailbox (or the outbox) and cannot be recalled.
+        public var deliveredMessages = 0
+        /// Messages still due for the address in an unfinished send: now failed, never sent.
+        public var cancelledMessages = 0
+        /// False when another process (`hogmail serve`, a running send) kept the write-ahead
+        /// log from being emptied: old copies of the rows may stay in the files until it is.
+        public var filesRewritten = true
+    }
+
     /// Deletes everything about the person (GDPR erasure) and keeps only a keyed hash of the
-    /// address as a suppression, so no import can add them back.
+    /// address as a suppression, so no import can add them back. The send journal keeps its
+    /// rows for the counts, with the address replaced by `forgotten-<hash>@invalid`.
     @discardableResult
-    public func forget(email: String, now: Date = Date()) throws -> Bool {
-        guard let normalized = Subscriber.normalize(email) else { return false }
-        let found = try database.write { db -> Bool in
+    public func forget(email: String, now: Date = Date()) throws -> ForgetReport {
+        guard let normalized = Subscriber.normalize(email) else { return ForgetReport() }
+        var report = try database.write { db -> ForgetReport in
+            var report = ForgetReport()
             let hash = try Self.addressHash(normalized, db)
             let existing = try Row.fetchOne(db, sql: "SELECT status FROM subscriber WHERE email = ?", arguments: [normalized])
+            report.found = existing != nil
             try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
                            arguments: [hash, (existing?["status"] as String?).flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed",
                                        now.timeIntervalSince1970])
             try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
             try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
+
+            // The journal: the address, the name, the token id and any server reply (which can
+            // quote the address) go; the row, its state and its Message-ID (a hash) stay.
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM send_recipient WHERE email = ? GROUP BY state", arguments: [normalized]) {
+                let n: Int = row["n"]
+                report.journalRowsScrubbed += n
+                switch SendRecipient.State(rawValue: row["state"]) {
+                case .sent?: report.deliveredMessages += n
+                case .pending?, .retrying?: report.cancelledMessages += n
+                default: break
+                }
+            }
+            try db.execute(sql: """
+                UPDATE send_recipient SET email = ?, name = NULL, public_id = 'forgotten', next_attempt_at = NULL,
+                    last_response = CASE state
+                        WHEN 'sent' THEN 'accepted'
+                        WHEN 'failed' THEN 'failed; the reply was erased when the recipient was forgotten'
+                        ELSE 'not sent: the recipient was forgotten before the message went out' END,
+                    state = CASE WHEN state IN ('pending', 'retrying') THEN 'failed' ELSE state END
+                WHERE email = ?
+                """, arguments: ["forgotten-\(hash.prefix(16))@invalid", normalized])
+            // A paused send's note quotes the last server reply, which can name the address.
+            try db.execute(sql: "UPDATE send SET note = replace(note, ?, '(a forgotten address)') WHERE instr(note, ?) > 0",
+                           arguments: [normalized, normalized])
+            // Subscribe requests not yet worked through hold the address too.
             try Self.deleteSubscriptionRequests(db, email: normalized)
-            return existing != nil
+            return report
         }
-        // Old pages and the write-ahead log must not keep a copy of the address.
+        // Old pages and the write-ahead log must not keep a copy of the address: secure_delete
+        // zeroes what was deleted, VACUUM rewrites the file, and the checkpoint empties the log.
         try database.writeWithoutTransaction { db in
             try db.execute(sql: "VACUUM")
-            _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            // (busy, log frames, checkpointed frames): busy = 1 when a reader kept the log.
+            let checkpoint = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            report.filesRewritten = (checkpoint?[0] as Int?) == 0
         }
-        return found
+        return report
     }
 
     // MARK: - Internals shared with the importer

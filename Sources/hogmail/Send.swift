@@ -110,6 +110,9 @@ extension Hogmail {
                     bar.finish()
                     let progress = try environment.store.progress(of: send)
                     print("Send #\(send.id) of \(issue.sourcePath): \(summary.sent) sent now, \(progress.sent) of \(progress.total) in all; \(progress.failed) failed (\(summary.bounced) bounced); \(progress.pending + progress.retrying) left; \(String(format: "%.1f", summary.seconds)) s.")
+                    if summary.failed > 0 {
+                        print("`hogmail status \(send.issue)` lists each failed recipient and why.")
+                    }
                     switch summary.ending {
                     case .completed: break
                     case .retriesLater(let date):
@@ -148,7 +151,7 @@ extension Hogmail {
                     print("Send #\(send.id) of issue \(send.issue), started \(formatter.string(from: send.createdAt)): \(send.state.rawValue); \(p.sent)/\(p.total) sent, \(p.failed) failed, \(p.retrying) retrying, \(p.pending) pending.")
                     if let note = send.note { print("  \(note)") }
                     if issue != nil {
-                        for failure in try store.failures(of: send) { print("  failed: \(failure.email): \(failure.lastResponse ?? "")") }
+                        for failure in try store.failures(of: send) { print("  failed: \(Subscriber.visible(failure.email)): \(Subscriber.visible(failure.lastResponse ?? "", limit: 500))") }
                     }
                 }
             }

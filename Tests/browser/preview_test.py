@@ -162,7 +162,7 @@ def main():
         driver.execute_script("arguments[0].click()", driver.find_element(By.ID, "test-send"))
         took = wait_for(lambda: "Sent a test to editor@example.com" in driver.find_element(By.ID, "test-send-result").text, 10.0)
         check(took is not None, "the test-send button sends to the test address: %r" % driver.find_element(By.ID, "test-send-result").text)
-        outbox = os.path.join(project, "out", "outbox")
+        outbox = os.path.join(project, "outbox")
         sent = [email.message_from_binary_file(open(os.path.join(outbox, n), "rb"), policy=email.policy.default)
                 for n in os.listdir(outbox)] if os.path.isdir(outbox) else []
         check(len(sent) == 1 and sent[0]["Subject"].startswith("[Test] HogMail #1"), "one test message is in the outbox: %s" % [m["Subject"] for m in sent])

@@ -99,7 +99,7 @@ extension Configuration {
             throw HogMailError(file: shown, "\(fileName) cannot be read: \(error.localizedDescription). Check its permissions.")
         }
         let text = try TextFile.decode(data, file: shown)
-        return try parse(text, file: shown)
+        return try parse(text, file: shown, projectDirectory: directory)
     }
 
     static let knownKeys: [String: Set<String>] = [
@@ -114,7 +114,8 @@ extension Configuration {
         "serve": ["trusted_proxies"],
     ]
 
-    public static func parse(_ text: String, file: String) throws -> (Configuration, [Warning]) {
+    /// `projectDirectory`, when known, lets absolute paths be checked against the project's folders.
+    public static func parse(_ text: String, file: String, projectDirectory: URL? = nil) throws -> (Configuration, [Warning]) {
         let root = try YAMLMapping.parse(text, file: file)
         var warnings: [Warning] = []
         func warnUnknown(_ mapping: YAMLMapping, _ section: String) {
@@ -195,7 +196,12 @@ extension Configuration {
         guard ["outbox", "smtp", "ses"].contains(kind) else {
             throw HogMailError(file: file, line: transport?.lineOf("kind"), "`transport.kind` is `\(kind)`; use `outbox`, `smtp` or `ses`.")
         }
-        let outboxPath = try transport?.mapping("outbox", at: "transport.outbox")?.string("path", at: "transport.outbox.path") ?? "out/outbox"
+        let outboxSection = try transport?.mapping("outbox", at: "transport.outbox")
+        let outboxPath = try outboxSection?.string("path", at: "transport.outbox.path") ?? "outbox"
+        if kind == "outbox", isInsideOutputFolder(outboxPath, projectDirectory: projectDirectory) {
+            warnings.append(Warning(file: file, line: outboxSection?.lineOf("path") ?? transport?.lineOf("outbox"),
+                                    "`transport.outbox.path` is `\(outboxPath)`, inside out/, the folder `hogmail build` writes for publishing: every message there, with its reader's address and unsubscribe link, would be published with the site. Use a folder outside it, like `outbox: { path: outbox }`."))
+        }
         let smtp = try transport?.mapping("smtp", at: "transport.smtp").map { section -> SMTP in
             let tls = try section.string("tls", at: "transport.smtp.tls") ?? "required"
             guard ["required", "implicit", "none"].contains(tls) else {
@@ -272,6 +278,30 @@ extension Configuration {
             path: file)
         configuration.serve.trustedProxies = trustedProxies
         return (configuration, warnings)
+    }
+}
+
+extension Configuration {
+    /// True when `path` (relative to the project, or absolute) is in the project's `out/`, the
+    /// folder `hogmail build` writes and people publish.
+    static func isInsideOutputFolder(_ path: String, projectDirectory: URL?) -> Bool {
+        if path.hasPrefix("/") {
+            guard let projectDirectory else { return false }
+            let output = projectDirectory.appendingPathComponent("out").standardizedFileURL.path
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            return absolute == output || absolute.hasPrefix(output + "/")
+        }
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                // Above the project folder: not its out/.
+                guard !parts.isEmpty else { return false }
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        return parts.first == "out"
     }
 }
 

@@ -154,7 +154,7 @@ public enum Scaffold {
 
         transport:
           kind: outbox                             # outbox | smtp | ses
-          outbox: { path: out/outbox }             # outbox: one .eml file per message
+          outbox: { path: outbox }                 # one .eml file per message; never inside out/ (published)
           smtp:
             url: smtp://127.0.0.1:2525
             tls: required                          # required | implicit | none (loopback only)

@@ -95,11 +95,13 @@ public struct PublicServer: Sendable {
         guard await perClient.allow(client) else {
             return message(.tooManyRequests, "Too many requests", "Please wait a while before trying again.", retryAfter: 3600)
         }
-        guard let raw = fields["email"], raw.utf8.count <= 254, !Self.hasControlCharacters(raw), let email = Subscriber.normalize(raw) else {
+        guard let raw = fields["email"], raw.utf8.count <= 254, Subscriber.validateAddress(raw) == nil, let email = Subscriber.normalize(raw) else {
             return message(.badRequest, "That is not an email address", "Go back and check the address: it should look like name@example.com.")
         }
         let name = fields["name"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
-        if let name, name.count > 200 || Self.hasControlCharacters(name) {
+        // The store's own rule (one line, no control characters, at most 200 characters), checked
+        // here so the person gets a 400 and nothing is recorded.
+        if let name, Subscriber.validateName(name) != nil {
             return message(.badRequest, "That name cannot be used", "Go back and write your name on one line, in at most 200 characters (or leave it empty).")
         }
         // One person, however they spell the address's case: the limit holds for `Victim@` and `victim@` alike.
@@ -216,11 +218,5 @@ public struct PublicServer: Sendable {
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "&=+#")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
-
-    /// CR, LF, NUL, other C0/C1 controls and the Unicode line separators: never in a name or an
-    /// address, since either ends up in a mail header.
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }
     }
 }

@@ -3,11 +3,25 @@
 SHELL := /bin/bash
 SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
-# Only for `make test`: the browser the preview test drives, the spam filter that checks the sample emails.
-TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin
+# Only for `make test`: the browser the preview test drives, the spam filter that checks the
+# sample emails, Python's venv for the test servers, systemd-analyze for the unit files, nginx
+# in front of `hogmail serve`, and man/openssl for the install test.
+TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl
 BENCH_PYTHON := .bench/venv/bin/python
+# The tests' python3 is the project's own venv (scripts/install-python-test-deps.sh).
+TEST_PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test build deps bench fuzz clean
+# `make install`: one self-contained binary (resources compiled in, Swift's runtime linked
+# statically), its man page and shell completions. Built in a folder of its own, since a
+# static build's objects cannot be linked into the tests.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_CONFIGURATION ?= release
+INSTALL_BUILD := .build-install
+INSTALLED_FILES := bin/hogmail share/man/man1/hogmail.1 share/bash-completion/completions/hogmail \
+	share/zsh/site-functions/_hogmail share/fish/vendor_completions.d/hogmail.fish
+
+.PHONY: run test build deps bench fuzz clean install uninstall
 
 deps:
 	@bash scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -24,10 +38,20 @@ test: deps
 	@bash scripts/install-deps.sh $(TEST_DEBIAN_PACKAGES)
 	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
-	$(SWIFT) test
-	@bash scripts/check-sample-output.sh
+	PATH="$(TEST_PATH)" $(SWIFT) test
+	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft mime csv token form; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
-	python3 Tests/browser/preview_test.py .build/debug/hogmail
+	PATH="$(TEST_PATH)" python3 Tests/browser/preview_test.py .build/debug/hogmail
+	@PATH="$(TEST_PATH)" bash scripts/install-test.sh
+
+install: deps
+	$(SWIFT) build -c $(INSTALL_CONFIGURATION) --static-swift-stdlib --product hogmail --scratch-path $(INSTALL_BUILD)
+	$(SWIFT) package generate-manual --configuration debug --date "$$(git log -1 --format=%cs 2>/dev/null || date +%F)"
+	@bash scripts/install.sh "$(DESTDIR)$(PREFIX)" "$(INSTALL_BUILD)/$(INSTALL_CONFIGURATION)/hogmail" .build/plugins/GenerateManual/outputs/hogmail/hogmail.1
+
+# Removes exactly what `make install` put there.
+uninstall:
+	cd "$(DESTDIR)$(PREFIX)" && rm -f $(INSTALLED_FILES)
 
 bench: deps
 	@bash scripts/bench.sh
@@ -37,4 +61,4 @@ fuzz: deps
 	@bash scripts/fuzz.sh
 
 clean:
-	rm -rf .build .build-fuzz out .bench
+	rm -rf .build .build-fuzz .build-install out .bench .venv

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The Python packages the end-to-end tests use, if missing: aiosmtpd (SMTP server), moto (SES)
-# and selenium (drives Chromium for the preview test).
+# The Python packages the end-to-end tests use — aiosmtpd (SMTP server), moto (SES), selenium
+# (drives Chromium for the preview test) — in a virtual environment of the project's own,
+# .venv/: nothing goes into the system interpreter, which Debian 12 refuses (PEP 668).
+# `make test` puts .venv/bin first on PATH, so `python3` in the tests is this one.
 set -euo pipefail
-python3 -c 'import aiosmtpd, moto.server, flask, flask_cors, selenium' 2>/dev/null && exit 0
-echo "Installing Python packages for the tests: aiosmtpd, moto[server], selenium"
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd 'moto[server]' selenium 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd 'moto[server]' selenium
+cd "$(dirname "$0")/.."
+# Debian's interpreter when there is one (python3-venv is a Debian package of its own).
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+if [ ! -x .venv/bin/python3 ] || ! .venv/bin/python3 -c 'import sys' 2>/dev/null; then
+  rm -rf .venv
+  "$python" -m venv .venv
+fi
+.venv/bin/python3 -c 'import aiosmtpd, moto.server, flask, flask_cors, selenium' 2>/dev/null && exit 0
+echo "Installing Python packages for the tests into .venv/: aiosmtpd, moto[server], selenium"
+.venv/bin/python3 -m pip install --quiet --disable-pip-version-check aiosmtpd 'moto[server]' selenium

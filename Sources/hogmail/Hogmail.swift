@@ -23,13 +23,9 @@ struct Hogmail: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as ExitCode {
-            exit(withError: error)
-        } catch let error as CleanExit {
-            exit(withError: error)
-        } catch let error as ValidationError {
-            exit(withError: error)
         } catch {
+            // The parser's own (help, --version, a bad option, an exit code) it prints itself.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
             Console.report(Console.personError(error))
             exit(withError: ExitCode.failure)
         }
@@ -56,6 +52,12 @@ enum Console {
 
     static func warn(_ warning: Warning) {
         printError(useColor ? warning.description.replacingOccurrences(of: "warning:", with: "\u{1B}[33mwarning:\u{1B}[0m") : warning.description)
+    }
+
+    /// A line on standard output, written at once: a script waiting for it (a server's "listening"
+    /// line) must not wait for a buffer to fill.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     static func printError(_ text: String) {

@@ -24,11 +24,16 @@ extension Hogmail {
                 return PublicServer(service: try environment.service(),
                                     outputDirectory: out.map { URL(fileURLWithPath: $0) } ?? environment.project.directory.appendingPathComponent("out"))
             }
-            print("Serving \(server.service.configuration.list.name) on http://\(host):\(port)/ (public address: \(server.service.configuration.urls.publicBase)). Stop with Ctrl-C.")
             if !server.clients.trustedProxies.isEmpty {
-                print("Trusting X-Forwarded-For from \(server.clients.trustedProxies.map(\.description).joined(separator: ", ")).")
+                Console.say("Trusting X-Forwarded-For from \(server.clients.trustedProxies.map(\.description).joined(separator: ", ")).")
             }
-            try await server.run(host: host, port: port)
+            let name = server.service.configuration.list.name, publicBase = server.service.configuration.urls.publicBase
+            let host = self.host
+            try await Console.runAsync {
+                try await server.run(host: host, port: port) { actual in
+                    Console.say("Serving \(name) on http://\(host):\(actual)/ (public address: \(publicBase)). Stop with Ctrl-C.")
+                }
+            }
         }
     }
 }

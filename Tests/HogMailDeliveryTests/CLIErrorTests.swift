@@ -50,4 +50,22 @@ import Testing
         #expect(stderr.contains("hogmail.sqlite"))
         #expect(!stderr.contains("SQLite error") && !stderr.contains("DatabaseError"))
     }
+
+    @Test func helpAndVersionAreTheParsersOwnAnswers() throws {
+        let folder = try project()
+        for arguments in [["--help"], ["--version"], ["subscribers", "--help"]] {
+            let process = Process()
+            process.executableURL = KillResumeTests.binary
+            process.arguments = arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(arguments)")
+            #expect(!text.contains("could not finish"), "\(arguments)")
+        }
+        _ = folder
+    }
 }

@@ -26,7 +26,7 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 	@bash scripts/check-sample-output.sh
-	@for target in draft mime csv token; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
+	@for target in draft frontmatter mime csv token; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
 	python3 Tests/browser/preview_test.py .build/debug/hogmail
 
 bench: deps

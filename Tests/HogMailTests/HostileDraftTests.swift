@@ -142,6 +142,19 @@ import Testing
         #expect(time < Self.bound)
     }
 
+    @Test func blockListsNestedThousandsDeepOnOneLineAreRefused() {
+        let (error, time) = refusal(draft("Hello.", frontMatter: "tags:\n  " + String(repeating: "- ", count: 20_000) + "x\n"))
+        #expect(error?.line == 5)
+        #expect(error?.message.hasPrefix("This YAML nests lists and groups of keys more than 64 deep") == true)
+        #expect(time < Self.bound)
+    }
+
+    @Test func honestNestedFrontMatterIsRead() throws {
+        let front = "author:\n  name: Ada\n  links:\n    - site: https://ada.example\n      tags: [a, [b, {c: d}]]\n"
+        let issue = try DraftParser.parse(Data(draft("Hello.", frontMatter: front).utf8), path: "issues/3-x.md")
+        #expect(issue.author == "links: site: https://ada.example, tags: a, b, c: d, name: Ada")
+    }
+
     @Test func frontMatterOverSixtyFourKilobytesIsRefused() {
         let (error, _) = refusal(draft("Hello.", frontMatter: "notes: \"" + String(repeating: "a", count: 70_000) + "\"\n"))
         #expect(error?.line == 1)

@@ -194,10 +194,13 @@ struct YAMLMapping {
 
 /// A linear scan of YAML text for what would make composing it explode: aliases (`*name`,
 /// which repeat what an anchor holds; nine lines of them make a billion values) and flow
-/// collections (`[`, `{`) nested past any honest use. Quoted values, comments and block
+/// collections (`[`, `{`) and block collections nested past any honest use (Yams composes,
+/// and HogMail reads, a value with one level of recursion per level). Quoted values, comments and block
 /// scalars (`|`, `>`) are stepped over, so an asterisk in text is never mistaken for an alias.
 enum YAMLSafetyScan {
     static let flowNesting = 32
+    /// Indentation levels, `- ` and `key: ` on one line, and `[`/`{` together.
+    static let nesting = 64
 
     struct Problem: Equatable {
         var line: Int
@@ -210,6 +213,8 @@ enum YAMLSafetyScan {
         /// Inside a block scalar: lines indented more than this belong to it.
         var blockScalarParent: Int?
         var lineNumber = 0
+        /// The indentation of the block collections the current line is inside.
+        var indents: [Int] = []
         for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             let bytes = Array(line)
@@ -220,6 +225,12 @@ enum YAMLSafetyScan {
             }
             var nodeStart = quote == nil
             var index = 0
+            var compact = 0
+            let isBlank = bytes.allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+            if quote == nil, flowDepth == 0, !isBlank, bytes[indent] != UInt8(ascii: "#") {
+                while let last = indents.last, last >= indent { indents.removeLast() }
+                indents.append(indent)
+            }
             scanning: while index < bytes.count {
                 let byte = bytes[index]
                 if let open = quote {
@@ -247,7 +258,7 @@ enum YAMLSafetyScan {
                         blockScalarParent = indent
                         break scanning
                     case UInt8(ascii: "-"), UInt8(ascii: "?"), UInt8(ascii: ":") where nextIsBlank:
-                        break
+                        compact += 1
                     case UInt8(ascii: "["), UInt8(ascii: "{"):
                         flowDepth += 1
                     case UInt8(ascii: "&"), UInt8(ascii: "!"):
@@ -261,6 +272,7 @@ enum YAMLSafetyScan {
                     }
                 } else if byte == UInt8(ascii: ":"), nextIsBlank || (flowDepth > 0 && [UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}")].contains(next!)) {
                     nodeStart = true
+                    compact += 1
                 } else if flowDepth > 0 {
                     switch byte {
                     case UInt8(ascii: ","): nodeStart = true
@@ -271,6 +283,9 @@ enum YAMLSafetyScan {
                 }
                 if flowDepth > flowNesting {
                     return Problem(line: lineNumber, message: "This YAML nests `[` and `{` more than \(flowNesting) deep; HogMail accepts at most \(flowNesting) levels. Flatten the value.")
+                }
+                if indents.count + compact + flowDepth > nesting {
+                    return Problem(line: lineNumber, message: "This YAML nests lists and groups of keys more than \(nesting) deep; HogMail accepts at most \(nesting) levels. Flatten the value.")
                 }
                 index += 1
             }

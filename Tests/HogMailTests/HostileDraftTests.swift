@@ -192,6 +192,15 @@ import Testing
         #expect(report.issues[0].lint.findings.contains { $0.rule == "gmail_clipping" })
     }
 
+    @Test func aLineOfUnclosedComponentTagsIsReadOnce() throws {
+        // `<A ` never closes: each `<` used to rescan to the end (90 KB took 2.6 s, release).
+        let clock = ContinuousClock()
+        let start = clock.now
+        let issue = try DraftParser.parse(Data(draft(String(repeating: "<A ", count: 100_000)).utf8), path: "issues/3-x.md")
+        #expect(clock.now - start < Self.bound)
+        #expect(!issue.document.blocks.isEmpty)
+    }
+
     // MARK: - One bad draft beside good ones
 
     @Test func buildingAGoodDraftWorksBesideAHostileOne() throws {

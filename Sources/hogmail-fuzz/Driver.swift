@@ -84,7 +84,8 @@ nonisolated(unsafe) var crashFile: Int32 = -1
 enum Mutator {
     static let tokens: [[UInt8]] = ["\r\n", "\n", "\r", "\0", "---\n", ": ", "\"", ",", "\u{E000}", "=?utf-8?B?", "<", "&amp;",
                                     "[", "](", "`", "```\n", "<script>", "\u{1F994}", "é", "\u{202E}", " ", "\t", "=", "u1.", "c1.", ".",
-                                    "email,name,consented_at,consent_source,confirmed_at\n", "2026-01-07", "@example.com"].map { Array($0.utf8) }
+                                    "email,name,consented_at,consent_source,confirmed_at\n", "2026-01-07", "@example.com",
+                                    "> ", "- ", "  - ", "1. ", "<div>", "</div>", "*", "**", "&a ", "*a", "{", "[", "|\n"].map { Array($0.utf8) }
 
     static func mutate(_ input: inout [UInt8], corpus: [[UInt8]], using generator: inout SeededGenerator) {
         switch Int.random(in: 0..<6, using: &generator) {

@@ -11,11 +11,12 @@ import HogMailStore
 /// Two drivers: libFuzzer (`make fuzz`, built with `-sanitize=fuzzer -DHOGMAIL_LIBFUZZER`,
 /// coverage-guided) and, without that flag, a plain mutation loop over the corpus.
 enum FuzzTargets {
-    static let names = ["draft", "mime", "csv", "token", "form"]
+    static let names = ["draft", "frontmatter", "mime", "csv", "token", "form"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
         case "draft": draft(bytes)
+        case "frontmatter": frontMatter(bytes)
         case "mime": mime(bytes)
         case "csv": csv(bytes)
         case "token": token(bytes)
@@ -45,17 +46,36 @@ enum FuzzTargets {
 
     // MARK: - Targets
 
-    /// A draft file: parse, render, assemble the sample message; errors must be HogMail's own.
+    /// A draft file: parse, render, assemble the sample message, lint it (libxml2 and the rule
+    /// walks); errors must be HogMail's own. Deep nesting must end in an error, not a crash.
     static func draft(_ bytes: [UInt8]) {
         do {
             let issue = try DraftParser.parse(Data(bytes), path: "issues/001-fuzz.md")
             let rendered = try IssueRenderer(configuration: configuration, templates: templates).render(issue)
             let sample = try SampleMessage(configuration: configuration, rendered: rendered)
             checkMessage(sample.eml)
+            _ = try Linter().lint(LintedEmail(issue: issue, configuration: configuration, rendered: rendered, sample: sample, templates: templates))
         } catch is HogMailError {
             // A clear refusal is the right answer to a bad draft.
         } catch {
             fatalError("a draft produced an error that is not a HogMailError: \(error)")
+        }
+    }
+
+    /// The YAML between the `---` lines of a draft: aliases, anchors, deep flow collections and
+    /// block scalars must end in a HogMail error naming a line inside the front matter, or parse.
+    static func frontMatter(_ bytes: [UInt8]) {
+        let yaml = String(decoding: bytes, as: UTF8.self)
+        let text = "---\n\(yaml)\n---\n\nBody.\n"
+        do {
+            let issue = try DraftParser.parse(Data(text.utf8), path: "issues/001-fuzz.md")
+            require(!issue.subject.isEmpty, "a draft without a subject parsed")
+            require(!issue.subject.contains("\n") && !issue.subject.contains("\r"), "a line break reached the subject")
+        } catch let error as HogMailError {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            if let line = error.line { require((1...lines).contains(line), "an error points at line \(line) of a \(lines)-line draft") }
+        } catch {
+            fatalError("front matter produced an error that is not a HogMailError: \(error)")
         }
     }
 

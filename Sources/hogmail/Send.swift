@@ -46,7 +46,10 @@ extension Hogmail {
                 let job = SendJob(configuration: configuration, store: environment.store, signer: signer, transport: transport)
 
                 let drafts = draft.map { [$0] } ?? []
-                let report = try BuildPipeline(options: .init(projectDirectory: project.directory, drafts: drafts, write: false)).run()
+                // With --due, a draft that does not parse (next issue, half written) is a warning: it
+                // cannot be due-checked, so it is not sent, and the issues that are due still go out.
+                let report = try BuildPipeline(options: .init(projectDirectory: project.directory, drafts: drafts, write: false,
+                                                              leaveOutBrokenDrafts: due)).run()
                 report.warnings.forEach(Console.warn)
                 let nowDate = now.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
                 var issues = report.issues

@@ -58,6 +58,23 @@ actor Counter {
 }
 
 @Suite struct PreviewTests {
+    @Test func aHostileDraftBesideTheOthersIsListedAsFailingWhileTheOthersStillPreview() async throws {
+        let fixture = try PreviewFixture()
+        let hostile = "---\ntitle: Deep\ndate: 2026-01-21\n---\n\n" + String(repeating: "- ", count: 10_000) + "x\n"
+        try Data(hostile.utf8).write(to: fixture.project.issuesDirectory.appendingPathComponent("9-deep.md"))
+        let summaries = await fixture.server.builder.summaries()
+        let deep = try #require(summaries.first { $0.fileName == "9-deep.md" })
+        #expect(deep.failure?.line == 6)
+        #expect(deep.failure?.message.contains("nested 10000 deep") == true)
+        let good = try #require(summaries.first { $0.fileName == fixture.draftName })
+        #expect(good.failure == nil)
+        try await fixture.live { client in
+            let (status, page, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)")
+            #expect(status == .ok)
+            #expect(page.contains("<pre id=\"text-part\""))
+        }
+    }
+
     @Test func theFramedEmailIsByteIdenticalToWhatBuildWrites() async throws {
         let fixture = try PreviewFixture()
         let out = fixture.project.directory.appendingPathComponent("out")

@@ -6,7 +6,7 @@ import Testing
 @Suite struct MarkdownHTMLTests {
     let renderer = HTMLRenderer(links: LinkResolver(site: "https://example.com"))
 
-    func html(_ markdown: String) -> String { renderer.html(from: .parse(markdown)).html }
+    func html(_ markdown: String) -> String { renderer.html(from: try! .parse(markdown)).html }
 
     @Test func paragraphGetsInlineStyle() {
         #expect(html("Hello *world*") == #"<p style="margin:0 0 16px 0;font-size:16px;line-height:1.6;color:#1d1f27;">Hello <em>world</em></p>"#)
@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func relativeLinkWithoutSiteIsReportedWithItsLine() {
-        let result = HTMLRenderer(links: LinkResolver(site: nil)).html(from: .parse("Intro\n\nSee [docs](/docs)."))
+        let result = HTMLRenderer(links: LinkResolver(site: nil)).html(from: try! .parse("Intro\n\nSee [docs](/docs)."))
         #expect(result.unresolved == [.init(url: "/docs", line: 3)])
     }
 

@@ -6,7 +6,7 @@ import Testing
 @Suite struct TextRendererTests {
     let renderer = TextRenderer(links: LinkResolver(site: "https://example.com"))
 
-    func text(_ markdown: String) -> TextRenderer.Output { renderer.text(from: .parse(markdown)) }
+    func text(_ markdown: String) -> TextRenderer.Output { renderer.text(from: try! .parse(markdown)) }
 
     @Test func linksBecomeNumberedReferences() {
         let output = text("Read [the guide](/guide) and [RFC 8058](https://www.rfc-editor.org/rfc/rfc8058).")

@@ -16,7 +16,8 @@ typedef struct {
 } hogmail_html_visitor;
 
 /// Parses `html` (UTF-8) leniently, as browsers and mail clients do, and walks the tree.
-/// Returns 0 on success, -1 if libxml2 could not build a document at all.
+/// Returns 0 on success, 1 if libxml2 stopped early (the document is nested past its depth
+/// limit; the walk covers what it read), -1 if libxml2 could not build a document at all.
 int hogmail_html_walk(const char *html, size_t length, const hogmail_html_visitor *visitor);
 
 #endif

@@ -22,8 +22,13 @@ public struct BuildPipeline {
         /// Issues (folder names) that have a send in the store: published whatever their date.
         public var sentIssues: Set<String>
 
+        /// When every draft is built (no `drafts` given): a draft that does not parse is left out
+        /// with a warning instead of stopping the build, so `send --due` still sends the issues
+        /// that are due while next fortnight's draft is half written (or hostile).
+        public var leaveOutBrokenDrafts: Bool
+
         public init(projectDirectory: URL, drafts: [String] = [], outputDirectory: URL? = nil, write: Bool = true,
-                    now: Date = Date(), includeFuture: Bool = false, sentIssues: Set<String> = []) {
+                    now: Date = Date(), includeFuture: Bool = false, sentIssues: Set<String> = [], leaveOutBrokenDrafts: Bool = false) {
             self.projectDirectory = projectDirectory
             self.drafts = drafts
             self.outputDirectory = outputDirectory
@@ -31,6 +36,7 @@ public struct BuildPipeline {
             self.now = now
             self.includeFuture = includeFuture
             self.sentIssues = sentIssues
+            self.leaveOutBrokenDrafts = leaveOutBrokenDrafts
         }
     }
 
@@ -65,6 +71,8 @@ public struct BuildPipeline {
         public var warnings: [Warning]
         /// False when explicit drafts were built and another draft kept the archive from being rebuilt.
         public var archiveWritten: Bool
+        /// Drafts that did not parse and were left out (`leaveOutBrokenDrafts`), with why.
+        public var leftOut: [HogMailError] = []
     }
 
     public static let steps = ["Reading configuration", "Parsing drafts", "Rendering", "Assembling messages", "Linting", "Writing files"]
@@ -76,6 +84,7 @@ public struct BuildPipeline {
     /// Runs every step; `progress(step, total, name)` is called as each begins.
     public func run(progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Report {
         var warnings: [Warning] = []
+        var leftOut: [HogMailError] = []
         func step<T>(_ index: Int, _ body: () throws -> T) throws -> T {
             progress(index + 1, Self.steps.count, Self.steps[index])
             do { return try body() } catch var error as HogMailError {
@@ -98,7 +107,16 @@ public struct BuildPipeline {
             if requested.isEmpty {
                 throw HogMailError(file: "issues/", "There are no drafts to build. Write one with `hogmail new`, or put Markdown files (`3-title.md`) in issues/.")
             }
-            let selected = try requested.map { try DraftParser.parse(contentsOf: $0.url, displayPath: $0.display) }
+            var selected: [Issue] = []
+            for file in requested {
+                do {
+                    selected.append(try DraftParser.parse(contentsOf: file.url, displayPath: file.display))
+                } catch let error as HogMailError where options.leaveOutBrokenDrafts && options.drafts.isEmpty {
+                    leftOut.append(error)
+                    warnings.append(Warning(file: file.display, line: error.line, "this draft does not build, so it was left out (nothing of it is sent): \(error.message)"))
+                }
+            }
+            if selected.isEmpty, let first = leftOut.first { throw first }
             try Self.checkUniqueFolders(selected)
             warnings += selected.flatMap(\.warnings)
             // The archive lists every issue, so the other drafts are read too; one that does
@@ -113,7 +131,8 @@ public struct BuildPipeline {
                     return (selected, nil)
                 }
             }
-            return (selected, others)
+            // The archive lists every issue: with one left out it stays as it was.
+            return (selected, leftOut.isEmpty ? others : nil)
         }
 
         let renderer = IssueRenderer(configuration: configuration, templates: templates)
@@ -193,7 +212,8 @@ public struct BuildPipeline {
                        outputs: Dictionary((outputFiles[issue.issue.folderName] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { _, last in last }),
                        lint: lintReports[issue.issue.folderName]!, issue: issue.issue, message: issue.message)
         }
-        return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil)
+        return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil,
+                      leftOut: leftOut)
     }
 
     static func checkUniqueFolders(_ issues: [Issue]) throws {

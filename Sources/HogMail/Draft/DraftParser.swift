@@ -10,15 +10,28 @@ public enum DraftParser {
 
     public static func parse(contentsOf url: URL, displayPath: String) throws -> Issue {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do {
+            // Read one byte past the limit, never the whole of a huge file.
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: DraftLimits.draftBytes + 1) ?? Data()
+        } catch {
             throw HogMailError(file: displayPath, "The draft cannot be read: \(error.localizedDescription).")
+        }
+        if data.count > DraftLimits.draftBytes {
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? data.count
+            throw HogMailError(file: displayPath, DraftLimits.sizeMessage(bytes: size))
         }
         return try parse(data, path: displayPath)
     }
 
     public static func parse(_ data: Data, path: String) throws -> Issue {
+        if data.count > DraftLimits.draftBytes { throw HogMailError(file: path, DraftLimits.sizeMessage(bytes: data.count)) }
         let text = try TextFile.decode(data, file: path)
         let (frontMatterText, body, bodyOffset) = try splitFrontMatter(text, path: path)
+        if frontMatterText.utf8.count > DraftLimits.frontMatterBytes {
+            throw HogMailError(file: path, line: 1, "The front matter (lines 2–\(bodyOffset - 1)) is \(frontMatterText.utf8.count) bytes; HogMail accepts up to \(DraftLimits.frontMatterBytes / 1024) KB (\(DraftLimits.frontMatterBytes) bytes). Front matter holds the title, date and a few settings: move long text into the Markdown below it.")
+        }
         let fields = try YAMLMapping.parse(frontMatterText, file: path, lineOffset: 1)
         var warnings: [Warning] = []
 
@@ -67,7 +80,10 @@ public enum DraftParser {
         for removal in removed {
             warnings.append(Warning(file: path, line: removal.line + bodyOffset, "`\(removal.name)` is a blog (MDX) component, not email HTML: the tag was dropped, keeping its text (and its link or name, where it had one)."))
         }
-        let document = MarkdownDocument.parse(cleanBody)
+        let document: MarkdownDocument
+        do { document = try MarkdownDocument.parse(cleanBody) } catch {
+            throw HogMailError(file: path, line: bodyOffset + error.line, error.message)
+        }
         guard !document.blocks.isEmpty else {
             throw HogMailError(file: path, line: bodyOffset + 1, "The draft has no content below its front matter. Write the issue in Markdown after the closing `---`.")
         }

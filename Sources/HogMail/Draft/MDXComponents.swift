@@ -17,6 +17,9 @@ enum MDXComponents {
         var line = 1
         var atLineStart = true
         var fence: (character: Unicode.Scalar, count: Int)?
+        // A tag that ran into a blank line or the end without closing: any `<` before that point
+        // would run into it too, so `<A <A <A …` is read once, not once per `<` (quadratic).
+        var noTagBefore = 0
 
         func emit(_ scalar: Unicode.Scalar) {
             output.append(scalar)
@@ -78,7 +81,7 @@ enum MDXComponents {
                 index = end
                 continue
             }
-            if scalar == "<", let tag = componentTag(scalars, at: index) {
+            if scalar == "<", index >= noTagBefore, let tag = componentTag(scalars, at: index, failedAt: &noTagBefore) {
                 let source = String(String.UnicodeScalarView(scalars[index..<tag.end]))
                 if !source.hasPrefix("</") { removed.append(Removal(line: line, name: tag.name)) }
                                 for replacementScalar in replacement(forTag: source, name: tag.name).unicodeScalars { emit(replacementScalar) }
@@ -127,7 +130,7 @@ enum MDXComponents {
     /// A JSX tag: `<Name …>`, `<Name … />`, `</Name>`, `<>`/`</>`; an uppercase first
     /// letter tells a component from an HTML element. Attribute values may hold `{…}`
     /// expressions, quotes and newlines.
-    private static func componentTag(_ s: [Unicode.Scalar], at start: Int) -> (name: String, end: Int)? {
+    private static func componentTag(_ s: [Unicode.Scalar], at start: Int, failedAt noTagBefore: inout Int) -> (name: String, end: Int)? {
         var i = start + 1
         if i < s.count, s[i] == "/" { i += 1 }
         if i < s.count, s[i] == ">" { return ("fragment", i + 1) }
@@ -152,10 +155,12 @@ enum MDXComponents {
             } else if c == ">" && depth == 0 {
                 return (name, i + 1)
             } else if c == "\n", i + 1 < s.count, s[i + 1] == "\n", depth == 0 {
+                noTagBefore = i
                 return nil  // a blank line inside a tag: not a tag after all
             }
             i += 1
         }
+        noTagBefore = s.count
         return nil
     }
 }

@@ -7,9 +7,19 @@ public struct MarkdownDocument: Equatable, Sendable {
     public var blocks: [MarkdownBlock]
 
     /// Parses GitHub-flavoured Markdown (tables, strikethrough, autolinks, tagfilter).
-    /// Line numbers in the tree count from 1 at the first line of `text`.
-    public static func parse(_ text: String) -> MarkdownDocument {
-        CMarkParser.parse(text)
+    /// Line numbers in the tree count from 1 at the first line of `text`. Refuses nesting
+    /// deeper than `DraftLimits` allows, before any recursive walk could overflow the stack.
+    public static func parse(_ text: String) throws(NestingError) -> MarkdownDocument {
+        if let deepest = MarkdownNestingScan.firstLine(exceeding: DraftLimits.containerNesting, in: text) {
+            throw NestingError(line: deepest.line, message: DraftLimits.containerMessage(depth: deepest.depth))
+        }
+        return try CMarkParser.parse(text)
+    }
+
+    /// Markdown nested deeper than HogMail accepts; `line` counts from 1 at the first line of the text parsed.
+    public struct NestingError: Error, Equatable, Sendable {
+        public var line: Int
+        public var message: String
     }
 }
 
@@ -70,7 +80,7 @@ public indirect enum MarkdownInline: Equatable, Sendable {
 private enum CMarkParser {
     static let registerExtensions: Void = cmark_gfm_core_extensions_ensure_registered()
 
-    static func parse(_ text: String) -> MarkdownDocument {
+    static func parse(_ text: String) throws(MarkdownDocument.NestingError) -> MarkdownDocument {
         _ = registerExtensions
         // UNSAFE keeps raw HTML in the tree; the renderer applies the tag filter itself.
         let options = CMARK_OPT_UNSAFE | CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8
@@ -86,7 +96,125 @@ private enum CMarkParser {
         }
         guard let root = cmark_parser_finish(parser) else { return MarkdownDocument(blocks: []) }
         defer { cmark_node_free(root) }
+        // The conversion below recurses once per level: measure the levels first, without recursion.
+        try checkNesting(root)
         return MarkdownDocument(blocks: children(of: root).compactMap(block))
+    }
+
+    /// Walks cmark's tree with its iterator (no recursion) and throws at the first node nested
+    /// deeper than `DraftLimits` allows: list items and quotes, inline markup, raw HTML elements.
+    static func checkNesting(_ root: OpaquePointer) throws(MarkdownDocument.NestingError) {
+        guard let iterator = cmark_iter_new(root) else { return }
+        defer { cmark_iter_free(iterator) }
+        var containers = 0
+        var inlines = 0
+        var html = HTMLNesting()
+        var blockLine = 1
+        while case let event = cmark_iter_next(iterator), event != CMARK_EVENT_DONE {
+            guard let node = cmark_iter_get_node(iterator) else { continue }
+            let type = cmark_node_get_type(node)
+            let entering = event == CMARK_EVENT_ENTER
+            let start = Int(cmark_node_get_start_line(node))
+            // cmark-gfm's type values carry their kind in the top bits (CMARK_NODE_TYPE_INLINE is
+            // 0xC000), extension types (table, strikethrough) included.
+            let isBlock = type.rawValue & 0xC000 == 0x8000
+            if entering, isBlock, start > 0 { blockLine = start }
+            let line = start > 0 ? start : blockLine
+            switch type {
+            case CMARK_NODE_ITEM, CMARK_NODE_BLOCK_QUOTE:
+                containers += entering ? 1 : -1
+                if containers > DraftLimits.containerNesting {
+                    throw .init(line: line, message: DraftLimits.containerMessage(depth: containers))
+                }
+            case CMARK_NODE_EMPH, CMARK_NODE_STRONG, CMARK_NODE_LINK, CMARK_NODE_IMAGE:
+                inlines += entering ? 1 : -1
+            case CMARK_NODE_HTML_BLOCK, CMARK_NODE_HTML_INLINE:
+                if html.read(string(cmark_node_get_literal(node))) > DraftLimits.htmlNesting {
+                    throw .init(line: line, message: "HTML elements are nested more than \(DraftLimits.htmlNesting) deep here; HogMail accepts at most \(DraftLimits.htmlNesting) levels of raw HTML in a draft (libxml2, like some mail clients, stops reading a document past 256). Close the elements you open (`</div>`) or flatten the nesting.")
+                }
+            default:
+                // Strikethrough is an extension node type: told apart by name.
+                if !isBlock, type != CMARK_NODE_TEXT, type != CMARK_NODE_CODE, type != CMARK_NODE_SOFTBREAK, type != CMARK_NODE_LINEBREAK {
+                    inlines += entering ? 1 : -1
+                }
+            }
+            if inlines > DraftLimits.inlineNesting {
+                throw .init(line: line, message: "emphasis, links and other inline markup are nested more than \(DraftLimits.inlineNesting) deep here; HogMail accepts at most \(DraftLimits.inlineNesting) levels. Close the `*`, `_`, `~~` and `[` you open, or flatten the nesting.")
+            }
+        }
+    }
+
+    /// Counts how deep raw HTML elements are open, across the HTML pieces of a draft in order.
+    /// Void elements, self-closing tags and elements whose end tag may be left out (`<p>`,
+    /// `<li>`, `<td>`…) do not count, so honest HTML is never counted deeper than it is.
+    struct HTMLNesting {
+        static let uncounted: Set<String> = [
+            "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+            "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "rt", "rp", "colgroup", "caption",
+        ]
+        private(set) var depth = 0
+        private var inComment = false
+
+        /// Reads the next piece of raw HTML and returns the depth after it.
+        mutating func read(_ html: String) -> Int {
+            let bytes = Array(html.utf8)
+            var index = 0
+            var deepest = depth
+            func isLetter(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) }
+            while index < bytes.count {
+                if inComment {
+                    guard let end = Self.find([45, 45, 62], in: bytes, from: index) else { return deepest }  // -->
+                    inComment = false
+                    index = end + 3
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "<"), index + 1 < bytes.count else { index += 1; continue }
+                let next = bytes[index + 1]
+                if next == UInt8(ascii: "!") {
+                    inComment = bytes[index...].starts(with: Array("<!--".utf8))
+                    index += inComment ? 4 : 2
+                    continue
+                }
+                let closing = next == UInt8(ascii: "/")
+                var position = index + (closing ? 2 : 1)
+                guard position < bytes.count, isLetter(bytes[position]) else { index += 1; continue }
+                let nameStart = position
+                while position < bytes.count, isLetter(bytes[position]) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) || bytes[position] == UInt8(ascii: "-") {
+                    position += 1
+                }
+                let name = String(decoding: bytes[nameStart..<position], as: UTF8.self).lowercased()
+                // The end of the tag, stepping over quoted attribute values.
+                var quote: UInt8?
+                while position < bytes.count {
+                    let byte = bytes[position]
+                    if let open = quote {
+                        if byte == open { quote = nil }
+                    } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                        quote = byte
+                    } else if byte == UInt8(ascii: ">") {
+                        break
+                    }
+                    position += 1
+                }
+                let selfClosing = position > 0 && position < bytes.count && bytes[position - 1] == UInt8(ascii: "/")
+                if !Self.uncounted.contains(name) && !selfClosing {
+                    depth = closing ? max(0, depth - 1) : depth + 1
+                    deepest = max(deepest, depth)
+                }
+                index = position + 1
+            }
+            return deepest
+        }
+
+        private static func find(_ needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+            guard bytes.count >= needle.count else { return nil }
+            var index = start
+            while index + needle.count <= bytes.count {
+                if bytes[index] == needle[0] && bytes[index..<index + needle.count].elementsEqual(needle) { return index }
+                index += 1
+            }
+            return nil
+        }
     }
 
     static func children(of node: OpaquePointer) -> [OpaquePointer] {

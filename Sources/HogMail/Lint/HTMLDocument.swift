@@ -18,6 +18,9 @@ public struct HTMLDocument: Sendable {
     }
 
     public private(set) var nodes: [Node] = []
+    /// False when libxml2 stopped reading early (elements nested past its limit of 256): the
+    /// nodes are only the start of the document, and rules would miss what follows.
+    public private(set) var isComplete = true
 
     public init(parsing html: String) {
         final class Builder {
@@ -55,10 +58,11 @@ public struct HTMLDocument: Sendable {
                                 parent: builder.stack.last, line: Int(line))
                 builder.append(node, isContainer: false)
             })
-        _ = html.withCString { pointer in
+        let status = html.withCString { pointer in
             withUnsafePointer(to: &visitor) { hogmail_html_walk(pointer, strlen(pointer), $0) }
         }
         nodes = builder.nodes
+        isComplete = status == 0
     }
 
     public func elements(named name: String) -> [Int] {
@@ -70,11 +74,12 @@ public struct HTMLDocument: Sendable {
     /// The text a reader sees inside a node, whitespace collapsed.
     public func textContent(_ index: Int) -> String {
         var parts: [String] = []
-        func walk(_ i: Int) {
+        // Depth-first with a stack of its own, children in order: no recursion, however deep the HTML.
+        var pending = [index]
+        while let i = pending.popLast() {
             let node = nodes[i]
-            if node.kind == .text { parts.append(node.text) } else { node.children.forEach(walk) }
+            if node.kind == .text { parts.append(node.text) } else { pending += node.children.reversed() }
         }
-        walk(index)
         return parts.joined().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 

@@ -82,11 +82,17 @@ extension LintedEmail {
     /// Whether `url` falls under a list entry (`host` or `host/path`), or an allowed host.
     public static func matches(_ url: String, entry: String) -> Bool {
         guard let components = URLComponents(string: url), let rawHost = components.host?.lowercased() else { return false }
+        return matches(host: rawHost, path: components.path, entry: entry)
+    }
+
+    /// `matches(_:entry:)` for a URL already taken apart (`host` lower-cased): checking one URL
+    /// against a whole list parses it once, not once per entry.
+    public static func matches(host rawHost: String, path: String, entry: String) -> Bool {
         let parts = entry.lowercased().split(separator: "/", maxSplits: 1)
         let host = String(parts[0])
         guard rawHost == host || rawHost.hasSuffix("." + host) else { return false }
         guard parts.count == 2 else { return true }
-        return components.path.lowercased().hasPrefix("/" + parts[1])
+        return path.lowercased().hasPrefix("/" + parts[1])
     }
 
     /// The body of the text part without the template's footer, for phrase rules.

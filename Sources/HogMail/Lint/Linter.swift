@@ -47,6 +47,10 @@ public struct Linter: Sendable {
                                    "`\(rule.identifier)` cannot be silenced: leaving with one click is a promise to every reader, in every issue. Fix the email instead.")
             }
         }
+        guard email.document.isComplete else {
+            throw HogMailError(file: email.issue.sourcePath,
+                               "The email's HTML nests elements more than 256 deep, where libxml2 (like some mail clients) stops reading, so the rest of the email, its footer and unsubscribe link included, could not be checked. Flatten the nesting in the draft or in the templates.")
+        }
         var findings: [Finding] = []
         for rule in only ?? Self.rules {
             findings += rule.init().findings(in: email)

@@ -14,6 +14,11 @@ struct YAMLMapping {
 
     /// Parses `text`; an empty document is an empty mapping.
     static func parse(_ text: String, file: String, lineOffset: Int = 0) throws -> YAMLMapping {
+        // Before Yams composes anything: an alias used as a key is hashed in full while composing,
+        // so "billion laughs" must be stopped in the text.
+        if let problem = YAMLSafetyScan.firstProblem(in: text) {
+            throw HogMailError(file: file, line: problem.line + lineOffset, problem.message)
+        }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -184,5 +189,107 @@ struct YAMLMapping {
         default:
             return "\(error)"
         }
+    }
+}
+
+/// A linear scan of YAML text for what would make composing it explode: aliases (`*name`,
+/// which repeat what an anchor holds; nine lines of them make a billion values) and flow
+/// collections (`[`, `{`) and block collections nested past any honest use (Yams composes,
+/// and HogMail reads, a value with one level of recursion per level). Quoted values, comments and block
+/// scalars (`|`, `>`) are stepped over, so an asterisk in text is never mistaken for an alias.
+enum YAMLSafetyScan {
+    static let flowNesting = 32
+    /// Indentation levels, `- ` and `key: ` on one line, and `[`/`{` together.
+    static let nesting = 64
+
+    struct Problem: Equatable {
+        var line: Int
+        var message: String
+    }
+
+    static func firstProblem(in text: String) -> Problem? {
+        var quote: UInt8?
+        var flowDepth = 0
+        /// Inside a block scalar: lines indented more than this belong to it.
+        var blockScalarParent: Int?
+        var lineNumber = 0
+        /// The indentation of the block collections the current line is inside.
+        var indents: [Int] = []
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let bytes = Array(line)
+            let indent = bytes.prefix { $0 == UInt8(ascii: " ") }.count
+            if let parent = blockScalarParent {
+                if indent > parent || bytes.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }) { continue }
+                blockScalarParent = nil
+            }
+            var nodeStart = quote == nil
+            var index = 0
+            var compact = 0
+            let isBlank = bytes.allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+            if quote == nil, flowDepth == 0, !isBlank, bytes[indent] != UInt8(ascii: "#") {
+                while let last = indents.last, last >= indent { indents.removeLast() }
+                indents.append(indent)
+            }
+            scanning: while index < bytes.count {
+                let byte = bytes[index]
+                if let open = quote {
+                    if byte == UInt8(ascii: "\\") && open == UInt8(ascii: "\"") { index += 2; continue }
+                    if byte == open {
+                        if open == UInt8(ascii: "'"), index + 1 < bytes.count, bytes[index + 1] == open { index += 2; continue }
+                        quote = nil
+                    }
+                    index += 1
+                    continue
+                }
+                let next: UInt8? = index + 1 < bytes.count ? bytes[index + 1] : nil
+                let nextIsBlank = next == nil || next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\r")
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { index += 1; continue }
+                if byte == UInt8(ascii: "#"), index == 0 || bytes[index - 1] == UInt8(ascii: " ") || bytes[index - 1] == UInt8(ascii: "\t") { break }
+                if nodeStart {
+                    switch byte {
+                    case UInt8(ascii: "*"):
+                        let name = String(decoding: bytes[(index + 1)...].prefix { ![UInt8(ascii: " "), UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}")].contains($0) }, as: UTF8.self)
+                        return Problem(line: lineNumber, message: "This YAML uses the alias `*\(name)`, and HogMail does not expand aliases: a few lines of them can grow into gigabytes (\"billion laughs\"). Write the value out in full, or quote it (`\"*\(name)\"`) if it is text.")
+                    case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                        quote = byte
+                        nodeStart = false
+                    case UInt8(ascii: "|"), UInt8(ascii: ">") where flowDepth == 0:
+                        blockScalarParent = indent
+                        break scanning
+                    case UInt8(ascii: "-"), UInt8(ascii: "?"), UInt8(ascii: ":") where nextIsBlank:
+                        compact += 1
+                    case UInt8(ascii: "["), UInt8(ascii: "{"):
+                        flowDepth += 1
+                    case UInt8(ascii: "&"), UInt8(ascii: "!"):
+                        // An anchor or a tag: the node itself follows.
+                        while index + 1 < bytes.count, bytes[index + 1] != UInt8(ascii: " ") { index += 1 }
+                    case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                        flowDepth = max(0, flowDepth - 1)
+                        nodeStart = false
+                    default:
+                        nodeStart = false
+                    }
+                } else if byte == UInt8(ascii: ":"), nextIsBlank || (flowDepth > 0 && [UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}")].contains(next!)) {
+                    nodeStart = true
+                    compact += 1
+                } else if flowDepth > 0 {
+                    switch byte {
+                    case UInt8(ascii: ","): nodeStart = true
+                    case UInt8(ascii: "["), UInt8(ascii: "{"): flowDepth += 1; nodeStart = true
+                    case UInt8(ascii: "]"), UInt8(ascii: "}"): flowDepth -= 1
+                    default: break
+                    }
+                }
+                if flowDepth > flowNesting {
+                    return Problem(line: lineNumber, message: "This YAML nests `[` and `{` more than \(flowNesting) deep; HogMail accepts at most \(flowNesting) levels. Flatten the value.")
+                }
+                if indents.count + compact + flowDepth > nesting {
+                    return Problem(line: lineNumber, message: "This YAML nests lists and groups of keys more than \(nesting) deep; HogMail accepts at most \(nesting) levels. Flatten the value.")
+                }
+                index += 1
+            }
+        }
+        return nil
     }
 }

@@ -56,8 +56,9 @@ struct TrackerHostRule: Rule {
         var reported: Set<String> = []
         return email.urls.compactMap { _, url in
             guard url.hasPrefix("http"), !reported.contains(url) else { return nil }
-            if email.configuration.lint.allowHosts.contains(where: { LintedEmail.matches(url, entry: $0) }) { return nil }
-            guard let entry = email.lists.trackerHosts.first(where: { LintedEmail.matches(url, entry: $0.value) }) else { return nil }
+            guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return nil }
+            if email.configuration.lint.allowHosts.contains(where: { LintedEmail.matches(host: host, path: components.path, entry: $0) }) { return nil }
+            guard let entry = email.lists.trackerHosts.first(where: { LintedEmail.matches(host: host, path: components.path, entry: $0.value) }) else { return nil }
             reported.insert(url)
             return finding("\(url) goes through \(entry.value) (\(entry.note)), a third party that records who opened or clicked. Link to the destination directly.",
                            at: email.location(ofURL: url), excerpt: url)

@@ -168,3 +168,32 @@ import Testing
         #expect(issue?.lintAllowances == [LintAllowance(rule: "http_link", reason: "The vendor has no HTTPS", line: 6)])
     }
 }
+
+@Suite struct RealBlogFrontMatterTests {
+    func parse(_ text: String, name: String = "7-post.md") throws -> HogMail.Issue {
+        try DraftParser.parse(Data(text.utf8), path: "issues/\(name)")
+    }
+
+    @Test func generatorsOwnDateFieldsAreTheDate() throws {
+        for field in ["pubDate", "publishDate", "published_at", "created_at"] {
+            let issue = try parse("---\ntitle: T\n\(field): 2021-11-16\n---\n\nBody.\n")
+            #expect(issue.sendTime.date == CalendarDate(year: 2021, month: 11, day: 16), "\(field)")
+            #expect(issue.warnings.isEmpty, "\(field)")
+        }
+    }
+
+    @Test func aDateWithSlashesIsADate() throws {
+        #expect(try parse("---\ntitle: T\ndate: 2025/10/01\n---\n\nBody.\n").sendTime.date == CalendarDate(year: 2025, month: 10, day: 1))
+    }
+
+    @Test func jekyllsDateInTheFileNameIsTheDateWhenTheFrontMatterHasNone() throws {
+        let issue = try parse("---\ntitle: T\n---\n\nBody.\n", name: "2024-12-13-cargo.md")
+        #expect(issue.sendTime.date == CalendarDate(year: 2024, month: 12, day: 13))
+        #expect(issue.number == nil)
+    }
+
+    @Test func mdxCommentsAreDropped() throws {
+        let (text, _) = MDXComponents.strip("## Do I need a framework? {/*do-i-need-a-framework*/}\n\nText.\n")
+        #expect(text == "## Do I need a framework? \n\nText.\n")
+    }
+}

@@ -27,7 +27,7 @@ import Testing
     /// Likewise the lint word lists of Sources/HogMail/Lint/Data.
     @Test func everyLintWordListIsCompiledIn() throws {
         let folder = repositoryRoot.appendingPathComponent("Sources/HogMail/Lint/Data")
-        let onDisk = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".txt") }.sorted()
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".txt") || $0.hasSuffix(".dat") }.sorted()
         #expect(EmbeddedResources.lintData.keys.sorted() == onDisk)
         for name in onDisk {
             #expect(try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8) == EmbeddedResources.lintData[name], "\(name)")
@@ -72,5 +72,17 @@ import Testing
         try project.write(draft("Body", frontMatter: "team: the hogs\n"), to: "issues/1-a.md")
         try project.build()
         #expect(try project.read("out/1/email.txt") == "Hello by the hogs\nBody\nLeave: https://newsletter.example.com/unsubscribe?token=sample\n2261 Market Street #4008, San Francisco, CA 94114, USA\n")
+    }
+}
+
+@Suite struct PublicSuffixListTests {
+    @Test func theShippedCopyParsesAndKnowsTheCommonSuffixes() {
+        let list = PublicSuffixList.bundled
+        #expect(list.count > 9_000)
+        #expect(list.publicSuffix(of: "news.example.co.uk") == "co.uk")
+        #expect(list.publicSuffix(of: "example.com") == "com")
+        #expect(list.publicSuffix(of: "foo.github.io") == "github.io")
+        #expect(list.publicSuffix(of: "executesql.ts") == nil)
+        #expect(list.isRegistrableHost("example.com") && !list.isRegistrableHost("com"))
     }
 }

@@ -5,7 +5,10 @@ import Yams
 /// write, so existing posts build as they are; complains with file, line and fix otherwise.
 public enum DraftParser {
     /// Fields HogMail reads; anything else is kept and reported.
-    static let knownFields: Set<String> = ["title", "subject", "date", "preheader", "description", "issue", "draft", "lint", "author", "deadline"]
+    static let knownFields = Set(["title", "subject", "date", "preheader", "description", "issue", "draft", "lint", "author", "deadline"] + dateAliases)
+    /// What blog generators call the date when they do not call it `date` (Astro's `pubDate`,
+    /// Hugo's `publishDate`, CMS exports' `published_at`, `created_at`…).
+    static let dateAliases: [String] = ["pubDate", "publishDate", "published", "published_at", "publishedAt", "created_at", "created"]
     public static let fileExtensions: Set<String> = ["md", "markdown", "mdx"]
 
     public static func parse(contentsOf url: URL, displayPath: String) throws -> Issue {
@@ -53,11 +56,24 @@ public enum DraftParser {
             }
         }
 
-        guard let dateText = try fields.string("date", at: "date") else {
+        // `date`, else a generator's own name for it, else Jekyll's file name (`2026-01-07-title.md`).
+        var dateKey = "date"
+        var dateText = try fields.string("date", at: "date")
+        for alias in Self.dateAliases where dateText == nil {
+            if let value = try fields.string(alias, at: alias) { dateText = value; dateKey = alias }
+        }
+        if dateText == nil, fileName.range(of: #"^\d{4}-\d{2}-\d{2}-"#, options: .regularExpression) != nil {
+            dateText = String(fileName.prefix(10))
+            dateKey = ""
+        }
+        guard let dateText else {
             throw HogMailError(file: path, line: 1, "The draft has no `date`. Add `date: YYYY-MM-DD`, the day it goes out (`hogmail new` picks the next one on the schedule).")
         }
-        guard let sendTime = SendTime(parsing: dateText) else {
-            throw HogMailError(file: path, line: fields.lineOf("date"), "`date` is `\(dateText)`, which is not a date (use YYYY-MM-DD, optionally with a time: 2026-01-07T16:00:00+00:00).")
+        // `2025/10/01` (some blogs write dates with slashes) is 2025-10-01.
+        let dashed = dateText.range(of: #"^\s*\d{4}/\d{2}/\d{2}"#, options: .regularExpression) != nil
+            ? dateText.replacingOccurrences(of: "/", with: "-") : dateText
+        guard let sendTime = SendTime(parsing: dashed) else {
+            throw HogMailError(file: path, line: dateKey.isEmpty ? 1 : fields.lineOf(dateKey), "`\(dateKey.isEmpty ? "date" : dateKey)` is `\(dateText)`, which is not a date (use YYYY-MM-DD, optionally with a time: 2026-01-07T16:00:00+00:00).")
         }
 
         let isDraft = try fields.bool("draft", at: "draft") ?? false

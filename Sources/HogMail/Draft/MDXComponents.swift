@@ -81,6 +81,22 @@ enum MDXComponents {
                 index = end
                 continue
             }
+            // An MDX comment, `{/* … */}` (heading anchors such as `{/*intro*/}`): dropped, its
+            // line breaks kept so later lines keep their numbers.
+            if scalar == "{", index + 2 < scalars.count, scalars[index + 1] == "/", scalars[index + 2] == "*" {
+                var search = index + 3
+                var end: Int?
+                while search + 2 < scalars.count {
+                    if scalars[search] == "*", scalars[search + 1] == "/", scalars[search + 2] == "}" { end = search + 3; break }
+                    if scalars[search] == "\n", scalars[search + 1] == "\n" { break }
+                    search += 1
+                }
+                if let end {
+                    for position in index..<end where scalars[position] == "\n" { emit("\n") }
+                    index = end
+                    continue
+                }
+            }
             if scalar == "<", index >= noTagBefore, let tag = componentTag(scalars, at: index, failedAt: &noTagBefore) {
                 let source = String(String.UnicodeScalarView(scalars[index..<tag.end]))
                 if !source.hasPrefix("</") { removed.append(Removal(line: line, name: tag.name)) }

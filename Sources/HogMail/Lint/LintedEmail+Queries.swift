@@ -74,6 +74,12 @@ extension LintedEmail {
     }
 
     /// The host of a URL, lower-cased, without a leading `www.`.
+    /// The links that are personal by design: the reader's own unsubscribe and confirm links.
+    func isOwnPersonalLink(_ url: String) -> Bool {
+        let base = configuration.urls.publicBase
+        return url == unsubscribeURL || url.hasPrefix(base + "/unsubscribe") || url.hasPrefix(base + "/confirm")
+    }
+
     public static func host(of url: String) -> String? {
         guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return nil }
         return host.hasPrefix("www.") ? String(host.dropFirst(4)) : host

@@ -8,7 +8,7 @@ public struct Linter: Sendable {
         UnsubscribeLinkInHTMLRule.self, UnsubscribeLinkInTextRule.self, ListUnsubscribeHeaderRule.self,
         ListUnsubscribePostHeaderRule.self, PostalAddressRule.self, SenderConfiguredRule.self, ListIDHeaderRule.self,
         // Privacy
-        TrackingPixelRule.self, TrackerHostRule.self, ClickTrackingRedirectRule.self, UTMParametersRule.self,
+        TrackingPixelRule.self, TrackerHostRule.self, ClickTrackingRedirectRule.self, LinkShortenerRule.self, UTMParametersRule.self, ReaderIdentifierRule.self,
         // Dark patterns
         FalseUrgencyRule.self, CountdownTimerRule.self, FakeReplySubjectRule.self, DeceptiveLinkTextRule.self,
         HiddenUnsubscribeRule.self, ConfirmshamingRule.self, ShoutingSubjectRule.self, PrecheckedBoxRule.self,

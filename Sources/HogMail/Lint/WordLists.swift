@@ -10,6 +10,7 @@ public struct WordLists: Sendable {
     public var urgency: [Entry]
     public var confirmshaming: [Entry]
     public var trackerHosts: [Entry]
+    public var shortenerHosts: [Entry]
     public var countdownHosts: [Entry]
     public var redirectParameters: [Entry]
 
@@ -21,7 +22,7 @@ public struct WordLists: Sendable {
             }
             return parse(text)
         }
-        return WordLists(urgency: load("urgency"), confirmshaming: load("confirmshaming"), trackerHosts: load("tracker-hosts"),
+        return WordLists(urgency: load("urgency"), confirmshaming: load("confirmshaming"), trackerHosts: load("tracker-hosts"), shortenerHosts: load("shortener-hosts"),
                          countdownHosts: load("countdown-hosts"), redirectParameters: load("redirect-parameters"))
     }()
 

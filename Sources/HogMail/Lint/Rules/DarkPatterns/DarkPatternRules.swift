@@ -75,25 +75,59 @@ struct FakeReplySubjectRule: Rule {
 struct DeceptiveLinkTextRule: Rule {
     static let description = RuleDescription(
         identifier: "deceptive_link_text", name: "Deceptive link text", kind: .darkPatterns, severity: .error,
-        description: "A link whose text shows an address goes to that address's site, and `https` shown is not `http` linked.",
+        description: "A link whose text shows an address goes to that address's site, and `https` shown is not `http` linked. Text is an address when it has a scheme or `www.`, or is host-shaped and ends in a real public suffix (the Public Suffix List); a file name (`config.ts`, `query-retention.md`) is not.",
         rationale: "Showing one address and linking another is the phishing trick; readers must be able to trust what a link says.",
         triggeringExamples: [
             LintExample("Log in at [paypal.com](https://paypal.example.net/login)."),
             LintExample("See [https://example.com/docs](http://example.com/docs)."),
+            LintExample("See [www.example.org](https://example.net/)."),
+            LintExample("Read [example.co.uk/news](https://example.net/news)."),
         ],
         nonTriggeringExamples: [
             LintExample("See [example.com](https://www.example.com/about)."),
             LintExample("See <https://example.com/docs>."),
             LintExample("Read [the docs](https://docs.example.com)."),
+            LintExample("The fix is in [executesql.ts](https://github.com/example/app/blob/main/src/executesql.ts)."),
+            LintExample("See [query-retention.md](https://github.com/example/docs/blob/main/query-retention.md) and [setup.sh](https://github.com/example/app/blob/main/setup.sh)."),
+            LintExample("Built with [Node.js](https://nodejs.org/) and [Next.js](https://nextjs.org/)."),
+            LintExample("Download it from [https://nodejs.org/download/](/download/)."),
         ])
+
+    /// Endings of code and document files. Some are also country suffixes (`.sh`, `.rs`, `.md`,
+    /// `.py`), but a bare `setup.sh` in a newsletter is a file; with a scheme or a path it is an address.
+    static let fileExtensions: Set<String> = [
+        "ts", "tsx", "js", "jsx", "mjs", "cjs", "md", "mdx", "markdown", "rst", "txt", "py", "rb", "rs", "go", "sh", "bash", "zsh",
+        "swift", "kt", "java", "c", "h", "cc", "cpp", "hpp", "cs", "m", "mm", "php", "pl", "lua", "ex", "exs", "erl", "hs", "scala",
+        "clj", "dart", "vue", "svelte", "astro", "css", "scss", "sass", "less", "html", "htm", "xml", "json", "jsonc", "yml", "yaml",
+        "toml", "ini", "cfg", "conf", "env", "lock", "sql", "csv", "tsv", "log", "proto", "graphql", "gql", "tf", "hcl", "nix",
+        "dockerfile", "gradle", "cmake", "mk", "zip", "tar", "gz", "tgz", "pdf", "png", "jpg", "jpeg", "gif", "svg", "webp",
+        "wasm", "ipynb", "dat", "bin", "so", "dll", "exe", "patch", "diff",
+    ]
+
+    /// The host a link text shows, or nil when the text is not an address.
+    static func shownHost(_ text: String) -> String? {
+        guard text.range(of: #"^(https?://)?([A-Za-z0-9-]+\.)+[A-Za-z0-9-]{2,}(:\d+)?([/?#]\S*)?$"#, options: .regularExpression) != nil else { return nil }
+        let hasScheme = text.lowercased().hasPrefix("http://") || text.lowercased().hasPrefix("https://")
+        guard let host = LintedEmail.host(of: hasScheme ? text : "https://" + text) else { return nil }
+        if hasScheme || text.lowercased().hasPrefix("www.") { return host }
+        let hostPart = text.prefix { $0 != "/" && $0 != "?" && $0 != "#" && $0 != ":" }
+        let hasPath = hostPart.count < text.count
+        let last = host.split(separator: ".").last.map(String.init) ?? ""
+        if !hasPath && fileExtensions.contains(last) { return nil }
+        return PublicSuffixList.bundled.isRegistrableHost(host) ? host : nil
+    }
 
     func findings(in email: LintedEmail) -> [Finding] {
         email.anchors.compactMap { anchor in
             let text = anchor.text.trimmingCharacters(in: .whitespaces)
             let href = HTML.unescape(anchor.href)
-            guard text.range(of: #"^(https?://)?([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?([/?#]\S*)?$"#, options: .regularExpression) != nil,
-                  let target = LintedEmail.host(of: href) else { return nil }
-            let shown = LintedEmail.host(of: text.contains("://") ? text : "https://" + text) ?? ""
+            guard let shown = Self.shownHost(text), let target = LintedEmail.host(of: href) else { return nil }
+            // A link the draft wrote relative (`[nodejs.org/download](/download/)`) goes to the
+            // editor's own site (`urls.site`), which its text names.
+            if let site = email.configuration.urls.site, href.hasPrefix(site + "/"),
+               email.issue.sourceText.contains("](" + href.dropFirst(site.count)) || email.issue.sourceText.contains("href=\"" + href.dropFirst(site.count)) {
+                return nil
+            }
             if shown != target {
                 return finding("The link text shows \(shown) but the link goes to \(target). Make the text say where the link goes.",
                                at: email.location(ofURL: href), excerpt: "\(text) → \(href)")

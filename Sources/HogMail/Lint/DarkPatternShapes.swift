@@ -1,0 +1,104 @@
+import Foundation
+
+/// The shapes of manipulative sentences (`Lint/Data/shapes.txt`): per kind of dark pattern,
+/// regular expressions over a sentence built from vocabulary groups — a countdown, an offer
+/// ending soon, a count of items left, a person somewhere who just bought, a first-person "no"
+/// tied to a loss. They generalise where phrase lists cannot; `hogmail rules` and the corpus
+/// test (`Fixtures/phrases/`) measure them.
+public struct DarkPatternShapes: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case urgency, scarcity, highDemand = "high_demand", fakeActivity = "fake_activity", confirmshaming
+    }
+
+    public struct Shape: Sendable {
+        public var kind: Kind
+        public var name: String
+        let expression: NSRegularExpression
+    }
+
+    public struct Match: Sendable, Equatable {
+        public var kind: Kind
+        /// Which shape matched, for `--explain`.
+        public var shape: String
+        /// The words that matched, as written.
+        public var text: String
+    }
+
+    public let shapes: [Shape]
+
+    public static let bundled = try! DarkPatternShapes(EmbeddedResources.lintData["shapes.txt"] ?? "")
+
+    public init(_ text: String) throws {
+        var groups: [String: String] = [:]
+        var shapes: [Shape] = []
+        for (number, rawLine) in text.components(separatedBy: "\n").enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("@"), let equals = line.firstIndex(of: "=") {
+                groups[line[line.index(after: line.startIndex)..<equals].trimmingCharacters(in: .whitespaces)] =
+                    line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            let parts = line.split(separator: "|", maxSplits: 2).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 3, let kind = Kind(rawValue: parts[0]) else {
+                throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "A shape line is `KIND | name | pattern` with KIND one of \(Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            var pattern = parts[2]
+            // Groups may name groups; three rounds are plenty for this file.
+            for _ in 0..<3 {
+                for (name, value) in groups.sorted(by: { $0.key.count > $1.key.count }) {
+                    pattern = pattern.replacingOccurrences(of: "@" + name, with: "(?:" + value + ")")
+                }
+            }
+            do {
+                shapes.append(Shape(kind: kind, name: parts[1], expression: try NSRegularExpression(pattern: pattern)))
+            } catch {
+                throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "The pattern of `\(parts[1])` is not a valid regular expression: \(error.localizedDescription).")
+            }
+        }
+        self.shapes = shapes
+    }
+
+    /// Lower-cased, with curly quotes straightened: the form the shapes are written for.
+    static func normalize(_ sentence: String) -> String {
+        sentence.lowercased()
+            .replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{2018}", with: "'")
+            .replacingOccurrences(of: "\u{201C}", with: "\"").replacingOccurrences(of: "\u{201D}", with: "\"")
+    }
+
+    /// Every shape that matches one sentence.
+    public func matches(inSentence sentence: String) -> [Match] {
+        let text = Self.normalize(sentence)
+        let range = NSRange(text.startIndex..., in: text)
+        return shapes.compactMap { shape in
+            guard let found = shape.expression.firstMatch(in: text, range: range), let matched = Range(found.range, in: text) else { return nil }
+            return Match(kind: shape.kind, shape: shape.name, text: String(text[matched]).trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// The sentences of a text: split after `.`, `!`, `?` and `…` followed by a space, and at line breaks.
+    public static func sentences(_ text: String) -> [String] {
+        var result: [String] = []
+        var current = ""
+        var previous: Character?
+        for character in text {
+            if character == "\n" {
+                if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
+                current = ""
+            } else if character == " ", let previous, ".!?…".contains(previous) {
+                if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
+                current = ""
+            } else {
+                current.append(character)
+            }
+            previous = character
+        }
+        if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
+        return result.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Every match in a longer text, sentence by sentence.
+    public func matches(in text: String) -> [Match] {
+        Self.sentences(text).flatMap { matches(inSentence: $0) }
+    }
+}

@@ -11,6 +11,7 @@ extension Hogmail {
             Examples:
               hogmail lint
               hogmail lint issues/3-flags.md --format json
+              hogmail lint 3 --explain          also say which dark-pattern shape matched which words
             """)
 
         @OptionGroup var project: ProjectOptions
@@ -20,6 +21,9 @@ extension Hogmail {
 
         @Option(help: "text for people, json for CI.")
         var format: OutputFormat = .text
+
+        @Flag(help: "Under each dark-pattern finding, which shape of Lint/Data/shapes.txt matched which words.")
+        var explain = false
 
         func run() throws {
             var failed = false
@@ -32,7 +36,10 @@ extension Hogmail {
                 case .json:
                     FileHandle.standardOutput.write(try LintOutput.json(findings))
                 case .text:
-                    for finding in findings { print(finding.description) }
+                    for finding in findings {
+                        print(finding.description)
+                        if explain, let explanation = finding.explanation { print("  explain: \(explanation)") }
+                    }
                     for issue in report.issues {
                         for unused in issue.lint.unusedAllowances {
                             Console.printError("\(issue.sourcePath):\(unused.line): warning: `lint.allow.\(unused.rule)` silences nothing in this issue; remove it.")

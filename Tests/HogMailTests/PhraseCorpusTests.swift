@@ -24,12 +24,10 @@ import Testing
         return kinds
     }
 
-    /// The floors `make test` holds the rules to, per kind: recall (a manipulative sentence of
-    /// the kind is flagged by any dark-pattern rule) and precision (of the sentences a kind's
-    /// shapes flag, the share that are manipulative). Issue #13 asks for 90% recall (80% for fake
-    /// activity) and 95% precision; the figures reached are in the README, and these floors
-    /// stop them from sliding back while the rest is built.
-    static let recallFloor: [String: Double] = ["urgency": 0.90, "scarcity": 0.82, "high_demand": 0.88, "fake_activity": 0.90, "confirmshaming": 0.90]
+    /// Issue #13's thresholds, per kind: recall (a manipulative sentence of the kind is flagged
+    /// by any dark-pattern rule) at least 90% (80% for fake activity), and precision (of the
+    /// sentences a kind's shapes flag, the share that are manipulative) at least 95%.
+    static let recallFloor: [String: Double] = ["urgency": 0.90, "scarcity": 0.90, "high_demand": 0.90, "fake_activity": 0.80, "confirmshaming": 0.90]
     static let precisionFloor = 0.95
 
     @Test func theCorpusIsLargeAndHalfOfEachSideIsPublic() throws {
@@ -79,5 +77,38 @@ import Testing
         #expect(!PhraseMatcher.matches(in: "Only three spots are left…", list: lists).isEmpty)
         #expect(!PhraseMatcher.matches(in: "Don’t miss out", list: lists).isEmpty)
         #expect(PhraseMatcher.matches(in: "There is no hurry.", list: lists).isEmpty)
+    }
+}
+
+/// Each shape of Lint/Data/shapes.txt documents itself: the sentences it must match, and honest
+/// ones that no shape of its kind may match.
+@Suite struct DarkPatternShapeTests {
+    @Test(arguments: DarkPatternShapes.bundled.shapes.map(\.name))
+    func shapeExamplesBehaveAsDocumented(name: String) {
+        let shapes = DarkPatternShapes.bundled
+        let shape = shapes.shapes.first { $0.name == name }!
+        #expect(!shape.triggering.isEmpty && !shape.quiet.isEmpty, "\(name) needs a `+` and a `-` example")
+        for sentence in shape.triggering {
+            #expect(shapes.matches(inSentence: sentence).contains { $0.shape == name }, "\(name) should match: \(sentence)")
+        }
+        for sentence in shape.quiet {
+            let hits = shapes.matches(inSentence: sentence).filter { $0.kind == shape.kind }
+            #expect(hits.isEmpty, "\(name): no \(shape.kind.rawValue) shape should match \"\(sentence)\", but \(hits.map(\.shape)) did")
+        }
+    }
+
+    @Test func aFindingExplainsWhichShapeMatchedWhichWords() throws {
+        let example = LintExample("Sarah in Austin just bought this.")
+        let findings = try ExampleRunner.findings(for: example, rule: FakeActivityRule.self)
+        let explanation = try #require(findings.first?.explanation)
+        #expect(explanation.contains("shape \"person just acted\"") || explanation.contains("shape \"someone somewhere bought\""))
+        #expect(explanation.contains("sarah in austin just bought"))
+    }
+
+    @Test func sentencesSplitAtTheirEndsAndAtLineBreaks() {
+        #expect(DarkPatternShapes.sentences("One. Two!\n\nThree?\n- Four\n- Five") == ["One.", "Two!", "Three?", "- Four", "- Five"])
+        // The text part wraps at 78 columns; a wrap is not a sentence end.
+        #expect(DarkPatternShapes.sentences("No tracking pixels, no\n\"last chance\" lines.") == ["No tracking pixels, no \"last chance\" lines."])
+        #expect(DarkPatternShapes.sentences("Version 1.2 is out.") == ["Version 1.2 is out."])
     }
 }

@@ -13,6 +13,12 @@ public struct DarkPatternShapes: Sendable {
     public struct Shape: Sendable {
         public var kind: Kind
         public var name: String
+        /// As written in shapes.txt, with its `@group` names.
+        public var pattern: String
+        /// Sentences it matches, and sentences no shape of its kind matches: its documentation
+        /// (`hogmail rules`) and its tests.
+        public var triggering: [String] = []
+        public var quiet: [String] = []
         let expression: NSRegularExpression
     }
 
@@ -34,6 +40,14 @@ public struct DarkPatternShapes: Sendable {
         for (number, rawLine) in text.components(separatedBy: "\n").enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("+ ") || line.hasPrefix("- ") {
+                guard !shapes.isEmpty else {
+                    throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "An example line (`+ …` or `- …`) must follow a shape line.")
+                }
+                let example = String(line.dropFirst(2))
+                if line.hasPrefix("+") { shapes[shapes.count - 1].triggering.append(example) } else { shapes[shapes.count - 1].quiet.append(example) }
+                continue
+            }
             if line.hasPrefix("@"), let equals = line.firstIndex(of: "=") {
                 groups[line[line.index(after: line.startIndex)..<equals].trimmingCharacters(in: .whitespaces)] =
                     line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
@@ -43,7 +57,8 @@ public struct DarkPatternShapes: Sendable {
             guard parts.count == 3, let kind = Kind(rawValue: parts[0]) else {
                 throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "A shape line is `KIND | name | pattern` with KIND one of \(Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
-            var pattern = parts[2]
+            let written = parts[2]
+            var pattern = written
             // Groups may name groups; three rounds are plenty for this file.
             for _ in 0..<3 {
                 for (name, value) in groups.sorted(by: { $0.key.count > $1.key.count }) {
@@ -51,7 +66,7 @@ public struct DarkPatternShapes: Sendable {
                 }
             }
             do {
-                shapes.append(Shape(kind: kind, name: parts[1], expression: try NSRegularExpression(pattern: pattern)))
+                shapes.append(Shape(kind: kind, name: parts[1], pattern: written, expression: try NSRegularExpression(pattern: pattern)))
             } catch {
                 throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "The pattern of `\(parts[1])` is not a valid regular expression: \(error.localizedDescription).")
             }
@@ -76,25 +91,47 @@ public struct DarkPatternShapes: Sendable {
         }
     }
 
-    /// The sentences of a text: split after `.`, `!`, `?` and `…` followed by a space, and at line breaks.
+    /// The sentences of a text: split after `.`, `!`, `?` and `…` followed by a space, at blank
+    /// lines, and before a line that starts a list item, a quote or a heading. Other line breaks
+    /// are spaces: the text part is wrapped at 78 columns, and a sentence must not be cut where
+    /// the wrap falls (`no` at the end of one line, `"last chance"` at the start of the next).
     public static func sentences(_ text: String) -> [String] {
-        var result: [String] = []
+        var paragraphs: [String] = []
         var current = ""
-        var previous: Character?
-        for character in text {
-            if character == "\n" {
-                if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
-                current = ""
-            } else if character == " ", let previous, ".!?…".contains(previous) {
-                if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
-                current = ""
-            } else {
-                current.append(character)
-            }
-            previous = character
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let startsBlock = trimmed.isEmpty || trimmed.hasPrefix("- ") || trimmed.hasPrefix("* ") || trimmed.hasPrefix("+ ")
+                || trimmed.hasPrefix(">") || trimmed.hasPrefix("#") || trimmed.range(of: #"^\d+[.)] "#, options: .regularExpression) != nil
+            if startsBlock, !current.isEmpty { paragraphs.append(current); current = "" }
+            if !trimmed.isEmpty { current += (current.isEmpty ? "" : " ") + trimmed }
         }
-        if !current.trimmingCharacters(in: .whitespaces).isEmpty { result.append(current) }
-        return result.map { $0.trimmingCharacters(in: .whitespaces) }
+        if !current.isEmpty { paragraphs.append(current) }
+        var result: [String] = []
+        for paragraph in paragraphs {
+            var sentence = ""
+            var previous: Character?
+            for character in paragraph {
+                if character == " ", let previous, ".!?…".contains(previous) {
+                    if !sentence.isEmpty { result.append(sentence) }
+                    sentence = ""
+                } else {
+                    sentence.append(character)
+                }
+                previous = character
+            }
+            if !sentence.isEmpty { result.append(sentence) }
+        }
+        return result
+    }
+
+    /// The rule that reports a kind.
+    public static func rule(for kind: Kind) -> String {
+        switch kind {
+        case .urgency: return "false_urgency"
+        case .scarcity, .highDemand: return "false_scarcity"
+        case .fakeActivity: return "fake_activity"
+        case .confirmshaming: return "confirmshaming"
+        }
     }
 
     /// Every match in a longer text, sentence by sentence.

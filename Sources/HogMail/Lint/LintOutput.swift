@@ -4,12 +4,14 @@ import Foundation
 public enum LintOutput {
     struct FindingJSON: Encodable {
         var rule: String, severity: String, message: String, file: String?, line: Int?, excerpt: String?, silenced: Bool, reason: String?
+        /// Which dark-pattern shape matched which words (omitted for other rules).
+        var explanation: String?
     }
 
     public static func json(_ findings: [Finding]) throws -> Data {
         let rows = findings.map {
             FindingJSON(rule: $0.rule, severity: $0.severity.rawValue, message: $0.message, file: $0.file, line: $0.line,
-                        excerpt: $0.excerpt, silenced: $0.isSilenced, reason: $0.silencedReason)
+                        excerpt: $0.excerpt, silenced: $0.isSilenced, reason: $0.silencedReason, explanation: $0.explanation)
         }
         struct Document: Encodable {
             var findings: [FindingJSON]
@@ -52,6 +54,15 @@ public enum LintOutput {
             }
             lines.append("")
         }
+        lines.append("**Dark-pattern shapes** (`Lint/Data/shapes.txt`; each with a sentence it matches and one it leaves alone)")
+        lines.append("")
+        lines.append("| rule | shape | matches | leaves alone |")
+        lines.append("| --- | --- | --- | --- |")
+        for shape in DarkPatternShapes.bundled.shapes {
+            func cell(_ text: String?) -> String { text.map { "\"\($0.replacingOccurrences(of: "|", with: "\\|"))\"" } ?? "" }
+            lines.append("| `\(DarkPatternShapes.rule(for: shape.kind))` | \(shape.name) | \(cell(shape.triggering.first)) | \(cell(shape.quiet.first)) |")
+        }
+        lines.append("")
         return lines.joined(separator: "\n")
     }
 
@@ -62,6 +73,10 @@ public enum LintOutput {
             text += "  \(rule.description)\n  Why: \(rule.rationale)\n"
             for example in rule.triggeringExamples.prefix(2) { text += "  Triggers:     \(summary(example))\n" }
             for example in rule.nonTriggeringExamples.prefix(1) { text += "  Does not:     \(summary(example))\n" }
+            for shape in DarkPatternShapes.bundled.shapes where DarkPatternShapes.rule(for: shape.kind) == rule.identifier {
+                text += "  Shape \"\(shape.name)\": e.g. \(shape.triggering.map { "\"\($0)\"" }.joined(separator: ", "))"
+                text += shape.quiet.isEmpty ? "\n" : "; not \(shape.quiet.map { "\"\($0)\"" }.joined(separator: ", "))\n"
+            }
             return text
         }.joined(separator: "\n")
     }

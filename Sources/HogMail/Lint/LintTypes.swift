@@ -87,6 +87,8 @@ public struct Finding: Sendable, Equatable, Codable {
     public var excerpt: String?
     /// The reason given in the front matter, when silenced.
     public var silencedReason: String?
+    /// For `hogmail lint --explain`: which shape matched which words, and how to read it.
+    public var explanation: String?
 
     public var isSilenced: Bool { silencedReason != nil }
 

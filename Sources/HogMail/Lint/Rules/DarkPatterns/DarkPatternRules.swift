@@ -100,8 +100,13 @@ extension DarkPatternShapes {
             // the words before the first quote.
             let beforeQuote = sentence.prefix { !"'\u{2019}\u{2018}\"\u{201C}\u{201D}[".contains($0) }
             let anchor = String((beforeQuote.count >= 8 ? beforeQuote : sentence[...]).prefix(40))
-            return rule.finding("The \(label) says \"\(sentence.prefix(120))\": it has the shape of \(match.kind.description) (\(match.shape): \"\(match.text)\"). \(advice)",
-                                at: email.location(forPhraseIn: label, phrase: anchor), excerpt: match.text)
+            var found = rule.finding("The \(label) says \"\(sentence.prefix(120))\": it has the shape of \(match.kind.description) (\(match.shape): \"\(match.text)\"). \(advice)",
+                                     at: email.location(forPhraseIn: label, phrase: anchor), excerpt: match.text)
+            let shape = bundled.shapes.first { $0.kind == match.kind && $0.name == match.shape }
+            found.explanation = "shape \"\(match.shape)\" (\(match.kind.rawValue), Lint/Data/shapes.txt) matched the words \"\(match.text)\" in the \(label) sentence \"\(sentence)\""
+                + (shape?.triggering.first.map { ". It is the shape of, for example: \"\($0)\"" } ?? "")
+                + ". `hogmail rules` lists every shape of `\(R.description.identifier)`; if this is honest, rephrase it or silence the rule in the front matter with a reason."
+            return found
         }
     }
 }

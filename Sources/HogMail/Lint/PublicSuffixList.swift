@@ -42,6 +42,15 @@ public struct PublicSuffixList: Sendable {
         return best
     }
 
+    /// The registrable domain of `host` (its public suffix and one label more: `example.co.uk`
+    /// for `news.example.co.uk`), or nil when it has no known suffix.
+    public func registrableDomain(of host: String) -> String? {
+        let lowered = host.lowercased()
+        guard let suffix = publicSuffix(of: lowered), lowered.count > suffix.count + 1 else { return nil }
+        let head = lowered.dropLast(suffix.count + 1)
+        return String(head.split(separator: ".").last ?? Substring(head)) + "." + suffix
+    }
+
     /// True when `host` ends in a listed suffix and has a label in front of it (`example.com`,
     /// not `com` or `executesql.ts`).
     public func isRegistrableHost(_ host: String) -> Bool {

@@ -92,7 +92,12 @@ extension DarkPatternShapes {
                                   skipping: Set<String>, advice: String) -> [Finding] {
         // A sentence a phrase-list entry already reported is not reported twice.
         let skipped = skipping.map { PhraseMatcher.tokens($0).joined(separator: " ") }
+        // The text part repeats the subject (and the preheader) as its first lines: those are
+        // reported once, for the front matter line that holds them.
+        func letters(_ text: String) -> String { text.lowercased().filter { $0.isLetter || $0.isNumber } }
+        let repeated = label == "body" ? Set([letters(email.issue.subject), letters(email.issue.preheader)]) : []
         return sentences(text).compactMap { sentence in
+            if repeated.contains(letters(sentence)) { return nil }
             guard let match = bundled.matches(inSentence: sentence).first(where: { kinds.contains($0.kind) }) else { return nil }
             let words = PhraseMatcher.tokens(sentence).joined(separator: " ")
             guard !skipped.contains(where: { !$0.isEmpty && words.contains($0) }) else { return nil }
@@ -101,13 +106,22 @@ extension DarkPatternShapes {
             let beforeQuote = sentence.prefix { !"'\u{2019}\u{2018}\"\u{201C}\u{201D}[".contains($0) }
             let anchor = String((beforeQuote.count >= 8 ? beforeQuote : sentence[...]).prefix(40))
             var found = rule.finding("The \(label) says \"\(sentence.prefix(120))\": it has the shape of \(match.kind.description) (\(match.shape): \"\(match.text)\"). \(advice)",
-                                     at: email.location(forPhraseIn: label, phrase: anchor), excerpt: match.text)
+                                     at: Self.location(in: email, label: label, anchor: anchor, words: match.text), excerpt: match.text)
             let shape = bundled.shapes.first { $0.kind == match.kind && $0.name == match.shape }
             found.explanation = "shape \"\(match.shape)\" (\(match.kind.rawValue), Lint/Data/shapes.txt) matched the words \"\(match.text)\" in the \(label) sentence \"\(sentence)\""
                 + (shape?.triggering.first.map { ". It is the shape of, for example: \"\($0)\"" } ?? "")
                 + ". `hogmail rules` lists every shape of `\(R.description.identifier)`; if this is honest, rephrase it or silence the rule in the front matter with a reason."
             return found
         }
+    }
+}
+
+extension DarkPatternShapes {
+    /// The draft line of a sentence: by its first words, else by the words the shape matched.
+    static func location(in email: LintedEmail, label: String, anchor: String, words: String) -> SourcePosition {
+        let first = email.location(forPhraseIn: label, phrase: anchor)
+        if first.line != nil { return first }
+        return email.location(forPhraseIn: label, phrase: words)
     }
 }
 
@@ -181,6 +195,10 @@ struct DeceptiveLinkTextRule: Rule {
             LintExample("See [query-retention.md](https://github.com/example/docs/blob/main/query-retention.md) and [setup.sh](https://github.com/example/app/blob/main/setup.sh)."),
             LintExample("Built with [Node.js](https://nodejs.org/) and [Next.js](https://nextjs.org/)."),
             LintExample("Download it from [https://nodejs.org/download/](/download/)."),
+            LintExample("Use [`window.open`](https://www.electronjs.org/docs/latest/api/window-open) instead."),
+            LintExample("The service is open source: [update.electronjs.org](https://github.com/electron/update.electronjs.org)."),
+            LintExample("A tweet: [pic.twitter.com/abc123](https://t.co/abc123)"),
+            LintExample("Read [docs.example.com](https://example.com/docs)."),
         ])
 
     /// Endings of code and document files. Some are also country suffixes (`.sh`, `.rs`, `.md`,
@@ -193,6 +211,20 @@ struct DeceptiveLinkTextRule: Rule {
         "dockerfile", "gradle", "cmake", "mk", "zip", "tar", "gz", "tgz", "pdf", "png", "jpg", "jpeg", "gif", "svg", "webp",
         "wasm", "ipynb", "dat", "bin", "so", "dll", "exe", "patch", "diff",
     ]
+
+    /// Domains that are one site's own short or alternative names (Twitter's `pic.twitter.com`
+    /// links go through its `t.co`).
+    static let sameSite: [String: String] = [
+        "t.co": "twitter.com", "x.com": "twitter.com", "youtu.be": "youtube.com", "fb.me": "facebook.com", "redd.it": "reddit.com",
+        "amzn.to": "amazon.com", "wp.me": "wordpress.com", "goo.gl": "google.com", "g.co": "google.com",
+    ]
+
+    /// Who a host belongs to: its registrable domain (`docs.example.co.uk` → `example.co.uk`),
+    /// with a site's own short domains mapped to it.
+    static func owner(of host: String) -> String {
+        let domain = PublicSuffixList.bundled.registrableDomain(of: host) ?? host
+        return sameSite[domain] ?? domain
+    }
 
     /// The host a link text shows, or nil when the text is not an address.
     static func shownHost(_ text: String) -> String? {
@@ -212,13 +244,17 @@ struct DeceptiveLinkTextRule: Rule {
             let text = anchor.text.trimmingCharacters(in: .whitespaces)
             let href = HTML.unescape(anchor.href)
             guard let shown = Self.shownHost(text), let target = LintedEmail.host(of: href) else { return nil }
+            // Code (`[`window.open`](…)`) names an API, not a site; and a link whose address
+            // names the shown host (github.com/electron/update.electronjs.org) is about that site.
+            if email.issue.sourceText.contains("[`\(text)`]") { return nil }
+            if shown != target, let path = URLComponents(string: href)?.path.lowercased(), path.contains(shown) { return nil }
             // A link the draft wrote relative (`[nodejs.org/download](/download/)`) goes to the
             // editor's own site (`urls.site`), which its text names.
             if let site = email.configuration.urls.site, href.hasPrefix(site + "/"),
                email.issue.sourceText.contains("](" + href.dropFirst(site.count)) || email.issue.sourceText.contains("href=\"" + href.dropFirst(site.count)) {
                 return nil
             }
-            if shown != target {
+            if shown != target, Self.owner(of: shown) != Self.owner(of: target) {
                 return finding("The link text shows \(shown) but the link goes to \(target). Make the text say where the link goes.",
                                at: email.location(ofURL: href), excerpt: "\(text) → \(href)")
             }

@@ -14,8 +14,11 @@ public struct MessageAssembler: Sendable {
     private let ids: MessageIDs
     private let fields: RecipientFields
     private let from: String
+    /// The send whose id goes into each envelope sender's VERP token; nil for sends outside the
+    /// journal (benchmarks), which use the plain bounce address.
+    private let sendID: Int64?
 
-    public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, sendKey: String) {
+    public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, sendKey: String, sendID: Int64? = nil) {
         self.configuration = configuration
         self.signer = signer
         self.message = message
@@ -23,16 +26,19 @@ public struct MessageAssembler: Sendable {
         self.ids = MessageIDs(sendKey: sendKey, domain: configuration.list.from.domain)
         self.fields = RecipientFields(configuration)
         self.from = configuration.list.from.address
+        self.sendID = sendID
     }
 
     public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, send: SendRecord) {
-        self.init(configuration: configuration, signer: signer, message: message, sendKey: "send:\(send.id):\(send.contentHash)")
+        self.init(configuration: configuration, signer: signer, message: message, sendKey: "send:\(send.id):\(send.contentHash)", sendID: send.id)
     }
 
     public func outgoing(email: String, name: String?, publicID: String, at date: Date) throws -> OutgoingMessage {
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = ids.messageID(recipient: email)
         let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
-        return OutgoingMessage(from: from, to: email, messageID: messageID, data: data)
+        let returnPath = sendID.map { TokenSigner.verpAddress(configuration.list.bounceAddress, token: signer.bounceToken(sendID: $0, publicID: publicID)) }
+            ?? configuration.list.bounceAddress
+        return OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, data: data)
     }
 }

@@ -66,11 +66,14 @@ public final class SESTransport: Transport, @unchecked Sendable {
     }
 
     public func send(_ message: OutgoingMessage) async throws {
-        let response = try await request(path: "/v2/email/outbound-emails", json: [
+        var body: [String: Any] = [
             "FromEmailAddress": message.from,
             "Destination": ["ToAddresses": [message.to]],
             "Content": ["Raw": ["Data": Data(message.data).base64EncodedString()]],
-        ])
+        ]
+        // Where SES forwards bounces and complaints: the VERP address that names this message.
+        if let returnPath = message.returnPath { body["FeedbackForwardingEmailAddress"] = returnPath }
+        let response = try await request(path: "/v2/email/outbound-emails", json: body)
         if (200..<300).contains(response.status) { return }
         let detail = Self.describe(response)
         switch response.status {

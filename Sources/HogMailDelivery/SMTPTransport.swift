@@ -246,7 +246,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         private func start(_ job: Job) {
             let handle = job.handle!
             hogmail_curl_easy_setopt_string(handle, CURLOPT_URL, url)
-            hogmail_curl_easy_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(job.message.from)>")
+            hogmail_curl_easy_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(job.message.returnPath ?? job.message.from)>")
             job.recipients = curl_slist_append(nil, "<\(job.message.to)>")
             hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, job.recipients)
             hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)

@@ -79,7 +79,8 @@ public struct SendJob: Sendable {
             let messageID = MessageTemplate.messageID(sendKey: "test:\(issue.message.contentHash):\(now.timeIntervalSince1970)",
                                                       recipient: mailbox.address, domain: configuration.list.from.domain)
             let data = try testMessage.message(for: configuration.recipient(mailbox, token: token, messageID: messageID, date: now))
-            try await transport.send(OutgoingMessage(from: configuration.list.from.address, to: mailbox.address, messageID: messageID, data: data))
+            try await transport.send(OutgoingMessage(from: configuration.list.from.address, returnPath: configuration.list.bounceAddress,
+                                                     to: mailbox.address, messageID: messageID, data: data))
             sent.append(mailbox.address)
         }
         return sent

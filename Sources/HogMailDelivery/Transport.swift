@@ -4,23 +4,27 @@ import HogMailStore
 
 /// One message for one recipient, ready to hand to a transport.
 public struct OutgoingMessage: Sendable {
-    /// Envelope sender (MAIL FROM / SES source).
+    /// The list's From address (SES's `FromEmailAddress`).
     public var from: String
+    /// The envelope sender (SMTP `MAIL FROM`, SES's `FeedbackForwardingEmailAddress`): the bounce
+    /// address, with a per-message VERP token during a send. Nil means `from`.
+    public var returnPath: String?
     /// Envelope recipient: one per message, so each carries its own unsubscribe link.
     public var to: String
     public var messageID: String
     /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
     public var data: [UInt8]
 
-    public init(from: String, to: String, messageID: String, data: [UInt8]) {
+    public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: [UInt8]) {
         self.from = from
+        self.returnPath = returnPath
         self.to = to
         self.messageID = messageID
         self.data = data
     }
 
-    public init(from: String, to: String, messageID: String, data: String) {
-        self.init(from: from, to: to, messageID: messageID, data: Array(data.utf8))
+    public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: String) {
+        self.init(from: from, returnPath: returnPath, to: to, messageID: messageID, data: Array(data.utf8))
     }
 
     /// The message as text (it is UTF-8 throughout).

@@ -60,7 +60,7 @@ public struct SubscriptionService: Sendable {
             subject: "Please confirm your subscription to \(configuration.list.name)",
             text: templates.render("confirmation.txt", context), html: templates.render("confirmation.html", context),
             date: now, messageID: messageID)
-        try await transport.send(OutgoingMessage(from: configuration.list.from.address, to: subscriber.email,
+        try await transport.send(OutgoingMessage(from: configuration.list.from.address, returnPath: configuration.list.bounceAddress, to: subscriber.email,
                                                  messageID: messageID, data: try message.encoded()))
     }
 

@@ -81,6 +81,29 @@ public struct TokenSigner: Sendable {
         return "\(payload).\(mac(payload))"
     }
 
+    /// `b1.<send id>.<public id>.<mac>`, the `+TOKEN` of a message's envelope sender (VERP): a
+    /// bounce or complaint sent back to it names the send and the recipient, and cannot be forged.
+    public func bounceToken(sendID: Int64, publicID: String) -> String {
+        let payload = "b1.\(String(sendID, radix: 36)).\(publicID)"
+        return "\(payload).\(mac(payload))"
+    }
+
+    /// The send and recipient a bounce token was made for.
+    public func verifyBounce(_ token: String) throws(Failure) -> (sendID: Int64, publicID: String) {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "b1", parts.allSatisfy({ !$0.isEmpty && $0.count <= 64 }),
+              let sendID = Int64(parts[1], radix: 36) else { throw .malformed }
+        let payload = parts.dropLast().joined(separator: ".")
+        guard Self.constantTimeEqual(Data(mac(payload).utf8), Data(parts[3].utf8)) else { throw .forged }
+        return (sendID, parts[2])
+    }
+
+    /// `bounces+TOKEN@example.com` for `bounces@example.com`.
+    public static func verpAddress(_ bounceAddress: String, token: String) -> String {
+        guard let at = bounceAddress.lastIndex(of: "@") else { return bounceAddress }
+        return bounceAddress[..<at] + "+" + token + bounceAddress[at...]
+    }
+
     /// The public id the token was made for.
     public func verify(_ token: String, purpose: Purpose, now: Date = Date()) throws(Failure) -> String {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

@@ -52,6 +52,17 @@ final class SMTPTestServer: @unchecked Sendable {
         return result
     }
 
+    /// Stored messages: envelope recipient → envelope sender (MAIL FROM).
+    func envelopeSenders() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".eml") {
+            let lines = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).components(separatedBy: "\r\n")
+            guard lines.count > 1 else { continue }
+            result[String(lines[0].dropFirst("X-Envelope-To: ".count))] = String(lines[1].dropFirst("X-Envelope-From: ".count))
+        }
+        return result
+    }
+
     func transport(connections: Int = 2) throws -> SMTPTransport {
         try SMTPTransport(settings: .init(url: "smtp://127.0.0.1:\(port)", tls: .none, username: nil, password: nil,
                                           connections: connections, heloDomain: "example.com"))
@@ -77,6 +88,32 @@ final class SMTPTestServer: @unchecked Sendable {
             // The token verifies for this subscriber and no other.
             #expect(try fixture.signer.verify(token, purpose: .unsubscribe) == subscriber.publicID)
         }
+    }
+
+    /// VERP: every message's MAIL FROM is `bounces+TOKEN@domain`, the token signed and naming the
+    /// send and the recipient, so a bounce needs no parsing of the bounced message to be placed.
+    @Test func eachMessageCarriesItsOwnSignedEnvelopeSender() async throws {
+        let server = try SMTPTestServer()
+        let fixture = try SendFixture()
+        let subscribers = try (1...5).map { try fixture.confirmed("verp\($0)@example.com") }
+        let result = try await fixture.job(try server.transport(connections: 2)).run(fixture.issue, decision: .start)
+        let send = try #require(result?.0)
+        let senders = try server.envelopeSenders()
+        #expect(senders.count == 5)
+        let bounce = fixture.configuration.list.bounceAddress
+        let (local, domain) = (bounce.split(separator: "@")[0], bounce.split(separator: "@")[1])
+        for subscriber in subscribers {
+            let sender = try #require(senders[subscriber.email])
+            #expect(sender.hasPrefix("\(local)+b1.") && sender.hasSuffix("@\(domain)"), "\(sender)")
+            let token = String(sender.dropFirst(local.count + 1).prefix { $0 != "@" })
+            let (sendID, publicID) = try fixture.signer.verifyBounce(token)
+            #expect(sendID == send.id && publicID == subscriber.publicID)
+        }
+        #expect(Set(senders.values).count == 5)
+        // A forged or altered token does not verify.
+        let any = try #require(senders.values.first)
+        let token = String(any.dropFirst(local.count + 1).prefix { $0 != "@" })
+        #expect(throws: TokenSigner.Failure.self) { try fixture.signer.verifyBounce(token.replacingOccurrences(of: "b1.", with: "b1.z")) }
     }
 
     @Test func temporaryFailuresAndDropsAreDeliveredInTheEnd() async throws {

@@ -137,3 +137,17 @@ import Testing
         #expect(try Configuration.parse(text, file: "hogmail.yml").1.isEmpty)
     }
 }
+
+@Suite struct BounceAddressTests {
+    @Test func theBounceAddressDefaultsToBouncesAtTheFromDomain() throws {
+        #expect(sampleConfiguration.list.bounceAddress == "bounces@example.com")
+    }
+
+    @Test func aBounceAddressWithAPlusIsRefusedNamingTheLine() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+            .replacingOccurrences(of: "list:\n", with: "list:\n  bounce_address: bounces+x@example.com\n")
+        #expect { try Configuration.parse(text, file: "hogmail.yml") } throws: { error in
+            (error as? HogMailError).map { $0.line != nil && $0.message.contains("`+`") } ?? false
+        }
+    }
+}

@@ -2,7 +2,7 @@
 """An SMTP server on 127.0.0.1 for HogMail's end-to-end tests (aiosmtpd).
 
 Stores every accepted message as DIR/<n>.eml with the envelope recipient in the
-first line (`X-Envelope-To:`), and misbehaves on purpose, by a fixed seed:
+first line (`X-Envelope-To:`) and the envelope sender in the second (`X-Envelope-From:`), and misbehaves on purpose, by a fixed seed:
 
   --reject-550 SUBSTR   answer `550 5.1.1 user unknown` to RCPT of addresses containing SUBSTR
   --temp-fail RATE      answer `451 4.3.0 try again later` to this share of RCPTs
@@ -99,6 +99,7 @@ class Handler:
         path = os.path.join(self.folder, "%06d.eml" % number)
         with open(path + ".tmp", "wb") as out:
             out.write(("X-Envelope-To: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
+            out.write(("X-Envelope-From: %s\r\n" % envelope.mail_from).encode())
             out.write(envelope.original_content)
         os.rename(path + ".tmp", path)
         if fault == "dropstored":

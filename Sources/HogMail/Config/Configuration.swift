@@ -14,6 +14,10 @@ public struct Configuration: Sendable {
         public var why: String
         /// Mailbox for `List-Unsubscribe: <mailto:…>`; defaults to unsubscribe@ the From domain.
         public var unsubscribeMailbox: String
+        /// The envelope sender (`list.bounce_address`, default bounces@ the From domain): each
+        /// message of a send goes out as `bounces+TOKEN@domain` (VERP), so a bounce names its
+        /// send and recipient.
+        public var bounceAddress: String = ""
         /// `<html lang>` of emails and pages.
         public var language: String
         /// What the subscribe form says a person agrees to; recorded with their consent.
@@ -104,7 +108,7 @@ extension Configuration {
 
     static let knownKeys: [String: Set<String>] = [
         "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve"],
-        "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "language", "consent_text"],
+        "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "bounce_address", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
         "store": ["path"],
@@ -146,6 +150,11 @@ extension Configuration {
         let why = try listSection.string("why", at: "list.why") ?? "You get this because you subscribed to \(name)."
         let mailto = try listSection.string("unsubscribe_mailto", at: "list.unsubscribe_mailto") ?? "unsubscribe@\(from.domain)"
         let unsubscribeMailbox = try Mailbox.parse(mailto, field: "list.unsubscribe_mailto", file: file, line: listSection.lineOf("unsubscribe_mailto")).address
+        let bounceText = try listSection.string("bounce_address", at: "list.bounce_address") ?? "bounces@\(from.domain)"
+        let bounceAddress = try Mailbox.parse(bounceText, field: "list.bounce_address", file: file, line: listSection.lineOf("bounce_address")).address
+        guard !bounceAddress.split(separator: "@").first!.contains("+") else {
+            throw HogMailError(file: file, line: listSection.lineOf("bounce_address"), "`list.bounce_address` is `\(bounceText)`; it must have no `+` in its local part, since HogMail adds `+TOKEN` to it for each message (VERP). Use e.g. `bounces@\(from.domain)`.")
+        }
         let language = try listSection.string("language", at: "list.language") ?? "en"
         guard language.range(of: #"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"#, options: .regularExpression) != nil else {
             throw HogMailError(file: file, line: listSection.lineOf("language"), "`list.language` is `\(language)`, which is not a language tag. Use one like `en` or `en-GB`.")
@@ -277,6 +286,7 @@ extension Configuration {
             sampleRecipient: sample,
             path: file)
         configuration.serve.trustedProxies = trustedProxies
+        configuration.list.bounceAddress = bounceAddress
         return (configuration, warnings)
     }
 }

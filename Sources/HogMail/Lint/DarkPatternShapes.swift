@@ -81,11 +81,17 @@ public struct DarkPatternShapes: Sendable {
             .replacingOccurrences(of: "\u{201C}", with: "\"").replacingOccurrences(of: "\u{201D}", with: "\"")
     }
 
-    /// Every shape that matches one sentence.
-    public func matches(inSentence sentence: String) -> [Match] {
+    /// Every shape (of the given kinds) that matches one sentence.
+    public func matches(inSentence sentence: String, kinds: Set<Kind> = Set(Kind.allCases)) -> [Match] {
+        // The text part's reference list (`[12] https://…`) and bare addresses are no sentences.
+        if sentence.hasPrefix("["), let close = sentence.firstIndex(of: "]"), sentence[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("http") {
+            return []
+        }
+        if sentence.hasPrefix("http"), !sentence.contains(" ") { return [] }
         let text = Self.normalize(sentence)
-        let range = NSRange(text.startIndex..., in: text)
+        let range = NSRange(location: 0, length: text.utf16.count)
         return shapes.compactMap { shape in
+            guard kinds.contains(shape.kind) else { return nil }
             guard let found = shape.expression.firstMatch(in: text, range: range), let matched = Range(found.range, in: text) else { return nil }
             return Match(kind: shape.kind, shape: shape.name, text: String(text[matched]).trimmingCharacters(in: .whitespaces))
         }
@@ -121,7 +127,26 @@ public struct DarkPatternShapes: Sendable {
             }
             if !sentence.isEmpty { result.append(sentence) }
         }
-        return result
+        return result.flatMap(Self.windows)
+    }
+
+    /// A manipulative sentence is short; a "sentence" of a megabyte (a draft of links with no
+    /// full stop) is cut into pieces of about 400 characters at spaces, so matching stays linear.
+    static let longestSentence = 500
+
+    static func windows(_ sentence: String) -> [String] {
+        guard sentence.utf8.count > longestSentence else { return [sentence] }
+        var pieces: [String] = []
+        var current = ""
+        for word in sentence.split(separator: " ", omittingEmptySubsequences: true) {
+            if current.utf8.count + word.utf8.count > 400, !current.isEmpty {
+                pieces.append(current)
+                current = ""
+            }
+            current += (current.isEmpty ? "" : " ") + word.prefix(400)
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
     }
 
     /// The rule that reports a kind.

@@ -98,7 +98,7 @@ extension DarkPatternShapes {
         let repeated = label == "body" ? Set([letters(email.issue.subject), letters(email.issue.preheader)]) : []
         return sentences(text).compactMap { sentence in
             if repeated.contains(letters(sentence)) { return nil }
-            guard let match = bundled.matches(inSentence: sentence).first(where: { kinds.contains($0.kind) }) else { return nil }
+            guard let match = bundled.matches(inSentence: sentence, kinds: kinds).first else { return nil }
             let words = PhraseMatcher.tokens(sentence).joined(separator: " ")
             guard !skipped.contains(where: { !$0.isEmpty && words.contains($0) }) else { return nil }
             // The draft has straight quotes where the email has curly ones: look the line up by

@@ -17,6 +17,8 @@ public struct MessageAssembler: Sendable {
     /// The send whose id goes into each envelope sender's VERP token; nil for sends outside the
     /// journal (benchmarks), which use the plain bounce address.
     private let sendID: Int64?
+    /// `bounces+` and `@example.com`, split once per send: each message puts its token between.
+    private let bounceParts: (prefix: String, suffix: String)
 
     public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, sendKey: String, sendID: Int64? = nil) {
         self.configuration = configuration
@@ -27,6 +29,9 @@ public struct MessageAssembler: Sendable {
         self.fields = RecipientFields(configuration)
         self.from = configuration.list.from.address
         self.sendID = sendID
+        let bounce = configuration.list.bounceAddress
+        let verp = TokenSigner.verpAddress(bounce, token: "\u{0}").split(separator: "\u{0}", omittingEmptySubsequences: false)
+        self.bounceParts = verp.count == 2 ? (String(verp[0]), String(verp[1])) : (bounce, "")
     }
 
     public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, send: SendRecord) {
@@ -37,7 +42,7 @@ public struct MessageAssembler: Sendable {
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = ids.messageID(recipient: email)
         let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
-        let returnPath = sendID.map { TokenSigner.verpAddress(configuration.list.bounceAddress, token: signer.bounceToken(sendID: $0, publicID: publicID)) }
+        let returnPath = sendID.map { bounceParts.prefix + signer.bounceToken(sendID: $0, publicID: publicID) + bounceParts.suffix }
             ?? configuration.list.bounceAddress
         return OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, data: data)
     }

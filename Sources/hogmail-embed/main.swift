@@ -30,7 +30,7 @@ func commit(gitDirectory: String) -> String? {
     if let text = read(directory + "/commondir") { common = text.hasPrefix("/") ? text : directory + "/" + text }
     if let hash = read(directory + "/" + ref) ?? read(common + "/" + ref) { return String(hash.prefix(12)) }
     let packed = read(common + "/packed-refs") ?? ""
-    return packed.split(separator: "\n").first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(12)) }
+    return packed.split(whereSeparator: \.isNewline).first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(12)) }
 }
 guard let output = arguments.first else {
     FileHandle.standardError.write(Data("usage: hogmail-embed OUTPUT.swift GROUP=NAME=PATH...\n".utf8))

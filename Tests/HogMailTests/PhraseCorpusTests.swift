@@ -112,3 +112,16 @@ import Testing
         #expect(DarkPatternShapes.sentences("Version 1.2 is out.") == ["Version 1.2 is out."])
     }
 }
+
+@Suite struct DataFileLineEndingTests {
+    @Test func shapesAndTheSuffixListReadTheSameWithCRLF() throws {
+        let shapes = try DarkPatternShapes("@x = left\r\nscarcity | few | only \\d+ @x\r\n  + Only 3 left\r\n  - Only 3 people\r\n")
+        #expect(shapes.shapes.count == 1 && shapes.shapes[0].triggering == ["Only 3 left"] && shapes.shapes[0].quiet == ["Only 3 people"])
+        #expect(!shapes.matches(inSentence: "Only 3 left").isEmpty)
+        let list = PublicSuffixList("// comment\r\ncom\r\n*.ck\r\n!www.ck\r\n")
+        #expect(list.publicSuffix(of: "example.com") == "com")
+        #expect(list.publicSuffix(of: "a.b.ck") == "b.ck")
+        #expect(list.publicSuffix(of: "www.ck") == "ck")
+        #expect(DarkPatternShapes.sentences("One line\r\n\r\nAnother.") == ["One line", "Another."])
+    }
+}

@@ -37,14 +37,15 @@ public struct DarkPatternShapes: Sendable {
     public init(_ text: String) throws {
         var groups: [String: String] = [:]
         var shapes: [Shape] = []
-        for (number, rawLine) in text.components(separatedBy: "\n").enumerated() {
+        // Lines by Character: "\r\n" is one newline Character, so a file saved with CRLF reads the same.
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("+ ") || line.hasPrefix("- ") {
                 guard !shapes.isEmpty else {
                     throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "An example line (`+ …` or `- …`) must follow a shape line.")
                 }
-                let example = String(line.dropFirst(2))
+                let example = String(line.unicodeScalars.dropFirst(2))
                 if line.hasPrefix("+") { shapes[shapes.count - 1].triggering.append(example) } else { shapes[shapes.count - 1].quiet.append(example) }
                 continue
             }
@@ -104,7 +105,7 @@ public struct DarkPatternShapes: Sendable {
     public static func sentences(_ text: String) -> [String] {
         var paragraphs: [String] = []
         var current = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             let startsBlock = trimmed.isEmpty || trimmed.hasPrefix("- ") || trimmed.hasPrefix("* ") || trimmed.hasPrefix("+ ")
                 || trimmed.hasPrefix(">") || trimmed.hasPrefix("#") || trimmed.range(of: #"^\d+[.)] "#, options: .regularExpression) != nil

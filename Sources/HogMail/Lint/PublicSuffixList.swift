@@ -16,8 +16,8 @@ public struct PublicSuffixList: Sendable {
         for line in text.split(whereSeparator: \.isNewline) {
             let rule = line.split(separator: " ", maxSplits: 1).first.map(String.init)?.lowercased() ?? ""
             if rule.isEmpty || rule.hasPrefix("//") { continue }
-            if rule.hasPrefix("!") { exceptions.insert(String(rule.dropFirst())) }
-            else if rule.hasPrefix("*.") { wildcards.insert(String(rule.dropFirst(2))) }
+            if rule.hasPrefix("!") { exceptions.insert(String(rule.unicodeScalars.dropFirst())) }
+            else if rule.hasPrefix("*.") { wildcards.insert(String(rule.unicodeScalars.dropFirst(2))) }
             else { rules.insert(rule) }
         }
     }

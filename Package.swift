@@ -64,11 +64,17 @@ let package = Package(
         ),
         // Transports: outbox now; SMTP and SES over libcurl.
         .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim"]),
+        // Inbound delivery: what comes back after a send (bounces, complaints, unsubscribe
+        // requests by mail, SES notifications). No web server in it: `process-mail` needs none.
+        .target(
+            name: "HogMailInbound",
+            dependencies: ["HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive.
         .target(
             name: "HogMailServer",
             dependencies: [
-                "HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Hummingbird", package: "hummingbird"),
+                "HogMail", "HogMailStore", "HogMailDelivery", "HogMailInbound", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
@@ -77,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "hogmail",
             dependencies: [
-                "HogMail", "HogMailStore", "HogMailDelivery", "HogMailServer",
+                "HogMail", "HogMailStore", "HogMailDelivery", "HogMailServer", "HogMailInbound",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -88,7 +94,11 @@ let package = Package(
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
         .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),
-        .testTarget(name: "HogMailDeliveryTests", dependencies: ["HogMailDelivery", "HogMailStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "HogMailDeliveryTests",
+            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", .product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "HogMailServerTests",
             dependencies: [

@@ -24,6 +24,14 @@ public final class IssueSender: @unchecked Sendable {
         public var slowDownInterval: TimeInterval = 0.05
         public var slowestInterval: TimeInterval = 10
         public var successesToSpeedUp = 20
+        /// The reputation breaker (`delivery` in hogmail.yml): the rates above which a send
+        /// pauses, judged once `breakerMinimumMessages` (or `breakerShare` of the send, at least
+        /// `breakerFloor`) are out.
+        public var maxBounceRate = 0.05
+        public var maxComplaintRate = 0.001
+        public var breakerMinimumMessages = 500
+        public var breakerShare = 0.02
+        public var breakerFloor = 20
 
         public init(perSecond: Double, perHour: Int) {
             self.perSecond = perSecond
@@ -37,6 +45,8 @@ public final class IssueSender: @unchecked Sendable {
             /// Retries are scheduled for later; the next run continues.
             case retriesLater(Date)
             case paused(String)
+            /// The bounce or complaint rate crossed its threshold: a person must decide.
+            case breaker(String)
             case hourlyLimit
         }
         public var sent = 0
@@ -86,7 +96,8 @@ public final class IssueSender: @unchecked Sendable {
 
     private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
         var summary = Summary()
-        var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send))
+        var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
+                      feedback: try store.report(of: send))
         while true {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
@@ -132,11 +143,15 @@ public final class IssueSender: @unchecked Sendable {
         var queueIndex = 0
         var sentLastHour = 0
         var lastReport: Date
+        /// The whole send's bounce and complaint counts, for the breaker: synchronous refusals
+        /// counted as they happen, asynchronous bounces read from the store with each page.
+        var feedback: SendReport
 
         let assembler: MessageAssembler
 
-        init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler) {
+        init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler, feedback: SendReport) {
             self.send = send
+            self.feedback = feedback
             self.assembler = assembler
             self.counts = counts
             self.interval = options.perSecond > 0 ? 1 / options.perSecond : 0
@@ -173,6 +188,10 @@ public final class IssueSender: @unchecked Sendable {
                 if options.perHour > 0 {
                     run.sentLastHour = try store.sentCount(since: clock().addingTimeInterval(-3600)) + accepted.count
                 }
+                // Bounces and complaints processed while this send runs (process-mail, the SES
+                // webhook) count as soon as they are in the store.
+                run.feedback = try store.report(of: run.send)
+                try checkBreaker(&run)
             }
             guard run.queueIndex < run.queue.count else { return nil }
             defer { run.queueIndex += 1 }
@@ -236,6 +255,7 @@ public final class IssueSender: @unchecked Sendable {
                     if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
                     summary.sent += 1
                     run.counts.sent += 1
+                    run.feedback.accepted += 1
                     run.sentLastHour += 1
                     run.consecutiveFailures = 0
                     // After a slow-down, each run of successes wins back half the lost rate.
@@ -245,6 +265,7 @@ public final class IssueSender: @unchecked Sendable {
                         run.successesSinceSlowDown = 0
                     }
                 }
+                try checkBreaker(&run)
                 if clock().timeIntervalSince(run.lastReport) >= 0.25 {
                     run.lastReport = clock()
                     progress(run.counts)
@@ -273,9 +294,13 @@ public final class IssueSender: @unchecked Sendable {
         run.consecutiveFailures += 1
         switch failure {
         case .permanent(let response, let unknown):
-            try store.record(recipient, outcome: .failed, response: response, messageID: messageID, now: clock())
+            // A refusal during the transaction is a hard bounce for the send's rate, whatever
+            // its reason; only an unknown mailbox suppresses the address.
+            try store.record(recipient, outcome: .failed, response: response, messageID: messageID, feedback: .hardBounce, now: clock())
             summary.failed += 1
             run.counts.failed += 1
+            run.feedback.failed += 1
+            run.feedback.hardBounced += 1
             if unknown {
                 try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
                 summary.bounced += 1
@@ -293,6 +318,7 @@ public final class IssueSender: @unchecked Sendable {
                                  messageID: messageID, now: clock())
                 summary.failed += 1
                 run.counts.failed += 1
+                run.feedback.failed += 1
             } else {
                 let backoff = min(options.baseBackoff * pow(2, Double(recipient.attempts)), options.maxBackoff) * Double.random(in: 0.8...1.2)
                 try store.record(recipient, outcome: .retrying, response: response, messageID: messageID,
@@ -303,8 +329,36 @@ public final class IssueSender: @unchecked Sendable {
         }
         if run.consecutiveFailures >= options.pauseAfterConsecutiveFailures && run.stop == nil {
             let reason = "\(run.consecutiveFailures) messages in a row failed (last: \(failure.response)). The send is paused so the list is not burned through; check the transport, then run `hogmail send` again to resume."
-            try store.setState(of: run.send, to: .paused, note: reason)
+            try store.setState(of: run.send, to: .paused, note: reason, pauseKind: .failures)
             run.stop = .paused(reason)
         }
+    }
+
+    /// The reputation breaker: once enough messages are out, a hard-bounce or complaint rate
+    /// above its threshold pauses the send, so a bad list does not cost the sender its
+    /// reputation. A send resumed with `--accept-risk` is not judged again.
+    func checkBreaker(_ run: inout Run) throws {
+        guard run.stop == nil, !run.send.acceptRisk else { return }
+        let report = run.feedback
+        let share = Int((Double(run.counts.total) * options.breakerShare).rounded(.up))
+        let sample = min(options.breakerMinimumMessages, max(options.breakerFloor, share))
+        guard report.out >= sample else { return }
+        func percent(_ value: Double) -> String {
+            let text = String(format: "%.2f", value * 100)
+            var trimmed = Substring(text)
+            while trimmed.hasSuffix("0") { trimmed.removeLast() }
+            if trimmed.hasSuffix(".") { trimmed.removeLast() }
+            return trimmed + "%"
+        }
+        var reason: String?
+        if report.bounceRate > options.maxBounceRate {
+            reason = "\(report.hardBounced) of the \(report.out) messages out bounced hard (\(percent(report.bounceRate))), above `delivery.max_bounce_rate` (\(percent(options.maxBounceRate)))"
+        } else if report.complaintRate > options.maxComplaintRate {
+            reason = "\(report.complained) of the \(report.accepted) messages delivered were reported as spam (\(percent(report.complaintRate))), above `delivery.max_complaint_rate` (\(percent(options.maxComplaintRate)))"
+        }
+        guard let reason else { return }
+        let note = "Send #\(run.send.id) is paused by the reputation breaker: \(reason). Mailbox providers and Amazon SES judge a sender by these rates, and sending on to a list this stale would harm delivery for every reader. Clean the list first (`hogmail status \(run.send.issue)` lists the addresses that bounced or complained; remove old, bought or mistyped addresses), then run `hogmail send \(run.send.issue) --resume --accept-risk` to go on."
+        try store.setState(of: run.send, to: .paused, note: note, pauseKind: .breaker)
+        run.stop = .breaker(note)
     }
 }

@@ -26,7 +26,7 @@ public struct MessageAssembler: Sendable {
         self.message = message
         self.sendKey = sendKey
         self.ids = MessageIDs(sendKey: sendKey, domain: configuration.list.from.domain)
-        self.fields = RecipientFields(configuration)
+        self.fields = RecipientFields(configuration, sendID: sendID)
         self.from = configuration.list.from.address
         self.sendID = sendID
         let bounce = configuration.list.bounceAddress

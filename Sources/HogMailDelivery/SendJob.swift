@@ -47,18 +47,31 @@ public struct SendJob: Sendable {
     public func sender(for issue: BuildPipeline.BuiltIssue, maxWaitForRetries: TimeInterval = 0) -> IssueSender {
         var options = IssueSender.Options(perSecond: configuration.ratePerSecond, perHour: configuration.ratePerHour)
         options.maxWaitForRetries = maxWaitForRetries
+        options.maxBounceRate = configuration.delivery.maxBounceRate
+        options.maxComplaintRate = configuration.delivery.maxComplaintRate
+        options.breakerMinimumMessages = configuration.delivery.breakerMinimumMessages
+        options.breakerShare = configuration.delivery.breakerShare
         return IssueSender(configuration: configuration, store: store, signer: signer, transport: transport, message: issue.message, options: options)
     }
 
     /// Starts or resumes the send the decision names.
-    public func run(_ issue: BuildPipeline.BuiltIssue, decision: Decision, maxWaitForRetries: TimeInterval = 0,
+    /// A send the reputation breaker paused goes on only with `acceptRisk` (`--resume --accept-risk`);
+    /// otherwise `BreakerPaused` is thrown with the send's note.
+    public func run(_ issue: BuildPipeline.BuiltIssue, decision: Decision, maxWaitForRetries: TimeInterval = 0, acceptRisk: Bool = false,
                     progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> (SendRecord, IssueSender.Summary)? {
-        let send: SendRecord
+        var send: SendRecord
         switch decision {
         case .start: send = try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash)
         case .resume(let existing):
-            if existing.state == .paused { try store.setState(of: existing, to: .running) }
             send = existing
+            if existing.state == .paused, existing.pauseKind == .breaker, !existing.acceptRisk {
+                guard acceptRisk else { throw BreakerPaused(send: existing) }
+            }
+            if acceptRisk {
+                try store.acceptRisk(of: existing)
+                send.acceptRisk = true
+            }
+            if existing.state == .paused { try store.setState(of: existing, to: .running) }
         case .alreadySent, .changedAfterSend: return nil
         }
         let summary = try await sender(for: issue, maxWaitForRetries: maxWaitForRetries).run(send, progress: progress)
@@ -85,6 +98,11 @@ public struct SendJob: Sendable {
         }
         return sent
     }
+}
+
+/// A send paused by the reputation breaker, resumed without `--accept-risk`.
+public struct BreakerPaused: Error, Sendable {
+    public var send: SendRecord
 }
 
 /// One `hogmail send` at a time per store: an exclusive `flock` on a file beside the store.

@@ -150,7 +150,8 @@ public struct PublicServer: Sendable {
               let subscriber = try service.subscriber(forUnsubscribeToken: token) else {
             return message(.badRequest, "This link is not valid", "Use the unsubscribe link from one of our emails, or reply to any issue and we will take you off by hand.")
         }
-        let action = "/unsubscribe?token=" + Self.queryEscaped(token)
+        var action = "/unsubscribe?token=" + Self.queryEscaped(token)
+        if let send = sendNumber(request) { action += "&s=\(send)" }
         return page("pages/unsubscribe.html", ["masked_email": Self.mask(subscriber.email), "action": action])
     }
 
@@ -162,12 +163,21 @@ public struct PublicServer: Sendable {
             return message(.badRequest, "That request was not understood", "Use the button on the unsubscribe page.")
         }
         let oneClick = fields["List-Unsubscribe"] == "One-Click"
-        switch try service.unsubscribe(token: token, actor: oneClick ? "one-click" : "unsubscribe-page") {
+        switch try service.unsubscribe(token: token, actor: oneClick ? "one-click" : "unsubscribe-page", sendID: sendNumber(request)) {
         case .done:
             return message(.ok, "You are unsubscribed", "You will get no more email from \(service.configuration.list.name). If you change your mind, you can subscribe again at any time.")
         case .invalid, .expired:
             return message(.badRequest, "This link is not valid", "Use the unsubscribe link from one of our emails, or reply to any issue and we will take you off by hand.")
         }
+    }
+
+    /// The `s` of an unsubscribe link: the send it came in, so `status` can count who left
+    /// through which issue. A plain number, not a tracking id; ignored unless such a send exists.
+    func sendNumber(_ request: Request) -> Int64? {
+        guard let text = request.uri.queryParameters["s"].map(String.init), (1...18).contains(text.utf8.count),
+              text.utf8.allSatisfy({ (48...57).contains($0) }), let id = Int64(text), id > 0,
+              (try? service.store.sendExists(id: id)) == true else { return nil }
+        return id
     }
 
     func issuePage(_ context: HogMailRequestContext) -> Response {

@@ -60,7 +60,9 @@ public struct SubscriptionService: Sendable {
             subject: "Please confirm your subscription to \(configuration.list.name)",
             text: templates.render("confirmation.txt", context), html: templates.render("confirmation.html", context),
             date: now, messageID: messageID)
-        try await transport.send(OutgoingMessage(from: configuration.list.from.address, returnPath: configuration.list.bounceAddress, to: subscriber.email,
+        // VERP with send 0 (no send): a confirmation that bounces marks the address bounced.
+        let returnPath = TokenSigner.verpAddress(configuration.list.bounceAddress, token: signer.bounceToken(sendID: 0, publicID: subscriber.publicID))
+        try await transport.send(OutgoingMessage(from: configuration.list.from.address, returnPath: returnPath, to: subscriber.email,
                                                  messageID: messageID, data: try message.encoded()))
     }
 
@@ -100,9 +102,11 @@ public struct SubscriptionService: Sendable {
     }
 
     /// Unsubscribes at once; repeating it changes nothing.
-    public func unsubscribe(token: String, actor: String, now: Date = Date()) throws -> LinkOutcome {
+    /// `sendID`: the send whose link was used, counted in `hogmail status`.
+    public func unsubscribe(token: String, actor: String, sendID: Int64? = nil, now: Date = Date()) throws -> LinkOutcome {
         guard let publicID = try? signer.verify(token, purpose: .unsubscribe) else { return .invalid }
-        guard let subscriber = try store.suppress(publicID: publicID, as: .unsubscribed, actor: actor, reason: "unsubscribed via \(actor)", now: now)
+        let reason = "unsubscribed via \(actor)" + (sendID.map { " from send #\($0)" } ?? "")
+        guard let subscriber = try store.suppress(publicID: publicID, as: .unsubscribed, actor: actor, reason: reason, sendID: sendID, now: now)
         else { return .invalid }
         return .done(subscriber)
     }

@@ -14,6 +14,19 @@ public struct SendRecord: Sendable, Equatable {
     public var createdAt: Date
     public var state: State
     public var note: String?
+    /// Why a paused send stopped.
+    public var pauseKind: PauseKind?
+    /// The editor chose to go on although the reputation breaker paused it.
+    public var acceptRisk = false
+
+    public enum PauseKind: String, Sendable, Codable {
+        /// Many messages in a row failed.
+        case failures
+        /// The bounce or complaint rate crossed its threshold.
+        case breaker
+        /// The transport is misconfigured (TLS, AUTH): nothing goes until it is fixed.
+        case configuration
+    }
 }
 
 public struct SendRecipient: Sendable, Equatable {
@@ -164,15 +177,16 @@ extension SubscriberStore {
     }
 
     /// Records the outcome of one attempt. Only `.sent` after the server accepted the message.
+    /// `feedback`: a refusal during the transaction that counts as a hard bounce.
     public func record(_ recipient: SendRecipient, outcome: SendRecipient.State, response: String?, messageID: String?,
-                       nextAttempt: Date? = nil, now: Date = Date()) throws {
+                       nextAttempt: Date? = nil, feedback: DeliveryFeedback.Kind? = nil, now: Date = Date()) throws {
         try database.write { db in
             try db.execute(sql: """
                 UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = COALESCE(?, message_id), next_attempt_at = ?,
-                    sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                    sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, feedback = COALESCE(?, feedback)
                 WHERE id = ?
                 """, arguments: [outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt?.timeIntervalSince1970,
-                                 outcome.rawValue, now.timeIntervalSince1970, recipient.id])
+                                 outcome.rawValue, now.timeIntervalSince1970, feedback?.rawValue, recipient.id])
         }
     }
 
@@ -192,9 +206,22 @@ extension SubscriberStore {
         }
     }
 
-    public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil) throws {
+    public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil, pauseKind: SendRecord.PauseKind? = nil) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE send SET state = ?, note = ? WHERE id = ?", arguments: [state.rawValue, note, send.id])
+            try db.execute(sql: "UPDATE send SET state = ?, note = ?, pause_kind = ? WHERE id = ?",
+                           arguments: [state.rawValue, note, state == .paused ? (pauseKind ?? .failures).rawValue : nil, send.id])
+        }
+    }
+
+    /// `send --resume --accept-risk`: the breaker no longer pauses this send.
+    public func acceptRisk(of send: SendRecord) throws {
+        try database.write { db in try db.execute(sql: "UPDATE send SET accept_risk = 1 WHERE id = ?", arguments: [send.id]) }
+    }
+
+    /// The retrying recipients of a send, soonest first.
+    public func retrying(of send: SendRecord) throws -> [SendRecipient] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM send_recipient WHERE send_id = ? AND state = 'retrying' ORDER BY next_attempt_at, id", arguments: [send.id]).map(Self.recipient)
         }
     }
 
@@ -207,7 +234,8 @@ extension SubscriberStore {
 
     static func send(_ row: Row) -> SendRecord {
         SendRecord(id: row["id"], issue: row["issue"], contentHash: row["content_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                   state: SendRecord.State(rawValue: row["state"]) ?? .running, note: row["note"])
+                   state: SendRecord.State(rawValue: row["state"]) ?? .running, note: row["note"],
+                   pauseKind: (row["pause_kind"] as String?).flatMap(SendRecord.PauseKind.init), acceptRisk: row["accept_risk"] ?? false)
     }
 
     static func recipient(_ row: Row) -> SendRecipient {

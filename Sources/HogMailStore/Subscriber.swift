@@ -143,4 +143,6 @@ public struct SubscriberEvent: Sendable, Equatable, Codable {
     /// Who or what changed it: `form`, `one-click`, `cli`, `import`, `mail`, `send`.
     public var actor: String
     public var reason: String
+    /// The send whose message or link it came from, if any.
+    public var sendID: Int64?
 }

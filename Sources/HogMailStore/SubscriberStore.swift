@@ -96,6 +96,7 @@ public final class SubscriberStore: Sendable {
         }
         registerJournal(&migrator)
         registerSubscriptionRequests(&migrator)
+        registerFeedback(&migrator)
         return migrator
     }
 
@@ -114,7 +115,7 @@ public final class SubscriberStore: Sendable {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM subscriber_event WHERE subscriber_id = ? ORDER BY id", arguments: [subscriber.id]).map { row in
                 SubscriberEvent(at: Date(timeIntervalSince1970: row["at"]), from: (row["from_status"] as String?).flatMap(Subscriber.Status.init),
-                                to: Subscriber.Status(rawValue: row["to_status"])!, actor: row["actor"], reason: row["reason"])
+                                to: Subscriber.Status(rawValue: row["to_status"])!, actor: row["actor"], reason: row["reason"], sendID: row["send_id"])
             }
         }
     }
@@ -203,9 +204,10 @@ public final class SubscriberStore: Sendable {
     }
 
     /// Moves a subscriber to a suppression status (idempotent) and records the suppression.
+    /// `sendID`: the send whose link or message led to it (an unsubscribe link's `s`), counted in `status`.
     @discardableResult
     public func suppress(publicID: String? = nil, email: String? = nil, as status: Subscriber.Status, actor: String, reason: String,
-                         now: Date = Date()) throws -> Subscriber? {
+                         sendID: Int64? = nil, now: Date = Date()) throws -> Subscriber? {
         precondition(status.isSuppression)
         return try database.write { db in
             let row: Row?
@@ -217,16 +219,21 @@ public final class SubscriberStore: Sendable {
                 row = nil
             }
             guard let row else { return nil }
-            let subscriber = Self.subscriber(row)
-            try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
-                           arguments: [try Self.addressHash(subscriber.email, db), status.rawValue, now.timeIntervalSince1970])
-            guard subscriber.status != status else { return subscriber }
-            try db.execute(sql: "UPDATE subscriber SET status = ? WHERE id = ?", arguments: [status.rawValue, subscriber.id])
-            try Self.log(db, subscriber.id, from: subscriber.status, to: status, actor: actor, reason: reason, now: now)
-            var changed = subscriber
-            changed.status = status
-            return changed
+            return try Self.suppress(db, Self.subscriber(row), as: status, actor: actor, reason: reason, sendID: sendID, now: now)
         }
+    }
+
+    @discardableResult
+    static func suppress(_ db: Database, _ subscriber: Subscriber, as status: Subscriber.Status, actor: String, reason: String,
+                         sendID: Int64?, now: Date) throws -> Subscriber {
+        try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
+                       arguments: [try addressHash(subscriber.email, db), status.rawValue, now.timeIntervalSince1970])
+        guard subscriber.status != status else { return subscriber }
+        try db.execute(sql: "UPDATE subscriber SET status = ? WHERE id = ?", arguments: [status.rawValue, subscriber.id])
+        try log(db, subscriber.id, from: subscriber.status, to: status, actor: actor, reason: reason, sendID: sendID, now: now)
+        var changed = subscriber
+        changed.status = status
+        return changed
     }
 
     /// Everything held about a person, for `export`.
@@ -274,6 +281,12 @@ public final class SubscriberStore: Sendable {
                            arguments: [hash, (existing?["status"] as String?).flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed",
                                        now.timeIntervalSince1970])
             try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
+            // Bounce and complaint records stay for the send's counts, without the server's words (which quote the address).
+            try db.execute(sql: """
+                UPDATE delivery_feedback SET detail = NULL, subscriber_id = NULL
+                WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)
+                   OR recipient_id IN (SELECT id FROM send_recipient WHERE email = ?)
+                """, arguments: [normalized, normalized])
             try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
 
             // The journal: the address, the name, the token id and any server reply (which can
@@ -328,9 +341,10 @@ public final class SubscriberStore: Sendable {
         return Subscriber(id: db.lastInsertedRowID, publicID: publicID, email: email, name: name, status: status, createdAt: now, consent: consent)
     }
 
-    static func log(_ db: Database, _ id: Int64, from: Subscriber.Status?, to: Subscriber.Status, actor: String, reason: String, now: Date) throws {
-        try db.execute(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [id, now.timeIntervalSince1970, from?.rawValue, to.rawValue, actor, reason])
+    static func log(_ db: Database, _ id: Int64, from: Subscriber.Status?, to: Subscriber.Status, actor: String, reason: String,
+                    sendID: Int64? = nil, now: Date) throws {
+        try db.execute(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, now.timeIntervalSince1970, from?.rawValue, to.rawValue, actor, reason, sendID])
     }
 
     static func addressHash(_ normalizedEmail: String, _ db: Database) throws -> String {

@@ -18,6 +18,7 @@ extension Hogmail {
               hogmail send issues/3-flags.md --yes
               hogmail send --due                       # from cron or a systemd timer
               hogmail send --due --now 2026-01-21T16:05:00Z
+              hogmail send 3 --resume --accept-risk    # go on after the reputation breaker paused send 3
             """)
 
         @OptionGroup var project: ProjectOptions
@@ -28,11 +29,15 @@ extension Hogmail {
         @Flag(help: "Show who would get it; send nothing.") var dryRun = false
         @Option(parsing: .upToNextOption, help: "Send the real message, marked [Test], to these addresses only.") var test: [String] = []
         @Flag(help: "Start a new send of a changed issue (everyone confirmed now gets it, again if they got the old one).") var newSend = false
+        @Flag(help: "Go on with the issue's paused send (after fixing what paused it).") var resume = false
+        @Flag(help: "With --resume: go on although the reputation breaker paused the send for its bounce or complaint rate.") var acceptRisk = false
 
         func validate() throws {
             if due && draft != nil { throw ValidationError("Give a draft or --due, not both.") }
             if !due && draft == nil { throw ValidationError("Name the draft to send, or use --due.") }
             if now != nil && !due { throw ValidationError("--now goes with --due.") }
+            if acceptRisk && !resume { throw ValidationError("--accept-risk goes with --resume: `hogmail send ISSUE --resume --accept-risk`.") }
+            if resume && (due || newSend) { throw ValidationError("--resume goes on with one issue's paused send; give the issue, without --due or --new-send.") }
             if let now, ISO8601DateFormatter().date(from: now) == nil { throw ValidationError("--now is `\(now)`; use ISO 8601, like 2026-01-21T16:05:00Z.") }
         }
 
@@ -98,6 +103,8 @@ extension Hogmail {
                     case .alreadySent:
                         if !due { print(SendJob.explain(decision, issue: issue)) }
                         continue
+                    case .start where resume:
+                        throw HogMailError(file: issue.sourcePath, "There is no paused send of this issue to resume. Run `hogmail send \(issue.sourcePath)` to start one.")
                     case .changedAfterSend:
                         throw HogMailError(file: issue.sourcePath, SendJob.explain(decision, issue: issue))
                     case .start, .resume:
@@ -109,7 +116,16 @@ extension Hogmail {
                         guard readLine()?.lowercased().hasPrefix("y") == true else { print("Nothing was sent."); return }
                     }
                     let bar = ProgressReporter(label: issue.folder)
-                    guard let (send, summary) = try await job.run(issue, decision: decision, progress: { bar.update($0) }) else { continue }
+                    let outcome: (SendRecord, IssueSender.Summary)?
+                    do {
+                        outcome = try await job.run(issue, decision: decision, acceptRisk: acceptRisk, progress: { bar.update($0) })
+                    } catch let paused as BreakerPaused {
+                        // Waits for a person: the scheduled job says so on every run, and sends nothing.
+                        Console.printError(paused.send.note ?? "Send #\(paused.send.id) is paused by the reputation breaker; run `hogmail send \(paused.send.issue) --resume --accept-risk` to go on.")
+                        exitCode = 75
+                        continue
+                    }
+                    guard let (send, summary) = outcome else { continue }
                     bar.finish()
                     let progress = try environment.store.progress(of: send)
                     print("Send #\(send.id) of \(issue.sourcePath): \(summary.sent) sent now, \(progress.sent) of \(progress.total) in all; \(progress.failed) failed (\(summary.bounced) bounced); \(progress.pending + progress.retrying) left; \(String(format: "%.1f", summary.seconds)) s.")
@@ -124,7 +140,7 @@ extension Hogmail {
                     case .hourlyLimit:
                         print("The hourly limit (transport.rate.per_hour: \(configuration.ratePerHour)) is reached; the next run continues.")
                         exitCode = 75
-                    case .paused(let reason):
+                    case .paused(let reason), .breaker(let reason):
                         Console.printError(reason)
                         exitCode = 75
                     }
@@ -137,27 +153,99 @@ extension Hogmail {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show sends, their progress and their failures.",
-            discussion: "Examples:\n  hogmail status\n  hogmail status 3")
+            abstract: "Show sends: progress, bounces, complaints, unsubscribes and their rates, and who failed.",
+            discussion: """
+            Rates: bounce rate = hard bounces / messages out (accepted or refused); complaint rate = complaints /
+            messages accepted; both against delivery.max_bounce_rate and delivery.max_complaint_rate.
+            Examples:
+              hogmail status
+              hogmail status 3
+              hogmail status 3 --format json
+            """)
 
         @OptionGroup var project: ProjectOptions
         @Argument(help: "An issue (number or folder name) to show in detail.") var issue: String?
+        @Option(help: "text or json.") var format: OutputFormat = .text
+
+        struct SendStatus: Encodable {
+            var send: Int64
+            var issue: String
+            var started: Date
+            var state: String
+            var note: String?
+            var report: SendReport
+            var bounceRate: Double
+            var complaintRate: Double
+            var unsubscribeRate: Double
+            var maxBounceRate: Double
+            var maxComplaintRate: Double
+            var failed: [Recipient]?
+            var retrying: [Recipient]?
+            var bounced: [Recipient]?
+        }
+
+        struct Recipient: Encodable {
+            var email: String
+            var lastAnswer: String?
+            var nextAttempt: Date?
+            var feedback: String?
+        }
 
         func run() throws {
             try Console.run {
-                let store = try SubscriberEnvironment(project).store
+                let environment = try SubscriberEnvironment(project)
+                let store = environment.store
+                let delivery = environment.configuration.delivery
                 let sends = try store.sends(issue: issue)
+                var statuses: [SendStatus] = []
+                for send in sends {
+                    let report = try store.report(of: send)
+                    var status = SendStatus(send: send.id, issue: send.issue, started: send.createdAt, state: send.state.rawValue, note: send.note,
+                                            report: report, bounceRate: report.bounceRate, complaintRate: report.complaintRate,
+                                            unsubscribeRate: report.unsubscribeRate, maxBounceRate: delivery.maxBounceRate,
+                                            maxComplaintRate: delivery.maxComplaintRate)
+                    if issue != nil {
+                        status.failed = try store.failures(of: send).map { Recipient(email: $0.email, lastAnswer: $0.lastResponse) }
+                        status.retrying = try store.retrying(of: send).map { Recipient(email: $0.email, lastAnswer: $0.lastResponse, nextAttempt: $0.nextAttemptAt) }
+                        status.bounced = try store.feedbackRecipients(of: send).map { Recipient(email: $0.recipient.email, lastAnswer: $0.detail, feedback: $0.kind.rawValue) }
+                    }
+                    statuses.append(status)
+                }
+                if format == .json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    encoder.dateEncodingStrategy = .iso8601
+                    print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
+                    return
+                }
                 if sends.isEmpty { print(issue.map { "Issue \($0) has not been sent." } ?? "Nothing has been sent yet."); return }
                 let formatter = ISO8601DateFormatter()
-                for send in sends {
-                    let p = try store.progress(of: send)
-                    print("Send #\(send.id) of issue \(send.issue), started \(formatter.string(from: send.createdAt)): \(send.state.rawValue); \(p.sent)/\(p.total) sent, \(p.failed) failed, \(p.retrying) retrying, \(p.pending) pending.")
-                    if let note = send.note { print("  \(note)") }
-                    if issue != nil {
-                        for failure in try store.failures(of: send) { print("  failed: \(Subscriber.visible(failure.email)): \(Subscriber.visible(failure.lastResponse ?? "", limit: 500))") }
+                for status in statuses {
+                    let r = status.report
+                    print("Send #\(status.send) of issue \(status.issue), started \(formatter.string(from: status.started)): \(status.state); \(r.accepted)/\(r.total) sent, \(r.failed) failed, \(r.retrying) retrying, \(r.pending) pending.")
+                    print("  delivered \(r.delivered); bounced \(r.hardBounced) hard, \(r.softBounced) soft; complained \(r.complained); unsubscribed \(r.unsubscribed) through this issue's links.")
+                    print("  bounce rate \(Self.percent(r.bounceRate)) (pauses above \(Self.percent(delivery.maxBounceRate))); complaint rate \(Self.percent(r.complaintRate)) (pauses above \(Self.percent(delivery.maxComplaintRate))); unsubscribe rate \(Self.percent(r.unsubscribeRate)).")
+                    if let note = status.note { print("  \(note)") }
+                    for failure in status.failed ?? [] {
+                        print("  failed: \(Subscriber.visible(failure.email)): \(Subscriber.visible(failure.lastAnswer ?? "", limit: 500))")
+                    }
+                    for retry in status.retrying ?? [] {
+                        let when = retry.nextAttempt.map { " (next try \(formatter.string(from: $0)))" } ?? ""
+                        print("  retrying\(when): \(Subscriber.visible(retry.email)): \(Subscriber.visible(retry.lastAnswer ?? "", limit: 500))")
+                    }
+                    for bounce in status.bounced ?? [] {
+                        let label = DeliveryFeedback.Kind(rawValue: bounce.feedback ?? "")?.label ?? "bounce"
+                        print("  \(label): \(Subscriber.visible(bounce.email)): \(Subscriber.visible(bounce.lastAnswer ?? "", limit: 300))")
                     }
                 }
             }
+        }
+
+        static func percent(_ value: Double) -> String {
+            var text = String(format: "%.2f", value * 100)
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+            return text + "%"
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HogMail
 import HogMailDelivery
+import HogMailInbound
 import HogMailServer
 import HogMailStore
 
@@ -256,18 +257,45 @@ extension Hogmail.Subscribers {
     struct ProcessMail: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "process-mail",
-            abstract: "Unsubscribe the senders of messages to the List-Unsubscribe mailto address (a Maildir).",
-            discussion: "Example (cron, every 10 minutes): hogmail subscribers process-mail /var/mail/unsubscribe/Maildir")
+            abstract: "Read what came back: unsubscribe requests, bounces, complaints and auto-replies in a Maildir.",
+            discussion: """
+            Unsubscribe requests (to unsubscribe+TOKEN@) unsubscribe; delivery status notifications and bounces to the
+            VERP address (bounces+TOKEN@) mark hard bounces bounced and count soft ones; feedback reports (ARF) mark
+            complaints complained; auto-replies are ignored. Each handled message moves to cur/ with the Seen flag; one
+            that cannot be attributed or understood stays in new/ and is reported. Running it again changes nothing.
+            Exit status: 0, also when messages were left in new/ (they are listed).
+            Examples:
+              hogmail subscribers process-mail /var/mail/hogmail/Maildir        # from cron, every 10 minutes
+              hogmail subscribers process-mail ~/Maildir --format json
+            """)
         @OptionGroup var project: ProjectOptions
         @Argument(help: "The Maildir folder (with new/ and cur/).") var maildir: String
+        @Option(help: "text or json (one object per message, then the totals).") var format: OutputFormat = .text
 
         func run() throws {
             try Console.run {
-                let result = try MailUnsubscribeProcessor(service: try SubscriberEnvironment(project).service())
-                    .process(maildir: URL(fileURLWithPath: maildir))
-                for email in result.unsubscribed { print("Unsubscribed \(email).") }
-                for (file, reason) in result.skipped.sorted(by: { $0.key < $1.key }) { Console.printError("\(maildir)/new/\(file): skipped: \(reason).") }
-                print("\(result.unsubscribed.count) unsubscribed, \(result.skipped.count) skipped.")
+                let environment = try SubscriberEnvironment(project)
+                let processor = MailboxProcessor(configuration: environment.configuration, store: environment.store,
+                                                 signer: try TokenSigner.fromEnvironment(environment.configuration))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let folder = URL(fileURLWithPath: maildir)
+                let totals = try processor.process(maildir: folder) { line in
+                    switch format {
+                    case .json:
+                        Console.say(String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self))
+                    case .text:
+                        let text = "\(folder.appendingPathComponent("new").appendingPathComponent(line.file).path): \(line.message)"
+                        if line.action == .left { Console.printError(text) } else { Console.say(text) }
+                    }
+                }
+                switch format {
+                case .json:
+                    struct Summary: Encodable { var totals: MailboxProcessor.Totals }
+                    Console.say(String(decoding: try encoder.encode(Summary(totals: totals)), as: UTF8.self))
+                case .text:
+                    Console.say("\(totals.processed) handled: \(totals.unsubscribed) unsubscribed, \(totals.bounced) bounced, \(totals.softBounced) soft bounce\(totals.softBounced == 1 ? "" : "s"), \(totals.complained) complained, \(totals.ignored) ignored, \(totals.duplicates) already applied; \(totals.left) left in new/ for a person.")
+                }
             }
         }
     }

@@ -67,7 +67,7 @@ final class SESTestServer {
         #expect(received.count == 12)
         for subscriber in subscribers {
             let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
-            #expect(received.contains { $0.data.contains("<https://newsletter.example.com/unsubscribe?token=\(token)>") })
+            #expect(received.contains { $0.data.contains("<https://newsletter.example.com/unsubscribe?token=\(token)&s=") })
         }
     }
 

@@ -83,7 +83,7 @@ final class SMTPTestServer: @unchecked Sendable {
             let messages = received[subscriber.email] ?? []
             #expect(messages.count == 1)
             let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
-            #expect(messages.first?.contains("<https://newsletter.example.com/unsubscribe?token=\(token)>") == true)
+            #expect(messages.first?.contains("<https://newsletter.example.com/unsubscribe?token=\(token)&s=1>") == true)
             #expect(messages.first?.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click") == true)
             // The token verifies for this subscriber and no other.
             #expect(try fixture.signer.verify(token, purpose: .unsubscribe) == subscriber.publicID)

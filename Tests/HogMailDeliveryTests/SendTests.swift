@@ -66,7 +66,9 @@ struct SendFixture {
         #expect(transport.delivered.map(\.to).sorted() == subscribers.map(\.email).sorted())
         for (message, subscriber) in zip(transport.delivered, subscribers) {
             let token = fixture.signer.unsubscribeToken(publicID: subscriber.publicID)
-            #expect(message.text.contains("List-Unsubscribe: <https://newsletter.example.com/unsubscribe?token=\(token)>"))
+            // The send's number rides along as a plain parameter, the same for every reader: `status` counts who left through it.
+            #expect(MessageHeaders(parsing: message.data).values("List-Unsubscribe")
+                == ["<https://newsletter.example.com/unsubscribe?token=\(token)&s=\(result!.0.id)>, <mailto:unsubscribe+\(token)@example.com?subject=unsubscribe>"])
             #expect(message.text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
             #expect(message.text.contains("To: \(subscriber.email)\r\n"))
         }

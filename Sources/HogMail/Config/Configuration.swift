@@ -67,6 +67,19 @@ public struct Configuration: Sendable {
         public var trustedProxies: [IPNetwork] = []
     }
 
+    /// `delivery`: what comes back after a send, and when a send stops itself.
+    public struct Delivery: Sendable {
+        /// Hard bounces per message out above which a send pauses (0.05 = 5%, Amazon SES's review level).
+        public var maxBounceRate = 0.05
+        /// Complaints per message accepted above which a send pauses (0.001 = 0.1%, SES's review level).
+        public var maxComplaintRate = 0.001
+        /// Soft bounces on this many sends in a row make a subscriber bounced.
+        public var softBounceLimit = 3
+        /// The breaker judges once this many messages are out, or `breakerShare` of the send if fewer.
+        public var breakerMinimumMessages = 500
+        public var breakerShare = 0.02
+    }
+
     public var list: List
     public var urls: URLs
     public var schedule: Schedule
@@ -82,6 +95,7 @@ public struct Configuration: Sendable {
     public var testAddresses: [String]
     public var lint: Lint
     public var serve = Serve()
+    public var delivery = Delivery()
     /// Recipient of the sample `email.eml` that `hogmail build` writes.
     public var sampleRecipient: Mailbox
     /// Where the file was read from, for messages.
@@ -107,7 +121,7 @@ extension Configuration {
     }
 
     static let knownKeys: [String: Set<String>] = [
-        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve"],
+        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve", "delivery"],
         "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "bounce_address", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
@@ -116,6 +130,7 @@ extension Configuration {
         "lint": ["allow_hosts", "allow_utm"],
         "build": ["sample_recipient"],
         "serve": ["trusted_proxies"],
+        "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit"],
     ]
 
     /// `projectDirectory`, when known, lets absolute paths be checked against the project's folders.
@@ -266,6 +281,27 @@ extension Configuration {
             return network
         }
 
+        let deliverySection = try root.mapping("delivery", at: "delivery")
+        if let deliverySection { warnUnknown(deliverySection, "delivery") }
+        var delivery = Delivery()
+        func percentage(_ key: String, maximum: Double) throws -> Double? {
+            guard let text = try deliverySection?.string(key, at: "delivery.\(key)") else { return nil }
+            var number = text.trimmingCharacters(in: .whitespaces)
+            if number.hasSuffix("%") { number.removeLast() }
+            guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value > 0, value <= maximum else {
+                throw HogMailError(file: file, line: deliverySection?.lineOf(key), "`delivery.\(key)` is `\(text)`; write a percentage above 0 and at most \(Int(maximum)), like `\(key == "max_bounce_rate" ? "5%" : "0.1%")`.")
+            }
+            return value / 100
+        }
+        delivery.maxBounceRate = try percentage("max_bounce_rate", maximum: 100) ?? delivery.maxBounceRate
+        delivery.maxComplaintRate = try percentage("max_complaint_rate", maximum: 100) ?? delivery.maxComplaintRate
+        if let limit = try deliverySection?.int("soft_bounce_limit", at: "delivery.soft_bounce_limit") {
+            guard (1...100).contains(limit) else {
+                throw HogMailError(file: file, line: deliverySection?.lineOf("soft_bounce_limit"), "`delivery.soft_bounce_limit` is \(limit); use 1 to 100 (the number of sends in a row a subscriber may soft-bounce before being treated as bounced; 3 is usual).")
+            }
+            delivery.softBounceLimit = limit
+        }
+
         var configuration = Configuration(
             list: List(name: name, id: id, from: from, replyTo: replyTo, postalAddress: postal, why: why,
                        unsubscribeMailbox: unsubscribeMailbox, language: language,
@@ -286,6 +322,7 @@ extension Configuration {
             sampleRecipient: sample,
             path: file)
         configuration.serve.trustedProxies = trustedProxies
+        configuration.delivery = delivery
         configuration.list.bounceAddress = bounceAddress
         return (configuration, warnings)
     }

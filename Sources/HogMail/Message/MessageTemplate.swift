@@ -250,9 +250,13 @@ public struct RecipientFields: Sendable {
     let mailtoPrefix: String
     let mailtoSuffix: String
     let timeZone: TimeZone
+    /// `&s=3`: the send's number on its unsubscribe links, so `status` counts who left through
+    /// which issue without any tracking (the same for every reader of the send).
+    let sendSuffix: String
 
-    public init(_ configuration: Configuration) {
+    public init(_ configuration: Configuration, sendID: Int64? = nil) {
         unsubscribePrefix = ProjectURLs(publicBase: configuration.urls.publicBase).unsubscribe(token: "")
+        sendSuffix = sendID.map { "&s=\($0)" } ?? ""
         let parts = SampleMessage.mailto(mailbox: configuration.list.unsubscribeMailbox, token: "\u{0}").components(separatedBy: "\u{0}")
         mailtoPrefix = parts[0]
         mailtoSuffix = parts.count > 1 ? parts[1] : ""
@@ -260,7 +264,7 @@ public struct RecipientFields: Sendable {
     }
 
     public func recipient(_ mailbox: Mailbox, token: String, messageID: String, date: Date) -> MessageTemplate.Recipient {
-        MessageTemplate.Recipient(mailbox: mailbox, unsubscribeURL: unsubscribePrefix + token, unsubscribeMailto: mailtoPrefix + token + mailtoSuffix,
+        MessageTemplate.Recipient(mailbox: mailbox, unsubscribeURL: unsubscribePrefix + token + sendSuffix, unsubscribeMailto: mailtoPrefix + token + mailtoSuffix,
                                   messageID: messageID, date: date, timeZone: timeZone)
     }
 }

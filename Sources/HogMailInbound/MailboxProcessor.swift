@@ -168,13 +168,13 @@ public struct MailboxProcessor: Sendable {
 
     func attribute(_ mail: ReturnedMail) -> Attribution {
         // 1. The VERP address the report was sent back to.
-        let verpTokens = Self.tokens(local: bounceLocalPart, in: envelopeValues(mail.headers))
+        let verpTokens = Self.tokens(local: bounceLocalPart, in: envelopeValues(mail.headers), verp: true)
         for token in verpTokens {
             if let (sendID, publicID) = try? signer.verifyBounce(token) { return .verp(sendID: sendID, publicID: publicID) }
         }
         // 2. What the enclosed original carries: its Return-Path (VERP), its List-Unsubscribe token.
         for original in mail.originalHeaders {
-            for token in Self.tokens(local: bounceLocalPart, in: original.values("Return-Path") + original.values("X-Original-Return-Path")) {
+            for token in Self.tokens(local: bounceLocalPart, in: original.values("Return-Path") + original.values("X-Original-Return-Path"), verp: true) {
                 if let (sendID, publicID) = try? signer.verifyBounce(token) { return .verp(sendID: sendID, publicID: publicID) }
             }
             for value in original.values("List-Unsubscribe") {
@@ -184,7 +184,7 @@ public struct MailboxProcessor: Sendable {
             }
         }
         // 3. A bounce in words may quote the VERP address it was sent from.
-        for token in Self.tokens(local: bounceLocalPart, in: [mail.text]) {
+        for token in Self.tokens(local: bounceLocalPart, in: [mail.text], verp: true) {
             if let (sendID, publicID) = try? signer.verifyBounce(token) { return .verp(sendID: sendID, publicID: publicID) }
         }
         if !verpTokens.isEmpty {
@@ -254,16 +254,20 @@ public struct MailboxProcessor: Sendable {
         return "\(base)|\(mail.recipient ?? "")|\(mail.kind.rawValue)"
     }
 
-    /// `local+TOKEN@` in header values: each TOKEN, in order.
-    static func tokens(local: String, in values: [String]) -> [String] {
+    /// `local+TOKEN@` in header values: each TOKEN, in order. For the bounce address any local
+    /// part is taken when the token has the VERP shape (`b1.…`): an alias (Postfix's
+    /// `virtual_alias_maps` to a local user) keeps the extension but changes the local part.
+    static func tokens(local: String, in values: [String], verp: Bool = false) -> [String] {
         guard !local.isEmpty else { return [] }
-        let pattern = "(?i)(?<![A-Za-z0-9._+-])" + NSRegularExpression.escapedPattern(for: local) + "\\+([A-Za-z0-9._-]{1,300})@"
+        var pattern = "(?i)(?<![A-Za-z0-9._+-])" + NSRegularExpression.escapedPattern(for: local) + "\\+([A-Za-z0-9._-]{1,300})@"
+        if verp { pattern += "|\\+(b1\\.[A-Za-z0-9_-]{1,20}\\.[A-Za-z0-9_-]{1,64}\\.[A-Za-z0-9_-]{1,64})@" }
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         var result: [String] = []
         for value in values {
             let range = NSRange(value.startIndex..., in: value)
             for match in expression.matches(in: value, range: range).prefix(20) {
-                if let token = Range(match.range(at: 1), in: value).map({ String(value[$0]) }), !result.contains(token) { result.append(token) }
+                let group = match.range(at: 1).location != NSNotFound || match.numberOfRanges < 3 ? 1 : 2
+                if let token = Range(match.range(at: group), in: value).map({ String(value[$0]) }), !result.contains(token) { result.append(token) }
             }
         }
         return result

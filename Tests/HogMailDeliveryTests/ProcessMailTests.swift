@@ -86,6 +86,16 @@ struct ReturnFixture {
         #expect(try fixture.store.subscriber(email: "ada@example.net")?.status == .bounced)
     }
 
+    @Test func anAliasThatKeepsTheExtensionButChangesTheLocalPartStillAttributes() async throws {
+        let fixture = try ReturnFixture()
+        try await fixture.sendIssue()
+        // Postfix's virtual_alias_maps to a local user: bounces+TOKEN@example.com arrives as hogmail+TOKEN@host.
+        let verp = fixture.message(to: "grace@example.net").returnPath!.replacingOccurrences(of: "bounces+", with: "hogmail+")
+            .replacingOccurrences(of: "@example.com", with: "@mx.example.com")
+        try fixture.deliver(ReturnFixture.dsn(to: verp, recipient: "grace@example.net"), as: "1")
+        #expect(try fixture.process().0.bounced == 1)
+    }
+
     @Test func readingTheSameReportAgainChangesNothing() async throws {
         let fixture = try ReturnFixture()
         try await fixture.sendIssue()

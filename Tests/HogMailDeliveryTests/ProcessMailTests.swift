@@ -392,3 +392,58 @@ struct ReturnFixture {
         #expect(report.unsubscribeRate == 0.5)
     }
 }
+
+/// The breaker through the real binary and a real SMTP server that refuses one address in ten.
+@Suite struct BreakerCommandTests {
+    func run(_ arguments: [String], in folder: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = KillResumeTests.binary
+        process.arguments = arguments + ["--project", folder.path]
+        process.environment = ["HOGMAIL_SECRET": String(repeating: "s", count: 40), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func theBreakerPausesTheSendAndOnlyAcceptingTheRiskGoesOn() throws {
+        let server = try SMTPTestServer(["--reject-550", "bad"])
+        let fixture = try SendFixture()
+        for number in 0..<200 { try fixture.confirmed(number % 10 == 3 ? "bad\(number)@example.net" : "reader\(number)@example.net") }
+        let file = fixture.folder.appendingPathComponent("hogmail.yml")
+        let text = try String(contentsOf: file, encoding: .utf8)
+            .replacingOccurrences(of: "kind: outbox", with: "kind: smtp")
+            .replacingOccurrences(of: "smtp://127.0.0.1:2525", with: "smtp://127.0.0.1:\(server.port)")
+            .replacingOccurrences(of: "tls: required", with: "tls: none")
+            .replacingOccurrences(of: "    username:", with: "    # username:")
+        try Data(text.utf8).write(to: file)
+
+        let first = try run(["send", "1", "--yes"], in: fixture.folder)
+        #expect(first.status == 75, "\(first)")
+        #expect(first.stderr.contains("paused by the reputation breaker"))
+        #expect(first.stderr.contains("`hogmail send 001-welcome --resume --accept-risk`") || first.stderr.contains("--resume --accept-risk"))
+        let sentAtPause = try server.received().count
+        #expect(sentAtPause < 150)
+
+        // The scheduled job and a plain resume send nothing more.
+        let again = try run(["send", "1"], in: fixture.folder)
+        #expect(again.status == 75)
+        #expect(try server.received().count == sentAtPause)
+
+        let status = try run(["status", "1", "--format", "json"], in: fixture.folder)
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as! [[String: Any]]
+        #expect(json[0]["state"] as? String == "paused")
+        #expect((json[0]["bounceRate"] as? Double ?? 0) > 0.05)
+
+        let resumed = try run(["send", "1", "--resume", "--accept-risk"], in: fixture.folder)
+        #expect(resumed.status == 0, "\(resumed)")
+        #expect(try server.received().count == 180)
+        let text2 = try run(["status", "1"], in: fixture.folder).stdout
+        #expect(text2.contains("bounced 20 hard, 0 soft"), "\(text2)")
+        #expect(text2.contains("bounce rate 10% (pauses above 5%)"))
+    }
+}

@@ -46,6 +46,21 @@ import Testing
         #expect(try fixture.store.progress(of: send) == SendProgress(total: 2, sent: 2, pending: 0, retrying: 0, failed: 0))
     }
 
+    @Test func aBounceThatQuotedTheAddressLeavesNoByteOfItAfterForget() async throws {
+        let fixture = try SendFixture()
+        try subscribe(fixture)
+        let (send, _) = try await fixture.job(RecordingTransport()).run(fixture.issue, decision: .start)!
+        let grace = try fixture.store.subscriber(email: address)!
+        _ = try fixture.store.apply(DeliveryFeedback(kind: .softBounce, sendID: send.id, publicID: grace.publicID, statusCode: "4.2.2",
+                                                     detail: "452 4.2.2 <\(address)>: mailbox full", source: "mail", reference: "r1"))
+        try fixture.store.forget(email: address)
+        for (path, bytes) in try storeFiles(fixture) {
+            #expect(bytes.range(of: Data("grace.hopper".utf8)) == nil, "\(path) still holds the address")
+        }
+        // The send still counts the soft bounce.
+        #expect(try fixture.store.report(of: send).softBounced == 1)
+    }
+
     @Test func aMessageStillDueToAForgottenAddressIsNeverSent() async throws {
         let fixture = try SendFixture()
         try subscribe(fixture)

@@ -88,7 +88,7 @@ let package = Package(
             ]
         ),
         // Fuzz targets (`make fuzz`): libFuzzer with -sanitize=fuzzer -DHOGMAIL_LIBFUZZER, else a plain mutation loop.
-        .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore", "HogMailServer"]),
+        .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore", "HogMailServer", "HogMailInbound"]),
         // `make bench`: message assembly in memory on one core.
         .executableTarget(name: "hogmail-bench", dependencies: ["HogMail", "HogMailStore", "HogMailDelivery"]),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make fuzz`: runs each fuzz target (draft, frontmatter, mime, csv, token, form) for FUZZ_SECONDS (default 60)
+# `make fuzz`: runs each fuzz target (draft, frontmatter, mime, csv, token, form, returned) for FUZZ_SECONDS (default 60)
 # under libFuzzer, coverage-guided, starting from Fuzz/corpus/<target>/. New inputs it finds go
 # to .build-fuzz/corpus/<target>/, a crashing input to .build-fuzz/crashes/<target>-crash-*.
 # If the libFuzzer build does not work on this machine, the plain mutation loop runs instead.
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 seconds=${FUZZ_SECONDS:-60}
-targets=(draft frontmatter mime csv token form)
+targets=(draft frontmatter mime csv token form returned)
 log=.build-fuzz/build.log
 mkdir -p .build-fuzz/crashes
 echo "Building hogmail-fuzz with libFuzzer (-sanitize=fuzzer) into .build-fuzz/ …"

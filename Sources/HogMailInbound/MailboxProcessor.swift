@@ -159,14 +159,14 @@ public struct MailboxProcessor: Sendable {
     // MARK: - Bounces and complaints
 
     /// Who a report is about, from what HogMail signed.
-    enum Attribution {
+    public enum Attribution: Sendable {
         case verp(sendID: Int64, publicID: String)
         case unsubscribeToken(publicID: String, sendID: Int64?)
         case messageID(String)
         case none(String)
     }
 
-    func attribute(_ mail: ReturnedMail) -> Attribution {
+    public func attribute(_ mail: ReturnedMail) -> Attribution {
         // 1. The VERP address the report was sent back to.
         let verpTokens = Self.tokens(local: bounceLocalPart, in: envelopeValues(mail.headers), verp: true)
         for token in verpTokens {

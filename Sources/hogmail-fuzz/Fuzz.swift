@@ -1,5 +1,6 @@
 import Foundation
 import HogMail
+import HogMailInbound
 import HogMailServer
 import HogMailStore
 
@@ -11,7 +12,7 @@ import HogMailStore
 /// Two drivers: libFuzzer (`make fuzz`, built with `-sanitize=fuzzer -DHOGMAIL_LIBFUZZER`,
 /// coverage-guided) and, without that flag, a plain mutation loop over the corpus.
 enum FuzzTargets {
-    static let names = ["draft", "frontmatter", "mime", "csv", "token", "form"]
+    static let names = ["draft", "frontmatter", "mime", "csv", "token", "form", "returned"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -21,6 +22,7 @@ enum FuzzTargets {
         case "csv": csv(bytes)
         case "token": token(bytes)
         case "form": form(bytes)
+        case "returned": returned(bytes)
         default: fatalError("unknown fuzz target \(target); use one of \(names.joined(separator: ", "))")
         }
     }
@@ -159,6 +161,24 @@ enum FuzzTargets {
             // A refusal: the route answers 400.
         } catch {
             fatalError("the form parser threw \(error)")
+        }
+    }
+
+    /// A message that came back to the bounce or unsubscribe address, whatever its bytes: read
+    /// without trapping, and never attributed to a subscriber without a token the signer made.
+    static func returned(_ bytes: [UInt8]) {
+        let mail = ReturnedMail(bytes: bytes)
+        require(mail.detail.utf8.count <= 2000, "a detail of \(mail.detail.utf8.count) bytes")
+        require(mail.kind != .complaint || ["arf", "feedback-loop"].contains(mail.evidence), "a complaint recognised by \(mail.evidence)")
+        let processor = MailboxProcessor(configuration: configuration, store: store, signer: signer)
+        switch processor.attribute(mail) {
+        case .verp(let sendID, let publicID):
+            let token = signer.bounceToken(sendID: sendID, publicID: publicID)
+            require(String(decoding: bytes, as: UTF8.self).contains(token), "a VERP token the bytes do not hold verified")
+        case .unsubscribeToken(let publicID, _):
+            require(String(decoding: bytes, as: UTF8.self).contains(signer.unsubscribeToken(publicID: publicID)), "an unsubscribe token the bytes do not hold verified")
+        case .messageID, .none:
+            break
         }
     }
 

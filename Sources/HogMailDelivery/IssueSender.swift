@@ -97,7 +97,7 @@ public final class IssueSender: @unchecked Sendable {
     private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
         var summary = Summary()
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
-                      feedback: try store.report(of: send))
+                      feedback: try store.feedbackCounts(of: send))
         while true {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
@@ -143,15 +143,19 @@ public final class IssueSender: @unchecked Sendable {
         var queueIndex = 0
         var sentLastHour = 0
         var lastReport: Date
-        /// The whole send's bounce and complaint counts, for the breaker: synchronous refusals
-        /// counted as they happen, asynchronous bounces read from the store with each page.
-        var feedback: SendReport
+        /// The whole send's hard bounces and complaints, for the breaker: refusals counted as
+        /// they happen, and everything in the store (reports processed meanwhile too) re-read
+        /// with each page through an index, never by reading the send's rows.
+        var hardBounced = 0
+        var complained = 0
 
         let assembler: MessageAssembler
 
-        init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler, feedback: SendReport) {
+        init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler,
+             feedback: (hardBounced: Int, complained: Int)) {
             self.send = send
-            self.feedback = feedback
+            self.hardBounced = feedback.hardBounced
+            self.complained = feedback.complained
             self.assembler = assembler
             self.counts = counts
             self.interval = options.perSecond > 0 ? 1 / options.perSecond : 0
@@ -190,7 +194,7 @@ public final class IssueSender: @unchecked Sendable {
                 }
                 // Bounces and complaints processed while this send runs (process-mail, the SES
                 // webhook) count as soon as they are in the store.
-                run.feedback = try store.report(of: run.send)
+                (run.hardBounced, run.complained) = try store.feedbackCounts(of: run.send)
                 try checkBreaker(&run)
             }
             guard run.queueIndex < run.queue.count else { return nil }
@@ -255,7 +259,6 @@ public final class IssueSender: @unchecked Sendable {
                     if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
                     summary.sent += 1
                     run.counts.sent += 1
-                    run.feedback.accepted += 1
                     run.sentLastHour += 1
                     run.consecutiveFailures = 0
                     // After a slow-down, each run of successes wins back half the lost rate.
@@ -299,8 +302,7 @@ public final class IssueSender: @unchecked Sendable {
             try store.record(recipient, outcome: .failed, response: response, messageID: messageID, feedback: .hardBounce, now: clock())
             summary.failed += 1
             run.counts.failed += 1
-            run.feedback.failed += 1
-            run.feedback.hardBounced += 1
+            run.hardBounced += 1
             if unknown {
                 try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
                 summary.bounced += 1
@@ -318,7 +320,6 @@ public final class IssueSender: @unchecked Sendable {
                                  messageID: messageID, now: clock())
                 summary.failed += 1
                 run.counts.failed += 1
-                run.feedback.failed += 1
             } else {
                 let backoff = min(options.baseBackoff * pow(2, Double(recipient.attempts)), options.maxBackoff) * Double.random(in: 0.8...1.2)
                 try store.record(recipient, outcome: .retrying, response: response, messageID: messageID,
@@ -339,10 +340,12 @@ public final class IssueSender: @unchecked Sendable {
     /// reputation. A send resumed with `--accept-risk` is not judged again.
     func checkBreaker(_ run: inout Run) throws {
         guard run.stop == nil, !run.send.acceptRisk else { return }
-        let report = run.feedback
         let share = Int((Double(run.counts.total) * options.breakerShare).rounded(.up))
         let sample = min(options.breakerMinimumMessages, max(options.breakerFloor, share))
-        guard report.out >= sample else { return }
+        let out = run.counts.sent + run.counts.failed
+        guard out >= sample else { return }
+        let bounceRate = Double(run.hardBounced) / Double(out)
+        let complaintRate = run.counts.sent == 0 ? 0 : Double(run.complained) / Double(run.counts.sent)
         func percent(_ value: Double) -> String {
             let text = String(format: "%.2f", value * 100)
             var trimmed = Substring(text)
@@ -351,10 +354,10 @@ public final class IssueSender: @unchecked Sendable {
             return trimmed + "%"
         }
         var reason: String?
-        if report.bounceRate > options.maxBounceRate {
-            reason = "\(report.hardBounced) of the \(report.out) messages out bounced hard (\(percent(report.bounceRate))), above `delivery.max_bounce_rate` (\(percent(options.maxBounceRate)))"
-        } else if report.complaintRate > options.maxComplaintRate {
-            reason = "\(report.complained) of the \(report.accepted) messages delivered were reported as spam (\(percent(report.complaintRate))), above `delivery.max_complaint_rate` (\(percent(options.maxComplaintRate)))"
+        if bounceRate > options.maxBounceRate {
+            reason = "\(run.hardBounced) of the \(out) messages out bounced hard (\(percent(bounceRate))), above `delivery.max_bounce_rate` (\(percent(options.maxBounceRate)))"
+        } else if complaintRate > options.maxComplaintRate {
+            reason = "\(run.complained) of the \(run.counts.sent) messages delivered were reported as spam (\(percent(complaintRate))), above `delivery.max_complaint_rate` (\(percent(options.maxComplaintRate)))"
         }
         guard let reason else { return }
         let note = "Send #\(run.send.id) is paused by the reputation breaker: \(reason). Mailbox providers and Amazon SES judge a sender by these rates, and sending on to a list this stale would harm delivery for every reader. Clean the list first (`hogmail status \(run.send.issue)` lists the addresses that bounced or complained; remove old, bought or mistyped addresses), then run `hogmail send \(run.send.issue) --resume --accept-risk` to go on."

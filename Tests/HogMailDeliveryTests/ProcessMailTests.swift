@@ -279,6 +279,23 @@ struct ReturnFixture {
         #expect(lines[0].message.contains("Hard bounce"))
     }
 
+    @Test func twoThousandMessagesAreEachReportedOnceAndNoneIsLost() async throws {
+        let fixture = try ReturnFixture()
+        try await fixture.sendIssue()
+        let verp = fixture.message(to: "grace@example.net").returnPath!
+        for number in 0..<2_000 {
+            let text = number == 1_999 ? ReturnFixture.dsn(to: verp, recipient: "grace@example.net")
+                : "From: reader\(number)@example.net\r\nSubject: Re: issue\r\n\r\nThanks!\r\n"
+            try Data(text.utf8).write(to: fixture.maildir.appendingPathComponent("new/\(1_700_000_000 + number).M\(number).mx"))
+        }
+        var reported = Set<String>()
+        let totals = try fixture.processor.process(maildir: fixture.maildir) { reported.insert($0.file) }
+        #expect(reported.count == 2_000)
+        #expect(totals.left == 1_999 && totals.bounced == 1)
+        #expect(try fixture.files("new").count == 1_999)
+        #expect(try fixture.files("cur").count == 1)
+    }
+
     @Test func notAMaildirIsAClearError() throws {
         let fixture = try ReturnFixture()
         #expect(throws: HogMailError.self) { try fixture.processor.process(maildir: fixture.send.folder.appendingPathComponent("nowhere")) }

@@ -346,13 +346,7 @@ public final class IssueSender: @unchecked Sendable {
         guard out >= sample else { return }
         let bounceRate = Double(run.hardBounced) / Double(out)
         let complaintRate = run.counts.sent == 0 ? 0 : Double(run.complained) / Double(run.counts.sent)
-        func percent(_ value: Double) -> String {
-            let text = String(format: "%.2f", value * 100)
-            var trimmed = Substring(text)
-            while trimmed.hasSuffix("0") { trimmed.removeLast() }
-            if trimmed.hasSuffix(".") { trimmed.removeLast() }
-            return trimmed + "%"
-        }
+        let percent = SendReport.percent
         var reason: String?
         if bounceRate > options.maxBounceRate {
             reason = "\(run.hardBounced) of the \(out) messages out bounced hard (\(percent(bounceRate))), above `delivery.max_bounce_rate` (\(percent(options.maxBounceRate)))"

@@ -98,6 +98,16 @@ public struct SendReport: Sendable, Equatable, Codable {
     public var unsubscribeRate: Double { accepted == 0 ? 0 : Double(unsubscribed) / Double(accepted) }
 }
 
+extension SendReport {
+    /// `0.0525` → `5.25%`, `0.05` → `5%`: rates as the editor reads them.
+    public static func percent(_ value: Double) -> String {
+        var text = String(format: "%.2f", value * 100)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text + "%"
+    }
+}
+
 extension SubscriberStore {
     static func registerFeedback(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("4 delivery feedback") { db in

@@ -241,12 +241,7 @@ extension Hogmail {
             }
         }
 
-        static func percent(_ value: Double) -> String {
-            var text = String(format: "%.2f", value * 100)
-            while text.hasSuffix("0") { text.removeLast() }
-            if text.hasSuffix(".") { text.removeLast() }
-            return text + "%"
-        }
+        static let percent = SendReport.percent
     }
 }
 

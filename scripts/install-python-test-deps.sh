@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Python packages the end-to-end tests use — aiosmtpd (SMTP server), moto (SES), selenium
-# (drives Chromium for the preview test) — in a virtual environment of the project's own,
+# The Python packages the end-to-end tests use — aiosmtpd (SMTP server), cryptography (the
+# test SMTP server's throwaway CA and certificate), moto (SES), selenium (drives Chromium for
+# the preview test) — in a virtual environment of the project's own,
 # .venv/: nothing goes into the system interpreter, which Debian 12 refuses (PEP 668).
 # `make test` puts .venv/bin first on PATH, so `python3` in the tests is this one.
 set -euo pipefail
@@ -12,6 +13,6 @@ if [ ! -x .venv/bin/python3 ] || ! .venv/bin/python3 -c 'import sys' 2>/dev/null
   rm -rf .venv
   "$python" -m venv .venv
 fi
-.venv/bin/python3 -c 'import aiosmtpd, moto.server, flask, flask_cors, selenium' 2>/dev/null && exit 0
-echo "Installing Python packages for the tests into .venv/: aiosmtpd, moto[server], selenium"
-.venv/bin/python3 -m pip install --quiet --disable-pip-version-check aiosmtpd 'moto[server]' selenium
+.venv/bin/python3 -c 'import aiosmtpd, cryptography, moto.server, flask, flask_cors, selenium' 2>/dev/null && exit 0
+echo "Installing Python packages for the tests into .venv/: aiosmtpd, cryptography, moto[server], selenium"
+.venv/bin/python3 -m pip install --quiet --disable-pip-version-check aiosmtpd cryptography 'moto[server]' selenium

@@ -20,17 +20,32 @@ first line (`X-Envelope-To:`) and the envelope sender in the second (`X-Envelope
                         DIR/faults.log as `fault address`.
   --stall-seconds S     how long a stall lasts (default 5)
 
+The front door of a real provider, with a throwaway certificate authority made at start (its
+certificate in DIR/ca.pem, for `transport.smtp.ca_file`; no private key is ever written to
+stay: the server's is loaded and deleted, the CA's never leaves memory):
+
+  --tls MODE            none (default): plain SMTP, no STARTTLS offered; starttls: STARTTLS
+                        offered; starttls-required: offered and required before MAIL;
+                        implicit: TLS from the first byte (smtps://, port 465)
+  --cert-names NAMES    the names the server's certificate is for (default 127.0.0.1,localhost)
+  --auth USER:PASSWORD  AUTH required (after TLS), with these credentials; each attempt is
+                        logged to DIR/auth.log as `MECHANISM accepted|refused` (never the password)
+  --auth-mechanisms M   the mechanisms offered (default PLAIN,LOGIN)
+
 Prints `READY <port>` once it listens; runs until killed.
 """
 import argparse
 import asyncio
+import datetime
+import ipaddress
 import itertools
 import os
 import random
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
@@ -108,6 +123,76 @@ class Handler:
         return "250 2.0.0 queued as %d" % number
 
 
+def make_tls_context(folder, names):
+    """A CA made now (DIR/ca.pem) and a server certificate it signs for `names`: what an internal
+    relay with a private CA looks like. Uses `cryptography`, which the test venv installs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "HogMail test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    alternative = []
+    for name in names:
+        try:
+            alternative.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alternative.append(x509.DNSName(name))
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+                   .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName(alternative), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+                   .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    with open(os.path.join(folder, "ca.pem"), "wb") as out:
+        out.write(ca.public_bytes(pem))
+    chain = os.path.join(folder, "server.pem")
+    with open(chain, "wb") as out:
+        out.write(certificate.public_bytes(pem))
+    # ssl loads a key only from a file: written private, loaded, deleted.
+    key_path = os.path.join(folder, "server.key")
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(chain, key_path)
+    finally:
+        os.unlink(key_path)
+    return context
+
+
+class Authenticator:
+    """Accepts one user and password; logs each attempt's mechanism and outcome, never the password."""
+
+    def __init__(self, folder, user, password):
+        self.user = user.encode()
+        self.password = password.encode()
+        self.log = open(os.path.join(folder, "auth.log"), "a", buffering=1)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == self.user and auth_data.password == self.password
+        self.log.write("%s %s\n" % (mechanism, "accepted" if ok else "refused"))
+        # handled=False: aiosmtpd answers `535 5.7.8 Authentication credentials invalid` itself.
+        return AuthResult(success=ok, handled=False)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
@@ -118,6 +203,10 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faults", default="")
     parser.add_argument("--stall-seconds", type=float, default=5.0)
+    parser.add_argument("--tls", choices=["none", "starttls", "starttls-required", "implicit"], default="none")
+    parser.add_argument("--cert-names", default="127.0.0.1,localhost")
+    parser.add_argument("--auth", default="")
+    parser.add_argument("--auth-mechanisms", default="PLAIN,LOGIN")
     args = parser.parse_args()
     os.makedirs(args.folder, exist_ok=True)
     port = args.port
@@ -126,8 +215,25 @@ def main():
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-    controller = Controller(Handler(args.folder, args), hostname="127.0.0.1", port=port,
-                            server_kwargs={"data_size_limit": 10 * 1024 * 1024})
+    options = {"data_size_limit": 10 * 1024 * 1024}
+    implicit = None
+    if args.tls != "none":
+        context = make_tls_context(args.folder, args.cert_names.split(","))
+        if args.tls == "implicit":
+            implicit = context
+            # The whole connection is TLS, which aiosmtpd's own STARTTLS check cannot see.
+            options["auth_require_tls"] = False
+        else:
+            options["tls_context"] = context
+            options["require_starttls"] = args.tls == "starttls-required"
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        options["authenticator"] = Authenticator(args.folder, user, password)
+        options["auth_required"] = True
+        offered = set(args.auth_mechanisms.upper().split(","))
+        options["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m not in offered]
+    controller = Controller(Handler(args.folder, args), hostname="127.0.0.1", port=port, ssl_context=implicit,
+                            server_kwargs=options)
     controller.start()
     print("READY %d" % port, flush=True)
     try:

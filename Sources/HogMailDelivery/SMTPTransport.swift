@@ -16,6 +16,9 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// The domain said in EHLO (libcurl takes it from the URL's path).
         public var heloDomain: String
         public var timeout: TimeInterval = 60
+        /// A PEM file with the CA that signed the server's certificate (`transport.smtp.ca_file`):
+        /// it replaces the system's CAs for this server. Nil: the system's CAs.
+        public var caFile: String?
 
         public init(url: String, tls: TLS, username: String?, password: String?, connections: Int, heloDomain: String) {
             self.url = url
@@ -259,6 +262,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             hogmail_curl_easy_setopt_long(handle, CURLOPT_USE_SSL, settings.tls == .none ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
             if let username = settings.username { hogmail_curl_easy_setopt_string(handle, CURLOPT_USERNAME, username) }
             if let password = settings.password { hogmail_curl_easy_setopt_string(handle, CURLOPT_PASSWORD, password) }
+            if let caFile = settings.caFile { hogmail_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }
             hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.timeout * 1000))
             // A stalled server: under 1 byte/s for the whole timeout ends the attempt.
             hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)

@@ -120,8 +120,10 @@ extension Configuration {
                 }
                 password = value
             }
-            return try SMTPTransport(settings: .init(url: smtp.url, tls: .init(rawValue: smtp.tls) ?? .required, username: smtp.username,
-                                                     password: password, connections: smtp.connections, heloDomain: list.from.domain))
+            var settings = SMTPTransport.Settings(url: smtp.url, tls: .init(rawValue: smtp.tls) ?? .required, username: smtp.username,
+                                                  password: password, connections: smtp.connections, heloDomain: list.from.domain)
+            settings.caFile = try smtp.caFile.map { try caFile($0, line: smtp.caFileLine, projectDirectory: projectDirectory) }
+            return try SMTPTransport(settings: settings)
         case "ses":
             guard let ses else {
                 throw HogMailError(file: self.path, "`transport.kind` is ses, but there is no `transport.ses` section with its `region`.")
@@ -139,5 +141,29 @@ extension Configuration {
         default:
             throw HogMailError(file: self.path, "`transport.kind` is `\(transportKind)`; use outbox, smtp or ses.")
         }
+    }
+}
+
+private extension Configuration {
+    /// `transport.smtp.ca_file` as an absolute path, checked now: a CA file that is missing or
+    /// holds no certificate is a line of hogmail.yml to fix, not a failure at the first message.
+    func caFile(_ path: String, line: Int?, projectDirectory: URL) throws -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : projectDirectory.appendingPathComponent(path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw HogMailError(file: self.path, line: line, "`transport.smtp.ca_file` is `\(path)`, and there is no such file (\(url.path)). Point it at the PEM file with your mail server's CA certificate, relative to the project folder or absolute.")
+        }
+        guard !isDirectory.boolValue else {
+            throw HogMailError(file: self.path, line: line, "`transport.smtp.ca_file` is `\(path)`, which is a folder. Point it at the PEM file with your mail server's CA certificate.")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw HogMailError(file: self.path, line: line, "`transport.smtp.ca_file` is `\(path)`, which cannot be read: \(error.localizedDescription). Check its permissions: the user running HogMail must be able to read it.")
+        }
+        // libcurl (OpenSSL) reads PEM only; a DER file or a key would fail at the first message.
+        guard data.range(of: Data("-----BEGIN CERTIFICATE-----".utf8)) != nil else {
+            throw HogMailError(file: self.path, line: line, "`transport.smtp.ca_file` is `\(path)`, which holds no PEM certificate (a block starting `-----BEGIN CERTIFICATE-----`). Use the CA's certificate in PEM form; `openssl x509 -inform der -in CA.cer -out ca.pem` converts a DER file.")
+        }
+        return url.path
     }
 }

@@ -46,6 +46,11 @@ public struct Configuration: Sendable {
         public var username: String?
         public var passwordEnvironmentVariable: String?
         public var connections: Int
+        /// `ca_file`: the CA that signed the server's certificate (a private CA, as internal
+        /// relays use), relative to the project folder unless absolute; nil means the system's CAs.
+        public var caFile: String?
+        /// The line of `ca_file` in hogmail.yml, for errors about the file it names.
+        public var caFileLine: Int?
     }
 
     /// `transport.ses`; the keys come from the variables the `*_env` settings name.
@@ -241,7 +246,8 @@ extension Configuration {
             return SMTP(url: try section.requiredString("url", at: "transport.smtp.url", fix: "Add `url: smtp://mail.example.com:587`."),
                         tls: tls, username: try section.string("username", at: "transport.smtp.username"),
                         passwordEnvironmentVariable: try section.string("password_env", at: "transport.smtp.password_env"),
-                        connections: connections)
+                        connections: connections,
+                        caFile: try section.string("ca_file", at: "transport.smtp.ca_file"), caFileLine: section.lineOf("ca_file"))
         }
         let ses = try transport?.mapping("ses", at: "transport.ses").map { section -> SES in
             let region = try section.string("region", at: "transport.ses.region") ?? "us-east-1"

@@ -160,6 +160,7 @@ public enum Scaffold {
             tls: required                          # required | implicit | none (loopback only)
             username: newsletter
             password_env: HOGMAIL_SMTP_PASSWORD
+            # ca_file: relay-ca.pem                # the CA of a relay with a private CA (PEM), instead of the system's
             connections: 4
           ses:
             region: eu-west-1

@@ -8,10 +8,14 @@ public enum DeliveryError: Error, Equatable, Sendable {
     case permanent(String, mailboxUnknown: Bool)
     /// 421/454 or HTTP 429: the server asks the whole send to slow down.
     case slowDown(String, retryAfter: TimeInterval?)
+    /// HogMail's settings do not fit the server (an untrusted certificate, no STARTTLS, a refused
+    /// login): every message would fail the same way, so the send stops until they are fixed.
+    /// The text is a whole sentence naming the setting to change.
+    case configuration(String)
 
     public var response: String {
         switch self {
-        case .temporary(let text), .permanent(let text, _), .slowDown(let text, _): return text
+        case .temporary(let text), .permanent(let text, _), .slowDown(let text, _), .configuration(let text): return text
         }
     }
 
@@ -41,6 +45,8 @@ extension DeliveryError: CustomStringConvertible {
             return "The mail server refused the message for good (\(text))."
         case .slowDown(let text, _):
             return "The mail server asked HogMail to slow down (\(text)). Wait a little and try again; a send slows down and retries by itself."
+        case .configuration(let sentence):
+            return sentence
         }
     }
 

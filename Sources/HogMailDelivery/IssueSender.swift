@@ -48,6 +48,10 @@ public final class IssueSender: @unchecked Sendable {
             /// The bounce or complaint rate crossed its threshold: a person must decide.
             case breaker(String)
             case hourlyLimit
+            /// The server showed that HogMail's settings do not fit it (an untrusted certificate, no
+            /// STARTTLS, a refused login): the send is paused, nobody was marked failed, and the
+            /// sentence says what to fix before running `hogmail send` again.
+            case misconfigured(String)
         }
         public var sent = 0
         public var failed = 0
@@ -148,6 +152,10 @@ public final class IssueSender: @unchecked Sendable {
         /// with each page through an index, never by reading the send's rows.
         var hardBounced = 0
         var complained = 0
+        /// The server accepted a message in this run. Until then one message at a time: a
+        /// setting that fails every message (a wrong password) then costs one login attempt
+        /// per run, not one per connection, and no provider locks the account for it.
+        var proven = false
 
         let assembler: MessageAssembler
 
@@ -247,9 +255,17 @@ public final class IssueSender: @unchecked Sendable {
                 run.inFlight.insert(recipient.id)
                 return true
             }
-            while run.inFlight.count < transport.parallelism, try await launch() {}
+            func width() -> Int { run.proven ? transport.parallelism : 1 }
+            while run.inFlight.count < width(), try await launch() {}
             while let (recipient, messageID, failure) = try await group.next() {
                 run.inFlight.remove(recipient.id)
+                if case .configuration(let problem)? = failure {
+                    // Every message would fail the same way until the settings are fixed: this
+                    // recipient stays as it was (due, no attempt used), nothing more is launched,
+                    // and the messages on the wire are recorded as they come back.
+                    try stop(because: problem, &run)
+                    continue
+                }
                 if recipient.state == .retrying { run.counts.retrying -= 1 } else { run.counts.pending -= 1 }
                 if let failure {
                     try record(failure, for: recipient, messageID: messageID, &run, &summary)
@@ -259,6 +275,7 @@ public final class IssueSender: @unchecked Sendable {
                     if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
                     summary.sent += 1
                     run.counts.sent += 1
+                    run.proven = true
                     run.sentLastHour += 1
                     run.consecutiveFailures = 0
                     // After a slow-down, each run of successes wins back half the lost rate.
@@ -273,10 +290,18 @@ public final class IssueSender: @unchecked Sendable {
                     run.lastReport = clock()
                     progress(run.counts)
                 }
-                while run.inFlight.count < transport.parallelism, try await launch() {}
+                while run.inFlight.count < width(), try await launch() {}
             }
             try flush()
         }
+    }
+
+    /// Pauses the send for a configuration problem, once: its sentence becomes the send's note.
+    private func stop(because problem: String, _ run: inout Run) throws {
+        if case .misconfigured? = run.stop { return }
+        let note = "\(problem) Nothing more was sent and nobody was marked failed; the send is paused. Run `hogmail send` again once this is fixed, and it resumes where it stopped."
+        try store.setState(of: run.send, to: .paused, note: note, pauseKind: .configuration)
+        run.stop = .misconfigured(note)
     }
 
     /// A recipient whose message cannot be made (a journal row written behind HogMail's back,
@@ -307,6 +332,12 @@ public final class IssueSender: @unchecked Sendable {
                 try store.suppress(publicID: recipient.publicID, as: .bounced, actor: "send", reason: "permanent failure: \(response)")
                 summary.bounced += 1
             }
+        case .configuration(let problem):
+            // The run loop stops for these before recording; should one get here, it still
+            // marks nobody failed and uses up no attempt.
+            run.consecutiveFailures -= 1
+            try stop(because: problem, &run)
+            return
         case .temporary(let response), .slowDown(let response, _):
             if case .slowDown(_, let retryAfter) = failure {
                 // The server asks everyone to slow down: halve the rate (down to one message

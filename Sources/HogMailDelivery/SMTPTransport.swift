@@ -19,6 +19,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// A PEM file with the CA that signed the server's certificate (`transport.smtp.ca_file`):
         /// it replaces the system's CAs for this server. Nil: the system's CAs.
         public var caFile: String?
+        /// The environment variable the password came from (`password_env`), to name it in messages.
+        public var passwordVariable: String?
 
         public init(url: String, tls: TLS, username: String?, password: String?, connections: Int, heloDomain: String) {
             self.url = url
@@ -88,8 +90,17 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         guard let url = URL(string: settings.url), let scheme = url.scheme?.lowercased(), ["smtp", "smtps"].contains(scheme), let host = url.host else {
             throw HogMailError("`transport.smtp.url` is `\(settings.url)`; write it as smtp://host:587 or smtps://host:465.")
         }
+        // The URL is shown in messages and logs, so it must not carry a login.
+        if url.user != nil || url.password != nil {
+            throw HogMailError("`transport.smtp.url` carries a login (user@ or user:password@). Write the user as `transport.smtp.username` and put the password in the environment variable `password_env` names.")
+        }
         if settings.tls == .implicit && scheme != "smtps" {
             throw HogMailError("`transport.smtp.tls: implicit` needs an smtps:// URL (usually port 465).")
+        }
+        // Port 465 speaks TLS from the first byte (RFC 8314): an smtp:// client would wait for a
+        // greeting that never comes, and each message would time out and be retried for hours.
+        if scheme == "smtp" && url.port == 465 {
+            throw HogMailError("`transport.smtp.url` is `\(settings.url)`, but port 465 takes TLS from the first byte. Write `url: smtps://\(host):465` with `tls: implicit`, or use port 587 with `tls: required` (STARTTLS).")
         }
         if settings.tls == .none {
             let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
@@ -291,15 +302,80 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 return
             }
             let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
-            if code >= 400 {
-                // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
-                let reply = job.lastReply.hasPrefix(String(code)) ? String(job.lastReply.dropFirst(3)).trimmingCharacters(in: CharacterSet(charactersIn: " -")) : text
-                job.continuation.resume(throwing: DeliveryError.smtp(code: code, text: reply))
-            } else {
-                // No SMTP reply: the connection failed, dropped or stalled. Try again later.
-                job.continuation.resume(throwing: DeliveryError.temporary("\(text) (libcurl \(result.rawValue))"))
-            }
+            // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
+            let reply = code >= 400 && job.lastReply.hasPrefix(String(code))
+                ? String(job.lastReply.dropFirst(3)).trimmingCharacters(in: CharacterSet(charactersIn: " -")) : text
+            job.continuation.resume(throwing: SMTPTransport.failure(result, replyCode: code, reply: reply, detail: text, settings: settings))
         }
+    }
+
+    // MARK: - What a failure means
+
+    /// A failed transfer in the sender's terms. A certificate HogMail cannot trust, a server
+    /// without STARTTLS or a refused login fails every message the same way: `.configuration`,
+    /// with the setting to change, so the send stops at once instead of retrying for hours.
+    /// `reply` is the server's failure reply without its code, or libcurl's words when there is none.
+    static func failure(_ result: CURLcode, replyCode code: Int, reply: String, detail: String, settings: Settings) -> DeliveryError {
+        let url = settings.url
+        switch result {
+        case CURLE_PEER_FAILED_VERIFICATION:
+            if detail.contains("subject name") || detail.contains("host name") {
+                return .configuration("The certificate of the mail server at \(url) is not for that name (\(detail)). Write the name the certificate is for in `transport.smtp.url`, or fix the server's certificate.")
+            }
+            if let caFile = settings.caFile {
+                return .configuration("The certificate of the mail server at \(url) is not trusted (\(detail)): it is not signed by the CA in `transport.smtp.ca_file` (\(caFile)). Set `ca_file` to the CA that signed the server's certificate, or fix the server's certificate.")
+            }
+            return .configuration("The certificate of the mail server at \(url) is not trusted (\(detail)). If the server uses a private CA, as internal relays do, set `transport.smtp.ca_file` to that CA's certificate (a PEM file); otherwise fix the server's certificate chain.")
+        case CURLE_SSL_CACERT_BADFILE:
+            if let caFile = settings.caFile {
+                return .configuration("The CA certificate in `transport.smtp.ca_file` (\(caFile)) cannot be loaded (\(detail)). Point `ca_file` at a PEM file with the CA's certificate.")
+            }
+            return .configuration("This machine's CA certificates cannot be loaded (\(detail)). Install the ca-certificates package, or set `transport.smtp.ca_file` to the CA of your mail server.")
+        case CURLE_USE_SSL_FAILED:
+            return .configuration("The mail server at \(url) does not offer STARTTLS, and `transport.smtp.tls` is `required`, so nothing was sent in the clear. If the server takes TLS from the first byte (usually port 465), write `url: smtps://HOST:465` with `tls: implicit`; otherwise turn STARTTLS on at the server.")
+        case CURLE_SSL_CONNECT_ERROR where !Self.isDroppedConnection(detail):
+            let fix = settings.tls == .implicit
+                ? "If the server does not take TLS from the first byte, write `url: smtp://HOST:587` with `tls: required` (STARTTLS) instead of `tls: implicit`; otherwise check the server's TLS setup."
+                : "Check the server's TLS setup (its protocol versions and ciphers)."
+            return .configuration("The TLS handshake with the mail server at \(url) failed (\(detail)). \(fix)")
+        case CURLE_LOGIN_DENIED:
+            return .configuration(loginRefused(code >= 400 ? "\(code) \(reply)" : detail, settings))
+        default:
+            break
+        }
+        switch code {
+        case 534, 535:
+            // RFC 4954: 535 credentials invalid, 534 mechanism too weak — the same for every message.
+            return .configuration(loginRefused("\(code) \(reply)", settings))
+        case 530, 538:
+            // 530 authentication required (or STARTTLS first), 538 encryption required for AUTH.
+            if code == 538 || reply.lowercased().contains("starttls") {
+                return .configuration("The mail server at \(url) takes mail only over TLS (\(code) \(reply)). Set `transport.smtp.tls: required` (STARTTLS) or use `url: smtps://HOST:465` with `tls: implicit`.")
+            }
+            if settings.username == nil {
+                return .configuration("The mail server at \(url) requires a login (\(code) \(reply)). Set `transport.smtp.username`, and `password_env` to the environment variable that holds the password.")
+            }
+            return .configuration(loginRefused("\(code) \(reply)", settings))
+        case 400...:
+            return .smtp(code: code, text: reply)
+        default:
+            // No SMTP reply: the connection failed, dropped or stalled. Try again later.
+            return .temporary("\(detail) (libcurl \(result.rawValue))")
+        }
+    }
+
+    private static func loginRefused(_ answer: String, _ settings: Settings) -> String {
+        let user = settings.username.map { " (\($0))" } ?? ""
+        let variable = settings.passwordVariable.map { "the variable \($0), which `transport.smtp.password_env` names" }
+            ?? "the environment variable that `transport.smtp.password_env` names"
+        return "The mail server at \(settings.url) refused the username and password (\(answer)). Check `transport.smtp.username`\(user) and the password in \(variable)."
+    }
+
+    /// A handshake cut short by the network (a reset, an early close) is worth another try;
+    /// any other handshake failure (no TLS at all, no common protocol or cipher) is not.
+    private static func isDroppedConnection(_ detail: String) -> Bool {
+        let lowered = detail.lowercased()
+        return ["ssl_error_syscall", "reset by peer", "unexpected eof", "timed out", "broken pipe", "connection closed"].contains { lowered.contains($0) }
     }
 
     fileprivate static let readCallback: hogmail_curl_data_callback = { buffer, size, count, userdata in

@@ -122,6 +122,7 @@ extension Configuration {
             }
             var settings = SMTPTransport.Settings(url: smtp.url, tls: .init(rawValue: smtp.tls) ?? .required, username: smtp.username,
                                                   password: password, connections: smtp.connections, heloDomain: list.from.domain)
+            settings.passwordVariable = password == nil ? nil : smtp.passwordEnvironmentVariable
             settings.caFile = try smtp.caFile.map { try caFile($0, line: smtp.caFileLine, projectDirectory: projectDirectory) }
             return try SMTPTransport(settings: settings)
         case "ses":

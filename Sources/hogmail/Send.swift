@@ -10,8 +10,10 @@ extension Hogmail {
         static let configuration = CommandConfiguration(
             abstract: "Send an issue to every confirmed subscriber, once; resume an unfinished send; or send what is due.",
             discussion: """
-            Exit status: 0 done (or nothing due), 1 error (lint error, bad configuration, refused), 75 come back later
-            (another run holds the lock, retries are scheduled, the hourly limit is reached, or the send paused).
+            Exit status: 0 done (or nothing due), 1 error (lint error, bad configuration, refused, or the mail server showed
+            a setting to fix: an untrusted certificate, no STARTTLS, a refused login; the send pauses until it is fixed),
+            75 come back later (another run holds the lock, retries are scheduled, the hourly limit is reached, or the
+            send paused after many failures in a row or by the reputation breaker).
             Examples:
               hogmail send issues/3-flags.md --dry-run
               hogmail send issues/3-flags.md --test editor@example.com
@@ -94,7 +96,7 @@ extension Hogmail {
 
                 var acted = 0
                 defer { if due && acted == 0 { print("Nothing is due: every issue whose date has come is sent.") } }
-                for issue in issues {
+                sending: for issue in issues {
                     if issue.isDraft {
                         throw HogMailError(file: issue.sourcePath, "This issue is marked `draft: true`; remove that line from the front matter to send it.")
                     }
@@ -143,6 +145,11 @@ extension Hogmail {
                     case .paused(let reason), .breaker(let reason):
                         Console.printError(reason)
                         exitCode = 75
+                    case .misconfigured(let problem):
+                        // Coming back later cannot help until the setting is fixed; the next issue would fail the same way.
+                        Console.report(HogMailError(problem))
+                        exitCode = 1
+                        break sending
                     }
                 }
                 if acted > 0 { Self.publish(project.directory) }

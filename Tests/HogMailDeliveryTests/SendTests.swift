@@ -300,6 +300,41 @@ final class SteppingClock: @unchecked Sendable {
         #expect(transport.delivered.map(\.to) == ["good@example.com"])
     }
 
+    /// A setting that fails every message stops the run at once: nothing more goes to the
+    /// transport, nobody is marked failed, a retry keeps its attempts and last answer, and the
+    /// next run resumes.
+    @Test func aConfigurationProblemStopsTheRunAndLeavesEveryoneDue() async throws {
+        let fixture = try SendFixture()
+        for address in ["a@example.com", "b@example.com", "c@example.com"] { try fixture.confirmed(address) }
+        let transport = RecordingTransport()
+        let problem = DeliveryError.configuration("The mail server refused the username and password (535). Check `transport.smtp.username`.")
+        transport.failures = ["a@example.com": [.temporary("451 try again later"), problem], "b@example.com": [problem]]
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
+        var options = IssueSender.Options(perSecond: 0, perHour: 0)
+        options.baseBackoff = 0
+        let sender = IssueSender(configuration: fixture.configuration, store: fixture.store, signer: fixture.signer, transport: transport,
+                                 message: fixture.issue.message, options: options)
+        func row(_ email: String) throws -> SendRecipient? {
+            try fixture.store.dueRecipients(of: send, limit: 10, now: .distantFuture).first { $0.email == email }
+        }
+
+        // a: 451, retried at once; b: the problem. c is never handed over.
+        let first = try await sender.run(send)
+        #expect(first.ending == .misconfigured(try #require(try fixture.store.latestSend(issue: "1")?.note)))
+        #expect(transport.delivered.isEmpty)
+        #expect(try fixture.store.progress(of: send) == SendProgress(total: 3, sent: 0, pending: 2, retrying: 1, failed: 0))
+        #expect(try row("b@example.com")?.attempts == 0)
+        // a, retried first in the next run, meets the problem: still its one attempt and the 451.
+        let second = try await sender.run(send)
+        #expect(second.ending == first.ending)
+        #expect(try row("a@example.com")?.attempts == 1 && row("a@example.com")?.lastResponse == "451 try again later")
+        #expect(transport.delivered.isEmpty)
+        // Fixed: everyone gets it.
+        let third = try await sender.run(send)
+        #expect(third.ending == .completed)
+        #expect(transport.delivered.map(\.to).sorted() == ["a@example.com", "b@example.com", "c@example.com"])
+    }
+
     @Test func anAddressTheStoreShouldNeverHaveHeldIsNotHandedToTheTransport() async throws {
         let fixture = try SendFixture()
         try await insertConfirmed(fixture, email: "a b@example.com>, <everyone@example.com", nameSQL: "NULL")

@@ -82,8 +82,9 @@ public final class SESTransport: Transport, @unchecked Sendable {
         case 500...:
             throw DeliveryError.temporary("HTTP \(response.status) \(detail)")
         case 403:
-            // Bad credentials or signature: every message would fail the same way; retrying cannot help this one either.
-            throw DeliveryError.permanent("HTTP 403 \(detail): check the SES credentials and region", mailboxUnknown: false)
+            // Bad credentials, signature or permissions: every message would fail the same way, so
+            // the send stops at once with the fix instead of failing each recipient.
+            throw DeliveryError.configuration("Amazon SES refused HogMail's request (HTTP 403 \(detail)). Check the keys in the variables that `transport.ses.access_key_id_env` and `secret_access_key_env` name, that they may call `ses:SendEmail`, and `transport.ses.region`; then run `hogmail send` again to resume.")
         default:
             throw DeliveryError.permanent("HTTP \(response.status) \(detail)", mailboxUnknown: false)
         }

@@ -24,8 +24,8 @@ final class SESTestServer {
     let process = Process()
     let port: Int
 
-    init() throws {
-        port = try startServerScript("ses_server.py", [], process: process, hint: "is moto[server] installed? `make test` installs it")
+    init(_ arguments: [String] = []) throws {
+        port = try startServerScript("ses_server.py", arguments, process: process, hint: "is moto[server] installed? `make test` installs it")
     }
 
     deinit {
@@ -78,5 +78,16 @@ final class SESTestServer {
         let result = try await fixture.job(try server.transport()).run(fixture.issue, decision: .start)
         #expect(result?.1.failed == 1)
         #expect(try fixture.store.failures(of: result!.0).first?.lastResponse?.contains("MessageRejected") == true)
+    }
+
+    @Test func credentialsSESRefusesStopTheSendAndFailNobody() async throws {
+        let server = try SESTestServer(["--faults", "403=1"])
+        let fixture = try SendFixture()
+        for number in 1...5 { try fixture.confirmed("ses\(number)@example.com") }
+        let (send, summary) = try await fixture.job(try server.transport()).run(fixture.issue, decision: .start)!
+        guard case .misconfigured(let note) = summary.ending else { Issue.record("not stopped: \(summary.ending)"); return }
+        #expect(note.contains("`transport.ses.access_key_id_env`"))
+        #expect(try fixture.store.progress(of: send).failed == 0)
+        #expect(try fixture.store.sends()[0].state == .paused)
     }
 }

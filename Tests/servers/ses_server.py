@@ -3,7 +3,7 @@
 
   --faults SPEC   put a proxy in front of moto that fails some `SendEmail` calls before they
                   reach it, per (destination, attempt) and by --seed, not by timing:
-                  `429=0.1,500=0.1,503=0.05,timeout=0.05` (429 carries `Retry-After: 0`;
+                  `429=0.1,500=0.1,503=0.05,timeout=0.05,403=0` (429 carries `Retry-After: 0`, 403 is SES's answer to bad keys;
                   timeout answers nothing for --stall-seconds, then closes). Nothing that
                   failed reached moto, so nothing may arrive twice. Each fault is logged to
                   --log as `fault address`. Everything else passes through unchanged.
@@ -77,6 +77,8 @@ def fault_proxy(upstream, args):
             fault = self.fault_for(body)
             if fault == "429":
                 return self.answer(429, b'{"__type":"TooManyRequestsException","message":"Rate exceeded"}', [("Retry-After", "0")])
+            if fault == "403":
+                return self.answer(403, b'{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}')
             if fault in ("500", "503"):
                 return self.answer(int(fault), b'{"__type":"InternalFailure","message":"try again"}')
             if fault == "timeout":

@@ -27,8 +27,9 @@ struct FailingTransport: Transport {
     // MARK: - Who is subscribed must not leak
 
     @Test func subscribeAnswerIsTheSameForKnownAndUnknownAddressesWhenTheRelayIsDown() async throws {
-        // A relay that takes 2 s and then fails: an answer that waited for it would show it.
-        let transport = FailingTransport(delay: .seconds(2))
+        // A relay that takes 10 s and then fails: an answer that waited for it would show it (the
+        // bound leaves room for a loaded machine, which once took 2 s to answer).
+        let transport = FailingTransport(delay: .seconds(10))
         let fixture = try ServerFixture(perAddress: 100, perClient: 1000, transport: transport)
         _ = try fixture.confirmedSubscriber("known@example.com")
         try await fixture.live { client in
@@ -41,7 +42,7 @@ struct FailingTransport: Transport {
                         ($0.status, String(buffer: $0.body).replacingOccurrences(of: "\(address)@example.com", with: "X"))
                     }
                     #expect(status == .ok)
-                    #expect(ContinuousClock.now - started < .milliseconds(1500), "\(address) waited for the relay")
+                    #expect(ContinuousClock.now - started < .seconds(5), "\(address) waited for the relay")
                     answers.insert(body)
                 }
             }

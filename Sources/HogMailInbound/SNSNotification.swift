@@ -144,6 +144,8 @@ public final class SNSVerifier: @unchecked Sendable {
         self.topicARNs = topicARNs
         self.fetch = fetch ?? { url in
             let answer = try await HTTPFetch.get(url, timeout: 10, maximumBytes: SNSVerifier.maximumCertificateSize)
+            // No such certificate on an SNS host: whoever named it did not get it from SNS.
+            if (400..<500).contains(answer.status) { throw SNSRejection("the SigningCertURL answers HTTP \(answer.status): no such certificate") }
             guard answer.status == 200 else { throw DeliveryError.temporary("the server answered HTTP \(answer.status)") }
             return answer.body
         }
@@ -209,7 +211,9 @@ public final class SNSVerifier: @unchecked Sendable {
     func certificate(at url: String) async throws -> Certificate {
         if let cached = lock.withLock({ cache.first { $0.url == url }?.certificate }) { return cached }
         let data: Data
-        do { data = try await fetch(url) } catch {
+        do { data = try await fetch(url) } catch let rejection as SNSRejection {
+            throw rejection
+        } catch {
             throw SNSCertificateUnavailable(description: "the signing certificate could not be fetched from \(SNSNotification.visible(url)): \((error as? DeliveryError)?.response ?? String(describing: error))")
         }
         let certificate: Certificate

@@ -172,6 +172,15 @@ struct WebhookFixture {
         #expect(try fixture.status("grace@example.net") == .confirmed)
     }
 
+    @Test func aCertificateURLWithNoCertificateIsRefused() async throws {
+        let fixture = try await WebhookFixture()
+        let bounce = FakeSNS.sesBounce("Permanent", recipient: "grace@example.net", messageIDHeader: fixture.messageIDHeader(to: "grace@example.net"))
+        let answer = await fixture.post(fixture.sns.notification(bounce, certificateURL: "http://\(fixture.sns.host)/missing.pem"))
+        #expect(answer.status == 403)
+        #expect(answer.log.contains("HTTP 404"))
+        #expect(try fixture.status("grace@example.net") == .confirmed)
+    }
+
     @Test func aTopicNotListedIsRefused() async throws {
         let fixture = try await WebhookFixture(topicARNs: ["arn:aws:sns:eu-west-1:123456789012:ours"])
         let bounce = FakeSNS.sesBounce("Permanent", recipient: "grace@example.net", messageIDHeader: fixture.messageIDHeader(to: "grace@example.net"))

@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // X.509 parsing for the SNS signing certificate (SES notifications).
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Already in the graph through Hummingbird; named here because the server uses them directly.
@@ -68,9 +70,12 @@ let package = Package(
         // requests by mail, SES notifications). No web server in it: `process-mail` needs none.
         .target(
             name: "HogMailInbound",
-            dependencies: ["HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "HogMail", "HogMailStore", "HogMailDelivery", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+            ]
         ),
-        // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive.
+        // The HTTP side: subscribe, confirm, unsubscribe (RFC 8058), archive; the SES webhook route.
         .target(
             name: "HogMailServer",
             dependencies: [
@@ -91,19 +96,29 @@ let package = Package(
         .executableTarget(name: "hogmail-fuzz", dependencies: ["HogMail", "HogMailStore", "HogMailServer", "HogMailInbound"]),
         // `make bench`: message assembly in memory on one core.
         .executableTarget(name: "hogmail-bench", dependencies: ["HogMail", "HogMailStore", "HogMailDelivery"]),
+        // The tests' stand-in for Amazon SNS (a throwaway signing key and certificate, a local
+        // server for it), shared by the delivery and server tests; no product ships it.
+        .target(
+            name: "SNSTestSupport",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            path: "Tests/SNSTestSupport"
+        ),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
         .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),
         .testTarget(
             name: "HogMailDeliveryTests",
-            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "HogMailServerTests",
             dependencies: [
-                "HogMailServer", "HogMailStore", "HogMailDelivery", .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "HogMailServer", "HogMailStore", "HogMailDelivery", "HogMailInbound", "SNSTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ]

@@ -96,8 +96,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 /// GET is (the router answers it).
 struct RouteMethods: Sendable {
     let routes: [(components: [Substring], methods: [HTTPRequest.Method])]
+    /// As given, to build a longer list from.
+    let list: [(String, [HTTPRequest.Method])]
 
     init(_ routes: [(String, [HTTPRequest.Method])]) {
+        list = routes
         self.routes = routes.map { path, methods in
             (path.split(separator: "/"), methods.contains(.get) && !methods.contains(.head) ? methods + [.head] : methods)
         }

@@ -1,7 +1,10 @@
 import Foundation
 import HogMail
+import HogMailInbound
 import HogMailStore
+import HTTPTypes
 import Hummingbird
+import Logging
 
 /// The request context: the connection's peer (the client, or the reverse proxy in front).
 public struct HogMailRequestContext: RequestContext {
@@ -14,7 +17,8 @@ public struct HogMailRequestContext: RequestContext {
     }
 }
 
-/// `hogmail serve`: the form, the confirm and unsubscribe links, and the public archive.
+/// `hogmail serve`: the form, the confirm and unsubscribe links, the public archive, and the
+/// SES webhook when `transport.ses` is configured.
 public struct PublicServer: Sendable {
     public var service: SubscriptionService
     /// Where `hogmail build` wrote the archive.
@@ -27,6 +31,10 @@ public struct PublicServer: Sendable {
     public let confirmations: ConfirmationWorker
     public var limits = ConnectionLimits()
     public static let maximumBody = 16 * 1024
+    /// `POST /webhooks/ses` (SES bounces and complaints through SNS); nil, and the route
+    /// absent, when `hogmail.yml` has no `transport.ses` section.
+    public var sesWebhook: SESWebhook?
+    var webhookLogger = Logger(label: "hogmail.webhooks")
 
     public init(service: SubscriptionService, outputDirectory: URL,
                 perAddress: RateLimiter = RateLimiter(limit: 3, window: 3600),
@@ -37,12 +45,14 @@ public struct PublicServer: Sendable {
         self.perClient = perClient
         self.clients = ClientAddressResolver(configuration: service.configuration)
         self.confirmations = ConfirmationWorker(service: service)
+        self.sesWebhook = SESWebhook(configuration: service.configuration, store: service.store)
     }
 
     static let routes = RouteMethods([
         ("/subscribe", [.get, .post]), ("/confirm", [.get, .post]), ("/unsubscribe", [.get, .post]),
         ("/archive", [.get]), ("/archive/:issue", [.get]), ("/feed.xml", [.get]),
     ])
+    static let webhookRoutes: [(String, [HTTPRequest.Method])] = [("/webhooks/ses", [.post])]
 
     public func router() -> Router<HogMailRequestContext> {
         let router = Router(context: HogMailRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -55,7 +65,7 @@ public struct PublicServer: Sendable {
             default: return self.message(status, "Something went wrong", "Please try again in a few minutes. If it keeps happening, reply to any issue and tell us.")
             }
         })
-        router.add(middleware: MethodNotAllowedMiddleware(routes: Self.routes))
+        router.add(middleware: MethodNotAllowedMiddleware(routes: sesWebhook == nil ? Self.routes : RouteMethods(Self.routes.list + Self.webhookRoutes)))
         router.get("/subscribe") { _, _ in self.subscribeForm() }
         router.post("/subscribe") { request, context in try await self.subscribe(request, context) }
         router.get("/confirm") { request, _ in try self.confirmPage(request) }
@@ -65,6 +75,9 @@ public struct PublicServer: Sendable {
         router.get("/archive") { _, _ in self.file("index.html", type: "text/html; charset=utf-8") }
         router.get("/archive/:issue") { _, context in self.issuePage(context) }
         router.get("/feed.xml") { _, _ in self.file("feed.xml", type: "application/atom+xml; charset=utf-8") }
+        if let sesWebhook {
+            router.post("/webhooks/ses") { request, _ in try await self.sesNotification(request, sesWebhook) }
+        }
         return router
     }
 
@@ -185,6 +198,19 @@ public struct PublicServer: Sendable {
             return message(.notFound, "No such issue", "The archive lists every issue.")
         }
         return file("\(issue)/web.html", type: "text/html; charset=utf-8")
+    }
+
+    /// SNS posts JSON as `text/plain`; the body goes to HogMailInbound as it came.
+    func sesNotification(_ request: Request, _ webhook: SESWebhook) async throws -> Response {
+        var request = request
+        // Past the limit this throws 413: SNS messages are at most 256 KB.
+        let buffer = try await request.collectBody(upTo: SNSNotification.maximumBody)
+        let messageType = HTTPField.Name("x-amz-sns-message-type").flatMap { request.headers[$0] }
+        let answer = await webhook.handle(body: Array(buffer.readableBytesView), messageType: messageType)
+        if answer.isProblem { webhookLogger.warning("\(answer.log)") } else { webhookLogger.info("\(answer.log)") }
+        return Response(status: .init(code: answer.status),
+                        headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: answer.body)))
     }
 
     // MARK: - Helpers

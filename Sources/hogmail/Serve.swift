@@ -7,7 +7,7 @@ import Hummingbird
 extension Hogmail {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Answer the subscribe form, the confirm and unsubscribe links (RFC 8058 one-click), and the archive.",
+            abstract: "Answer the subscribe form, the confirm and unsubscribe links (RFC 8058 one-click), the archive, and SES notifications.",
             discussion: """
             Put it behind your HTTPS reverse proxy at `urls.public`.
             Example: HOGMAIL_SECRET=… hogmail serve --port 8080
@@ -26,6 +26,11 @@ extension Hogmail {
             }
             if !server.clients.trustedProxies.isEmpty {
                 Console.say("Trusting X-Forwarded-For from \(server.clients.trustedProxies.map(\.description).joined(separator: ", ")).")
+            }
+            if let webhook = server.sesWebhook {
+                Console.say(webhook.verifier.topicARNs.isEmpty
+                    ? "SES notifications: POST /webhooks/ses takes signed SNS messages from any topic. Set transport.ses.sns_topic_arns to your topic: anyone can sign messages through a topic of their own."
+                    : "SES notifications: POST /webhooks/ses takes signed SNS messages from \(webhook.verifier.topicARNs.joined(separator: ", ")).")
             }
             let name = server.service.configuration.list.name, publicBase = server.service.configuration.urls.publicBase
             let host = self.host

@@ -151,3 +151,40 @@ import Testing
         }
     }
 }
+
+@Suite struct SESWebhookConfigurationTests {
+    let sample = try! String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+
+    func error(_ text: String) -> HogMailError? {
+        do {
+            _ = try Configuration.parse(text, file: "hogmail.yml")
+            return nil
+        } catch { return error as? HogMailError }
+    }
+
+    func withSES(_ lines: String) -> String {
+        sample.replacingOccurrences(of: "    region: eu-west-1\n", with: "    region: eu-west-1\n\(lines)")
+    }
+
+    @Test func theSESWebhookSettingsAreRead() throws {
+        let text = withSES("    sns_cert_hosts: [\"127.0.0.1:8081\", SNS.Test]\n    sns_topic_arns: [arn:aws:sns:eu-west-1:123456789012:hogmail-feedback]\n")
+        let (configuration, warnings) = try Configuration.parse(text, file: "hogmail.yml")
+        #expect(warnings.isEmpty)
+        #expect(configuration.ses?.snsCertificateHosts == ["127.0.0.1:8081", "sns.test"])
+        #expect(configuration.ses?.snsTopicARNs == ["arn:aws:sns:eu-west-1:123456789012:hogmail-feedback"])
+    }
+
+    @Test func aCertificateHostWithASchemeIsRefusedNamingTheLine() {
+        let error = error(withSES("    sns_cert_hosts: [\"http://127.0.0.1:8081/\"]\n"))
+        #expect(error?.line != nil && error?.message.contains("without a scheme or path") == true)
+    }
+
+    @Test func aTopicThatIsNotAnARNIsRefused() {
+        #expect(error(withSES("    sns_topic_arns: [hogmail-feedback]\n"))?.message.contains("not an SNS topic ARN") == true)
+    }
+
+    @Test func anUnknownSESSettingIsAWarning() throws {
+        let (_, warnings) = try Configuration.parse(withSES("    sns_topic: x\n"), file: "hogmail.yml")
+        #expect(warnings.map(\.message).contains { $0.hasPrefix("`transport.ses.sns_topic` is not a setting HogMail knows") })
+    }
+}

@@ -59,6 +59,12 @@ public struct Configuration: Sendable {
         public var endpoint: String
         public var accessKeyIDEnvironmentVariable: String
         public var secretAccessKeyEnvironmentVariable: String
+        /// `sns_cert_hosts`: hosts (`host` or `host:port`) besides `sns.REGION.amazonaws.com`
+        /// that the SES webhook fetches SNS signing certificates from and follows subscription
+        /// links to, over http or https. Empty in production; a test's local server otherwise.
+        public var snsCertificateHosts: [String] = []
+        /// `sns_topic_arns`: when set, the SES webhook takes notifications from these topics only.
+        public var snsTopicARNs: [String] = []
     }
 
     public struct Lint: Sendable {
@@ -136,6 +142,7 @@ extension Configuration {
         "build": ["sample_recipient"],
         "serve": ["trusted_proxies"],
         "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit"],
+        "transport.ses": ["region", "endpoint", "access_key_id_env", "secret_access_key_env", "sns_cert_hosts", "sns_topic_arns"],
     ]
 
     /// `projectDirectory`, when known, lets absolute paths be checked against the project's folders.
@@ -250,11 +257,27 @@ extension Configuration {
                         caFile: try section.string("ca_file", at: "transport.smtp.ca_file"), caFileLine: section.lineOf("ca_file"))
         }
         let ses = try transport?.mapping("ses", at: "transport.ses").map { section -> SES in
+            warnUnknown(section, "transport.ses")
             let region = try section.string("region", at: "transport.ses.region") ?? "us-east-1"
-            return SES(region: region,
-                       endpoint: try section.string("endpoint", at: "transport.ses.endpoint") ?? "https://email.\(region).amazonaws.com",
-                       accessKeyIDEnvironmentVariable: try section.string("access_key_id_env", at: "transport.ses.access_key_id_env") ?? "AWS_ACCESS_KEY_ID",
-                       secretAccessKeyEnvironmentVariable: try section.string("secret_access_key_env", at: "transport.ses.secret_access_key_env") ?? "AWS_SECRET_ACCESS_KEY")
+            var ses = SES(region: region,
+                          endpoint: try section.string("endpoint", at: "transport.ses.endpoint") ?? "https://email.\(region).amazonaws.com",
+                          accessKeyIDEnvironmentVariable: try section.string("access_key_id_env", at: "transport.ses.access_key_id_env") ?? "AWS_ACCESS_KEY_ID",
+                          secretAccessKeyEnvironmentVariable: try section.string("secret_access_key_env", at: "transport.ses.secret_access_key_env") ?? "AWS_SECRET_ACCESS_KEY")
+            ses.snsCertificateHosts = try (section.stringList("sns_cert_hosts", at: "transport.ses.sns_cert_hosts") ?? []).map { text in
+                let host = text.trimmingCharacters(in: .whitespaces).lowercased()
+                guard host.range(of: #"^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
+                    throw HogMailError(file: file, line: section.lineOf("sns_cert_hosts"), "`transport.ses.sns_cert_hosts` lists `\(text)`, which is not a host. Write a host name or `host:port`, like `127.0.0.1:8081`, without a scheme or path; leave the list out in production (certificates then come only from https://sns.REGION.amazonaws.com).")
+                }
+                return host
+            }
+            ses.snsTopicARNs = try (section.stringList("sns_topic_arns", at: "transport.ses.sns_topic_arns") ?? []).map { text in
+                let arn = text.trimmingCharacters(in: .whitespaces)
+                guard arn.range(of: #"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$"#, options: .regularExpression) != nil else {
+                    throw HogMailError(file: file, line: section.lineOf("sns_topic_arns"), "`transport.ses.sns_topic_arns` lists `\(text)`, which is not an SNS topic ARN. Copy it from the SNS console; it looks like `arn:aws:sns:eu-west-1:123456789012:hogmail-feedback`.")
+                }
+                return arn
+            }
+            return ses
         }
         let rate = try transport?.mapping("rate", at: "transport.rate")
         let perSecondText = try rate?.string("per_second", at: "transport.rate.per_second") ?? "50"

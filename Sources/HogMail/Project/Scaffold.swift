@@ -167,6 +167,7 @@ public enum Scaffold {
             endpoint: https://email.eu-west-1.amazonaws.com
             access_key_id_env: AWS_ACCESS_KEY_ID
             secret_access_key_env: AWS_SECRET_ACCESS_KEY
+            # sns_topic_arns: ["arn:aws:sns:eu-west-1:123456789012:hogmail-feedback"]   # bounces via POST /webhooks/ses (README)
           rate: { per_second: 50, per_hour: 100000 }
 
         test_addresses: [editor@example.com]       # `hogmail send --test` goes here

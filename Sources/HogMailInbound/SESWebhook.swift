@@ -28,14 +28,14 @@ public struct SESWebhook: Sendable {
     /// GETs a confirmation link the verifier allowed; returns the HTTP status.
     let follow: @Sendable (String) async throws -> Int
 
-    /// Nil, and the route absent, unless the list uses SES: `transport.kind` is `ses`, or
-    /// `transport.ses.sns_topic_arns` names the topics (a list sending through SES from
-    /// elsewhere). `hogmail init` writes a `transport.ses` section for every project, so its
-    /// presence alone would open the webhook on lists that never use SES.
+    /// Nil, and the route absent, unless `transport.ses.sns_topic_arns` names the topics. SNS
+    /// signs the messages of every AWS account's topics: without the list, anyone could
+    /// subscribe the webhook to a topic of their own and post correctly signed "bounces" for
+    /// any address they know.
     public init?(configuration: Configuration, store: SubscriberStore,
                  fetch: (@Sendable (String) async throws -> Data)? = nil,
                  follow: (@Sendable (String) async throws -> Int)? = nil) {
-        guard let ses = configuration.ses, configuration.transportKind == "ses" || !ses.snsTopicARNs.isEmpty else { return nil }
+        guard let ses = configuration.ses, !ses.snsTopicARNs.isEmpty else { return nil }
         self.store = store
         self.verifier = SNSVerifier(extraHosts: ses.snsCertificateHosts, topicARNs: ses.snsTopicARNs, fetch: fetch)
         self.softBounceLimit = configuration.delivery.softBounceLimit

@@ -160,7 +160,7 @@ public final class SNSVerifier: @unchecked Sendable {
         case "2": digest = SHA256.hash(data: Data(notification.stringToSign.utf8))
         default: throw SNSRejection("SignatureVersion `\(SNSNotification.visible(notification.signatureVersion))` is not 1 or 2")
         }
-        if !topicARNs.isEmpty, !topicARNs.contains(notification.topicARN) {
+        if !topicARNs.contains(notification.topicARN) {
             throw SNSRejection("the topic \(SNSNotification.visible(notification.topicARN)) is not in transport.ses.sns_topic_arns")
         }
         guard let date = notification.date else {

@@ -28,9 +28,9 @@ extension Hogmail {
                 Console.say("Trusting X-Forwarded-For from \(server.clients.trustedProxies.map(\.description).joined(separator: ", ")).")
             }
             if let webhook = server.sesWebhook {
-                Console.say(webhook.verifier.topicARNs.isEmpty
-                    ? "SES notifications: POST /webhooks/ses takes signed SNS messages from any topic. Set transport.ses.sns_topic_arns to your topic: anyone can sign messages through a topic of their own."
-                    : "SES notifications: POST /webhooks/ses takes signed SNS messages from \(webhook.verifier.topicARNs.joined(separator: ", ")).")
+                Console.say("SES notifications: POST /webhooks/ses takes signed SNS messages from \(webhook.verifier.topicARNs.joined(separator: ", ")).")
+            } else if server.service.configuration.transportKind == "ses" {
+                Console.warn(Warning("SES bounces and complaints are not read: POST /webhooks/ses is off until `transport.ses.sns_topic_arns` names your SNS topic (anyone can sign SNS messages through a topic of their own, so the webhook takes only the topics listed)."))
             }
             let name = server.service.configuration.list.name, publicBase = server.service.configuration.urls.publicBase
             let host = self.host

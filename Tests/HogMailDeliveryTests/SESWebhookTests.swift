@@ -15,7 +15,7 @@ struct WebhookFixture {
     let webhook: SESWebhook
     var store: SubscriberStore { returns.store }
 
-    init(topicARNs: [String] = [], fetch: (@Sendable (String) async throws -> Data)? = nil) async throws {
+    init(topicARNs: [String] = [FakeSNS.topicARN], fetch: (@Sendable (String) async throws -> Data)? = nil) async throws {
         returns = try ReturnFixture()
         sns = try FakeSNS()
         var configuration = returns.send.configuration
@@ -40,6 +40,16 @@ struct WebhookFixture {
 }
 
 @Suite struct SESWebhookTests {
+    @Test func withoutNamedTopicsThereIsNoWebhookEvenForAListOnSES() throws {
+        // SNS signs for every AWS account: a webhook that took any topic could be fed signed
+        // "bounces" from a stranger's topic.
+        let returns = try ReturnFixture()
+        var configuration = returns.send.configuration
+        configuration.transportKind = "ses"
+        configuration.ses?.snsTopicARNs = []
+        #expect(SESWebhook(configuration: configuration, store: returns.store) == nil)
+    }
+
     @Test func aPermanentBounceMarksTheSubscriberBouncedAndTheSendRow() async throws {
         let fixture = try await WebhookFixture()
         let bounce = FakeSNS.sesBounce("Permanent", recipient: "grace@example.net", messageIDHeader: fixture.messageIDHeader(to: "grace@example.net"))

@@ -5,7 +5,9 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
 # Only for `make test`: the browser the preview test drives, the spam filter that checks the
 # sample emails, Python's venv for the test servers, systemd-analyze for the unit files, nginx
-# in front of `hogmail serve`, and man/openssl for the install test.
+# in front of `hogmail serve`, and man/openssl for the install test. Postfix, for the bounce
+# tests' private instance (Tests/servers/postfix_bounces.py), comes from
+# scripts/install-postfix-tools.sh: preseeded "No configuration", the system's own never started.
 TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl
 BENCH_PYTHON := .bench/venv/bin/python
 # The tests' python3 is the project's own venv (scripts/install-python-test-deps.sh).
@@ -36,6 +38,7 @@ run: build
 
 test: deps
 	@bash scripts/install-deps.sh $(TEST_DEBIAN_PACKAGES)
+	@bash scripts/install-postfix-tools.sh
 	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
 	PATH="$(TEST_PATH)" $(SWIFT) test

@@ -94,6 +94,7 @@ public struct ReturnedMail: Sendable {
         if !originalHeaders.isEmpty, subject.contains("complaint about message") || from.contains("abuse_report") || from.contains("feedbackloop") {
             kind = .complaint
             evidence = "feedback-loop"
+            recipient = reportedRecipient()
             detail = "reported as spam (feedback loop: \(Subscriber.visible(headers.first("Subject") ?? "", limit: 120)))"
             return true
         }
@@ -141,11 +142,14 @@ public struct ReturnedMail: Sendable {
     private mutating func classifyFeedback(_ report: MessageHeaders) -> Bool {
         let type = report.first("Feedback-Type")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         evidence = "arf"
-        recipient = Self.address(in: report.first("Original-Rcpt-To") ?? "")
+        // Removal-Recipient: the early opt-out drafts' name for the reader.
+        recipient = Self.address(in: report.first("Original-Rcpt-To") ?? report.first("Removal-Recipient") ?? "") ?? reportedRecipient()
         switch type {
-        case "abuse", "fraud":
+        case "abuse", "fraud", "opt-out", "opt-out-list":
+            // opt-out: an early ARF draft's type for a reader who asked their provider to stop the mail.
             kind = .complaint
-            detail = "reported as \(type == "abuse" ? "spam" : "fraud") (feedback report\(report.first("User-Agent").map { " from \(Subscriber.visible($0, limit: 80))" } ?? ""))"
+            let what = type == "abuse" ? "spam" : type == "fraud" ? "fraud" : "unwanted (opt-out)"
+            detail = "reported as \(what) (feedback report\(report.first("User-Agent").map { " from \(Subscriber.visible($0, limit: 80))" } ?? ""))"
         case "not-spam":
             kind = .notFailure
             detail = "a not-spam report (the reader moved it out of spam)"
@@ -155,6 +159,17 @@ public struct ReturnedMail: Sendable {
             detail = "a feedback report of type `\(Subscriber.visible(type, limit: 40))`, which is not a complaint"
         }
         return true
+    }
+
+    /// The reader a complaint is about, from the enclosed message: Microsoft's
+    /// `X-HmXmrOriginalRecipient`, else its `To` when that is one address.
+    func reportedRecipient() -> String? {
+        for original in originalHeaders {
+            if let value = original.first("X-HmXmrOriginalRecipient"), let address = Self.address(in: value) { return address }
+            let to = original.values("To").joined(separator: ",")
+            if to.filter({ $0 == "@" }).count == 1, let address = Self.address(in: to) { return address }
+        }
+        return nil
     }
 
     // MARK: - Bounces in words
@@ -171,9 +186,12 @@ public struct ReturnedMail: Sendable {
         guard force || !failed.isEmpty || fromDaemon || bounceSubject else { return false }
         // A vacation reply from postmaster@ is still a vacation reply.
         if !force, failed.isEmpty, !bounceSubject, isAutoReply() { return false }
-        let lowered = (text.isEmpty ? "" : text).lowercased()
+        // Only the bounce's own words: a returned message quoted below them carries version
+        // numbers and addresses that would read as a status or a recipient ("MTA v4.6.1").
+        let own = Self.withoutQuotedMessage(text)
+        let lowered = own.lowercased()
         let status = Self.statusCode(in: lowered)
-        recipient = Self.address(in: failed) ?? Self.failedAddress(in: text)
+        recipient = Self.address(in: failed) ?? Self.failedAddress(in: own)
         if evidence.isEmpty { evidence = "heuristic" }
         if let kind = Self.bounceKind(status: status, words: lowered) {
             self.kind = kind
@@ -184,8 +202,24 @@ public struct ReturnedMail: Sendable {
             return false
         }
         statusCode = status
-        detail = Subscriber.visible(Self.reasonLine(in: text) ?? headers.first("Subject") ?? "undeliverable", limit: 300)
+        detail = Subscriber.visible(Self.reasonLine(in: own) ?? headers.first("Subject") ?? "undeliverable", limit: 300)
         return true
+    }
+
+    /// A bounce in words up to where it quotes the returned message (a separator line such as
+    /// "------- Returned Message --------" or "--- Below this line is a copy of the message.",
+    /// or the quoted message's own header lines).
+    static func withoutQuotedMessage(_ text: String) -> String {
+        var kept: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let lowered = line.lowercased().trimmingCharacters(in: .whitespaces)
+            if lowered.range(of: #"^-+ ?(returned message|original message|below this line|this is a copy|the original message|returned mail|unsent message)"#, options: .regularExpression) != nil
+                || lowered.range(of: #"^(received|return-path|message-id|dkim-signature): "#, options: .regularExpression) != nil {
+                break
+            }
+            kept.append(line)
+        }
+        return kept.joined(separator: "\n")
     }
 
     /// Hard or soft, from an enhanced status code and the server's words; nil when neither says.
@@ -230,6 +264,7 @@ public struct ReturnedMail: Sendable {
         "address not found", "bad destination mailbox", "this user doesn't have", "not our customer", "unknown local part",
         "permanent fatal errors", "permanent error", "no valid recipients", "host unknown", "domain not found",
         "name or service not known", "user doesn't exist", "is not a valid", "addressee unknown", "unknown or illegal alias",
+        "not listed in", "no such recipient", "recipient rejected", "unknown recipient", "undeliverable address",
     ]
     /// Try again: deferred, delayed, greylisted.
     static let temporaryPhrases = [
@@ -239,7 +274,8 @@ public struct ReturnedMail: Sendable {
 
     /// The first enhanced status code (RFC 3463) in a text: `5.1.1`, `4.2.0`.
     static func statusCode(in text: String) -> String? {
-        guard let range = text.range(of: #"(?<![0-9.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])"#, options: .regularExpression) else { return nil }
+        // Not inside a version number ("v4.6.1", "5.5.1960.3").
+        guard let range = text.range(of: #"(?<![0-9A-Za-z.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])"#, options: .regularExpression) else { return nil }
         let code = String(text[range])
         return code.hasPrefix("2.") ? nil : code
     }
@@ -266,19 +302,40 @@ public struct ReturnedMail: Sendable {
         return nil
     }
 
-    /// In a bounce in words, the address on the line that says what failed (qmail: `<a@b>:`).
+    /// In a bounce in words, the address that failed: on the line that says why (qmail's
+    /// `<a@b>:`, a line with a status code or "user unknown"), or the first address after a line
+    /// that introduces the failed recipients ("did not reach the following recipient(s):",
+    /// "The following address(es) failed:"), or just before a reason line that names none.
     static func failedAddress(in text: String) -> String? {
-        for line in text.split(whereSeparator: \.isNewline).prefix(200) {
+        let lines = text.split(whereSeparator: \.isNewline).prefix(300).map(String.init)
+        var introduced = false
+        var previous: String?
+        for line in lines {
             let lowered = line.lowercased()
-            if lowered.contains("@"), hardPhrases.contains(where: lowered.contains) || softPhrases.contains(where: lowered.contains)
-                || lowered.range(of: #"^\s*<[^>]+@[^>]+>:?\s*$"#, options: .regularExpression) != nil
-                || lowered.range(of: #"[45]\.[0-9]\.[0-9]"#, options: .regularExpression) != nil,
-               let address = address(in: String(line)) {
-                return address
+            let address = lowered.contains("@") ? address(in: line) : nil
+            let reason = hardPhrases.contains(where: lowered.contains) || softPhrases.contains(where: lowered.contains)
+                || lowered.range(of: #"[45]\.[0-9]\.[0-9]"#, options: .regularExpression) != nil
+            if let address {
+                if introduced || reason || lowered.range(of: #"^\s*<[^>]+@[^>]+>:?\s*$"#, options: .regularExpression) != nil {
+                    return address
+                }
+                previous = address
+            } else if reason {
+                if let previous { return previous }
+                // Lotus Notes: the reason, then the address on the next line.
+                introduced = true
             }
+            if introductions.contains(where: lowered.contains) { introduced = true }
         }
         return nil
     }
+
+    /// Lines after which a bounce lists the addresses that failed.
+    static let introductions = [
+        "following recipient", "following address", "address to which", "addresses to which", "not reach the following",
+        "delivered to the following", "following destination", "failed recipient", "could not be delivered to:",
+        "was not delivered to", "undeliverable to",
+    ]
 
     /// The line of a bounce in words that gives the reason.
     static func reasonLine(in text: String) -> String? {
@@ -302,6 +359,9 @@ public struct ReturnedMail: Sendable {
 
     /// RFC 3834's `Auto-Submitted`, and the fields and subjects common responders use instead.
     func isAutoReply() -> Bool {
+        // Apple Mail's and others' "unsubscribe" messages are automatic but are requests, not replies.
+        let subjectText = headers.first("Subject")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        if !headers.values("X-Apple-Unsubscribe").isEmpty || subjectText == "unsubscribe" { return false }
         if let submitted = headers.first("Auto-Submitted")?.lowercased(), !submitted.trimmingCharacters(in: .whitespaces).hasPrefix("no") { return true }
         for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Autogenerated", "X-Auto-Response-Suppress", "X-AutoReply-From", "X-Mail-Autoreply"]
         where !headers.values(name).isEmpty { return true }

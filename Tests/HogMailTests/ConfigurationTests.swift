@@ -152,16 +152,8 @@ import Testing
     }
 }
 
-@Suite struct SESWebhookConfigurationTests {
-    let sample = try! String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
-
-    func error(_ text: String) -> HogMailError? {
-        do {
-            _ = try Configuration.parse(text, file: "hogmail.yml")
-            return nil
-        } catch { return error as? HogMailError }
-    }
-
+/// The SES webhook's settings, read with the configuration tests' sample and helpers.
+extension ConfigurationTests {
     func withSES(_ lines: String) -> String {
         sample.replacingOccurrences(of: "    region: eu-west-1\n", with: "    region: eu-west-1\n\(lines)")
     }

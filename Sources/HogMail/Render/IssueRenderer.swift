@@ -13,23 +13,32 @@ public struct RenderedIssue: Sendable {
     public var message: MessageTemplate
     /// Relative links that could not be made absolute; the linter reports them.
     public var unresolvedLinks: [HTMLRenderer.UnresolvedLink]
+    /// Images of the project the issue shows, copied into its folder by the build.
+    public var localImages: [LocalImage] = []
+    /// Local images that cannot be used (missing, unreadable): lint errors.
+    public var imageProblems: [ImageProblem] = []
 }
 
 /// Issue → `RenderedIssue`, through the project's templates.
 public struct IssueRenderer: Sendable {
     public var configuration: Configuration
     public var templates: TemplateSet
+    /// Where the draft's local images are read; nil renders every relative image against
+    /// `urls.site`, as links are.
+    public var files: ProjectFiles?
 
-    public init(configuration: Configuration, templates: TemplateSet) {
+    public init(configuration: Configuration, templates: TemplateSet, files: ProjectFiles? = nil) {
         self.configuration = configuration
         self.templates = templates
+        self.files = files
     }
 
     public var urls: ProjectURLs { ProjectURLs(publicBase: configuration.urls.publicBase) }
 
     public func render(_ issue: Issue) throws -> RenderedIssue {
         let resolver = LinkResolver(site: configuration.urls.site)
-        let (content, unresolved) = HTMLRenderer(links: resolver).html(from: issue.document)
+        let images = files.map { LocalImages.collect(issue, files: $0, urls: urls) } ?? LocalImages.Result()
+        let (content, unresolved) = HTMLRenderer(links: resolver, localImages: images.images).html(from: issue.document)
         let text = TextRenderer(links: resolver).text(from: issue.document)
         let webURL = urls.issue(issue.folderName)
 
@@ -60,8 +69,13 @@ public struct IssueRenderer: Sendable {
         let web = templates.render("web.html", context)
         let message = try MessageTemplate(configuration: configuration, subject: issue.subject, text: emailText,
                                           html: emailHTML, archiveURL: urls.archive)
+        var uniqueImages: [String: LocalImage] = [:]
+        for image in images.images.values.sorted(by: { ($0.lines.first ?? 0, $0.fileName) < ($1.lines.first ?? 0, $1.fileName) }) {
+            if var known = uniqueImages[image.fileName] { known.lines += image.lines; uniqueImages[image.fileName] = known } else { uniqueImages[image.fileName] = image }
+        }
         return RenderedIssue(issue: issue, emailHTML: emailHTML, emailText: emailText, webHTML: web,
-                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved)
+                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved,
+                             localImages: uniqueImages.values.sorted { $0.fileName < $1.fileName }, imageProblems: images.problems)
     }
 
     /// The archive page and the Atom feed, newest first, without drafts.
@@ -97,6 +111,8 @@ public struct ProjectURLs: Sendable {
     public var feed: String { "\(publicBase)/feed.xml" }
     public var subscribe: String { "\(publicBase)/subscribe" }
     public func issue(_ folder: String) -> String { "\(publicBase)/archive/\(folder)/" }
+    /// A file of the issue's folder (an image the build copied there).
+    public func issueFile(_ folder: String, _ name: String) -> String { "\(publicBase)/archive/\(folder)/\(name)" }
     public func unsubscribe(token: String) -> String { "\(publicBase)/unsubscribe?token=\(token)" }
 }
 

@@ -90,6 +90,28 @@ actor Counter {
         }
     }
 
+    @Test func localImagesShowInThePreviewFromTheProject() async throws {
+        let fixture = try PreviewFixture()
+        let svg = Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"></svg>"#.utf8)
+        try FileManager.default.createDirectory(at: fixture.project.issuesDirectory.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try svg.write(to: fixture.project.issuesDirectory.appendingPathComponent("images/box.svg"))
+        try fixture.edit { $0 + "\n![A box](images/box.svg)\n" }
+        try await fixture.live { client in
+            let (status, email, headers) = try await fixture.get(client, "/drafts/\(fixture.draftName)/email.html")
+            #expect(status == .ok)
+            let match = try #require(email.firstMatch(of: #/src="(/drafts/[^"]+/images/(box\.[0-9a-f]{12}\.svg))" alt="A box" width="200" height="100"/#))
+            #expect(email.ranges(of: "/box.").count == 1, "the public address (not served yet) is replaced")
+            #expect(headers[.init("Content-Security-Policy")!]?.contains("img-src 'self'") == true)
+            try await client.execute(uri: String(match.output.1), method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Data(buffer: response.body) == svg)
+                #expect(response.headers[.contentType] == "image/svg+xml")
+            }
+            let (missing, _, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/images/other.0123456789ab.svg")
+            #expect(missing == .notFound)
+        }
+    }
+
     @Test func thePageShowsSubjectTextPartHeadersAndLint() async throws {
         let fixture = try PreviewFixture()
         let subject = try DraftParser.parse(contentsOf: fixture.draftURL, displayPath: fixture.draftName).subject

@@ -121,6 +121,36 @@ import Testing
         #expect(before != after)
     }
 
+    @Test func aRebuildWithAChangedImageKeepsTheEarlierCopyForEmailsAlreadySent() throws {
+        let project = try Self.project()
+        try project.build()
+        let folder = project.directory.appendingPathComponent("out/12")
+        let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("signups.") }
+        var png = try Data(contentsOf: Self.images.appendingPathComponent("signups.png"))
+        png.append(0)
+        try png.write(to: project.directory.appendingPathComponent("issues/images/signups.png"))
+        try project.build()
+        let after = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("signups.") }
+        #expect(before.count == 1 && after.count == 2 && after.contains(before[0]))
+        #expect(!(try project.read("out/12/email.html")).contains(before[0]), "the email links the new copy")
+    }
+
+    @Test func aFIFOOrAFolderInPlaceOfAnImageIsAnErrorNotAHang() throws {
+        let project = try TemporaryProject(drafts: ["12-charts.md": draft("![Pipe](pipe.png)\n\n![Folder](folder.png)", frontMatter: "preheader: A short summary.\n")])
+        #expect(mkfifo(project.directory.appendingPathComponent("issues/pipe.png").path, 0o644) == 0)
+        try FileManager.default.createDirectory(at: project.directory.appendingPathComponent("issues/folder.png"), withIntermediateDirectories: true)
+        let error = try #require(project.buildError())
+        #expect(error.message.contains("`issues/pipe.png` cannot be read: it is not a regular file"), "\(error.message)")
+        #expect(error.message.contains("`folder.png` is not in the project"))
+    }
+
+    @Test func aDraftNamingAThousandFilesLooksUpAtMostTwoHundred() throws {
+        let body = (0..<1000).map { "![x](images/\($0).png)" }.joined(separator: "\n")
+        let project = try TemporaryProject(drafts: ["12-charts.md": draft(body, frontMatter: "preheader: A short summary.\n")])
+        let error = try #require(project.buildError())
+        #expect(error.message.contains("more than 200 image files"))
+    }
+
     @Test func heavyAndOversizedImagesAreWarningsWithTheirSize() throws {
         let project = try Self.project(body: "![Big](images/big.png)")
         var big = [UInt8](ExampleImages.png(width: 2400, height: 1200))

@@ -61,8 +61,9 @@ public struct ProjectFiles: Sendable {
         return ProjectFiles(roots: [root.standardizedFileURL.path, base]) { relative in
             let url = URL(fileURLWithPath: base).appendingPathComponent(relative).resolvingSymlinksInPath()
             guard url.path.hasPrefix(base + "/") else { return .missing }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { return .missing }
+            // Only a regular file: a directory is not an image, and a FIFO or device would block the build.
+            guard let type = try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType else { return .missing }
+            guard type == .typeRegular else { return type == .typeDirectory ? .missing : .unreadable("it is not a regular file") }
             do {
                 let handle = try FileHandle(forReadingFrom: url)
                 defer { try? handle.close() }
@@ -88,7 +89,7 @@ public struct ProjectFiles: Sendable {
 public enum LocalImages {
     /// Larger files are not read: no email should carry them, and a build must stay bounded.
     public static let maximumFileBytes = 10 * 1024 * 1024
-    /// Distinct local images per issue.
+    /// Distinct image paths of the project per issue.
     public static let maximumCount = 200
     /// Past this an image is heavy for a reader on a phone: a warning (`image_size`).
     public static let heavyBytes = 1024 * 1024
@@ -106,6 +107,8 @@ public enum LocalImages {
     public static func collect(_ issue: Issue, files: ProjectFiles, urls: ProjectURLs) -> Result {
         var result = Result()
         var hashes: [String: LocalImage] = [:]
+        var lookedUp = 0
+        var seen: Set<String> = []
         let draftFolder = (files.projectRelative(issue.sourcePath) as NSString).deletingLastPathComponent
         for (url, line) in issue.document.imageURLs() {
             if var known = result.images[url] {
@@ -113,9 +116,11 @@ public enum LocalImages {
                 result.images[url] = known
                 continue
             }
-            guard let path = localPath(url) else { continue }
-            if result.images.count >= maximumCount {
-                result.problems.append(ImageProblem(url: url, line: line, message: "The draft shows more than \(maximumCount) images from the project; HogMail copies at most \(maximumCount). Use fewer, or link to a page that shows the rest."))
+            guard let path = localPath(url), seen.insert(url).inserted else { continue }
+            // Counted whether found or not: a hostile draft naming 50,000 files costs 200 look-ups.
+            lookedUp += 1
+            if lookedUp > maximumCount {
+                result.problems.append(ImageProblem(url: url, line: line, message: "The draft names more than \(maximumCount) image files of the project; HogMail reads at most \(maximumCount). Use fewer, or link to a page that shows the rest."))
                 break
             }
             var candidates: [String] = []

@@ -144,11 +144,22 @@ import Testing
         #expect(error.message.contains("`folder.png` is not in the project"))
     }
 
-    @Test func aDraftNamingAThousandFilesLooksUpAtMostTwoHundred() throws {
-        let body = (0..<1000).map { "![x](images/\($0).png)" }.joined(separator: "\n")
+    @Test func aDraftShowingMoreThanTwoHundredImagesOfTheProjectIsRefused() throws {
+        let body = (0..<201).map { "![Chart \($0)](images/\($0).png)" }.joined(separator: "\n\n")
         let project = try TemporaryProject(drafts: ["12-charts.md": draft(body, frontMatter: "preheader: A short summary.\n")])
+        for index in 0..<201 {
+            try ExampleImages.png(width: 10, height: 10 + index).write(to: project.directory.appendingPathComponent("issues/images/\(index).png").creatingFolder())
+        }
         let error = try #require(project.buildError())
-        #expect(error.message.contains("more than 200 image files"))
+        #expect(error.message.contains("more than 200 images of the project"), "\(error.message)")
+    }
+
+    @Test func manySiteImagesWithALeadingSlashAreNoLimit() throws {
+        let body = (0..<300).map { "![Chart \($0)](/images/\($0).png){width=100}" }.joined(separator: "\n\n")
+        let project = try TemporaryProject(drafts: ["12-charts.md": draft(body, frontMatter: "preheader: A short summary.\n")])
+        let issue = try #require(try project.build().issues.first)
+        #expect(issue.lint.errorCount == 0)
+        #expect(try project.read("out/12/email.html").contains(#"src="https://example.com/images/299.png""#))
     }
 
     @Test func heavyAndOversizedImagesAreWarningsWithTheirSize() throws {
@@ -186,5 +197,12 @@ import Testing
 extension ImagePlacement {
     init(width: Int, height: Int?) {
         self.init(natural: height.map { PixelSize(width: width, height: $0) }, requested: height == nil ? ImageSizeRequest(width: width) : nil, contentWidth: 10_000)
+    }
+}
+
+private extension URL {
+    func creatingFolder() throws -> URL {
+        try FileManager.default.createDirectory(at: deletingLastPathComponent(), withIntermediateDirectories: true)
+        return self
     }
 }

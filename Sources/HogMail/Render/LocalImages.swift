@@ -89,8 +89,9 @@ public struct ProjectFiles: Sendable {
 public enum LocalImages {
     /// Larger files are not read: no email should carry them, and a build must stay bounded.
     public static let maximumFileBytes = 10 * 1024 * 1024
-    /// Distinct image paths of the project per issue.
+    /// Distinct image files of the project per issue, and their bytes together.
     public static let maximumCount = 200
+    public static let maximumTotalBytes = 50 * 1024 * 1024
     /// Past this an image is heavy for a reader on a phone: a warning (`image_size`).
     public static let heavyBytes = 1024 * 1024
 
@@ -107,7 +108,7 @@ public enum LocalImages {
     public static func collect(_ issue: Issue, files: ProjectFiles, urls: ProjectURLs) -> Result {
         var result = Result()
         var hashes: [String: LocalImage] = [:]
-        var lookedUp = 0
+        var bytesRead = 0
         var seen: Set<String> = []
         let draftFolder = (files.projectRelative(issue.sourcePath) as NSString).deletingLastPathComponent
         for (url, line) in issue.document.imageURLs() {
@@ -116,13 +117,9 @@ public enum LocalImages {
                 result.images[url] = known
                 continue
             }
+            // A path is looked up once however often the draft names it (a stat per path; the
+            // draft's own size limit bounds how many there are).
             guard let path = localPath(url), seen.insert(url).inserted else { continue }
-            // Counted whether found or not: a hostile draft naming 50,000 files costs 200 look-ups.
-            lookedUp += 1
-            if lookedUp > maximumCount {
-                result.problems.append(ImageProblem(url: url, line: line, message: "The draft names more than \(maximumCount) image files of the project; HogMail reads at most \(maximumCount). Use fewer, or link to a page that shows the rest."))
-                break
-            }
             var candidates: [String] = []
             if path.hasPrefix("/") {
                 candidates = [String(path.drop(while: { $0 == "/" }))]
@@ -170,6 +167,13 @@ public enum LocalImages {
                 continue
             }
             let name = hashedName(source: source, format: info.format, data: data)
+            if hashes[name] == nil {
+                bytesRead += data.count
+                if hashes.count >= maximumCount || bytesRead > maximumTotalBytes {
+                    result.problems.append(ImageProblem(url: url, line: line, message: "The draft shows more than \(maximumCount) images of the project, or more than \(formatBytes(maximumTotalBytes)) of them; HogMail copies no more. Use fewer or smaller images, or link to a page that shows the rest."))
+                    break
+                }
+            }
             let image = hashes[name] ?? LocalImage(source: source, fileName: name, url: urls.issueFile(issue.folderName, name),
                                                    format: info.format, size: info.size, bytes: data, lines: [])
             hashes[name] = image

@@ -81,6 +81,18 @@ import Testing
         #expect(!(try project.read("out/12/email.txt")).contains("{width"))
     }
 
+    @Test func templatesWithAnotherColumnSetTheContentWidth() throws {
+        let project = try Self.project()
+        let configuration = try project.read("hogmail.yml") + "\nbuild:\n  content_width: 400\n"
+        try project.write(configuration, to: "hogmail.yml")
+        try project.build()
+        let tags = Self.imgTags(try project.read("out/12/email.html"))
+        #expect(tags.map { Self.attribute("width", $0) } == ["300", "400", "400"])
+        #expect(tags.map { Self.attribute("height", $0) } == ["150", "200", "200"])
+        try project.write(configuration.replacingOccurrences(of: "content_width: 400", with: "content_width: 6000"), to: "hogmail.yml")
+        #expect(project.buildError()?.message.contains("`build.content_width` is 6000") == true)
+    }
+
     @Test func aMissingLocalImageIsAnErrorNamingTheLine() throws {
         let project = try TemporaryProject(drafts: ["12-charts.md": draft("Hello.\n\n![Weekly signups](images/signups.png)", frontMatter: "preheader: A short summary.\n")])
         let error = try #require(project.buildError())

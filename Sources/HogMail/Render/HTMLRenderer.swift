@@ -38,7 +38,8 @@ public struct Theme: Sendable {
     public var fontFamily: String
     public var monoFamily: String
     /// The width of the email's column: templates/email.html.mustache's 600 px container less
-    /// its 40 px padding on each side. No image is wider (Outlook cannot shrink one).
+    /// its 40 px padding on each side (`build.content_width` changes it). No image is wider
+    /// (Outlook cannot shrink one).
     public var contentWidth: Int = 520
 
     public static let standard = Theme(

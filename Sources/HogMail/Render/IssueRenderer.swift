@@ -38,7 +38,9 @@ public struct IssueRenderer: Sendable {
     public func render(_ issue: Issue) throws -> RenderedIssue {
         let resolver = LinkResolver(site: configuration.urls.site)
         let images = files.map { LocalImages.collect(issue, files: $0, urls: urls) } ?? LocalImages.Result()
-        let (content, unresolved) = HTMLRenderer(links: resolver, localImages: images.images).html(from: issue.document)
+        var theme = Theme.standard
+        theme.contentWidth = configuration.contentWidth
+        let (content, unresolved) = HTMLRenderer(links: resolver, theme: theme, localImages: images.images).html(from: issue.document)
         let text = TextRenderer(links: resolver).text(from: issue.document)
         let webURL = urls.issue(issue.folderName)
 

@@ -41,12 +41,13 @@ struct ImageSizeRule: Rule {
         ])
 
     func findings(in email: LintedEmail) -> [Finding] {
-        let limit = 2 * Theme.standard.contentWidth
+        let column = email.configuration.contentWidth
+        let limit = 2 * column
         return email.localImages.compactMap { image in
             var reasons: [String] = []
             if image.bytes.count > LocalImages.heavyBytes { reasons.append("is \(LocalImages.formatBytes(image.bytes.count)) (keep images under 1 MB)") }
             if let size = image.size, size.width > limit, image.format != .svg {
-                reasons.append("is \(size.width)×\(size.height) pixels, more than twice the \(Theme.standard.contentWidth) px column (\(limit) px is sharp on 2× screens)")
+                reasons.append("is \(size.width)×\(size.height) pixels, more than twice the \(column) px column (\(limit) px is sharp on 2× screens)")
             }
             guard !reasons.isEmpty else { return nil }
             return finding("The image `\(image.source)` \(reasons.joined(separator: " and ")). Resize or compress it.",
@@ -84,7 +85,7 @@ struct SVGImageRule: Rule {
 struct ImageWidthRule: Rule {
     static let description = RuleDescription(
         identifier: "image_width", name: "Image without a width", kind: .quality, severity: .warning,
-        description: "Every image has a `width` attribute no larger than the column (520 px in the default templates).",
+        description: "Every image has a `width` attribute no larger than the column (`build.content_width`, 520 px for the default templates).",
         rationale: "Outlook for Windows ignores CSS max-width on images: without a width attribute a large image shows at full size and breaks the layout.",
         triggeringExamples: [
             LintExample("![A chart of signups](https://example.com/chart.png)"),
@@ -97,7 +98,7 @@ struct ImageWidthRule: Rule {
         ])
 
     func findings(in email: LintedEmail) -> [Finding] {
-        let limit = Theme.standard.contentWidth
+        let limit = email.configuration.contentWidth
         let local = Dictionary(email.localImages.map { ($0.url, $0) }, uniquingKeysWith: { first, _ in first })
         var reported: Set<String> = []
         return email.images.compactMap { node, src in

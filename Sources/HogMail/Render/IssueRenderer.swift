@@ -71,13 +71,9 @@ public struct IssueRenderer: Sendable {
         let web = templates.render("web.html", context)
         let message = try MessageTemplate(configuration: configuration, subject: issue.subject, text: emailText,
                                           html: emailHTML, archiveURL: urls.archive)
-        var uniqueImages: [String: LocalImage] = [:]
-        for image in images.images.values.sorted(by: { ($0.lines.first ?? 0, $0.fileName) < ($1.lines.first ?? 0, $1.fileName) }) {
-            if var known = uniqueImages[image.fileName] { known.lines += image.lines; uniqueImages[image.fileName] = known } else { uniqueImages[image.fileName] = image }
-        }
         return RenderedIssue(issue: issue, emailHTML: emailHTML, emailText: emailText, webHTML: web,
                              contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved,
-                             localImages: uniqueImages.values.sorted { $0.fileName < $1.fileName }, imageProblems: images.problems)
+                             localImages: images.files, imageProblems: images.problems)
     }
 
     /// The archive page and the Atom feed, newest first, without drafts.

@@ -99,6 +99,21 @@ public enum LocalImages {
         /// By the URL as the draft writes it.
         public var images: [String: LocalImage] = [:]
         public var problems: [ImageProblem] = []
+
+        /// One entry per copied file (two paths to the same bytes are one file), with every
+        /// line that shows it, by file name.
+        public var files: [LocalImage] {
+            var byName: [String: LocalImage] = [:]
+            for image in images.values {
+                if var known = byName[image.fileName] {
+                    known.lines = (known.lines + image.lines).sorted()
+                    byName[image.fileName] = known
+                } else {
+                    byName[image.fileName] = image
+                }
+            }
+            return byName.values.sorted { $0.fileName < $1.fileName }
+        }
     }
 
     /// Every Markdown image of `issue` whose URL is a path in the project. A path without a
@@ -107,7 +122,8 @@ public enum LocalImages {
     /// otherwise a page of `urls.site` as before (`/images/logo.png` on the website).
     public static func collect(_ issue: Issue, files: ProjectFiles, urls: ProjectURLs) -> Result {
         var result = Result()
-        var hashes: [String: LocalImage] = [:]
+        // The files copied so far, by hashed name: two paths to the same bytes are one copy.
+        var copies: [String: LocalImage] = [:]
         var bytesRead = 0
         var seen: Set<String> = []
         let draftFolder = (files.projectRelative(issue.sourcePath) as NSString).deletingLastPathComponent
@@ -167,16 +183,16 @@ public enum LocalImages {
                 continue
             }
             let name = hashedName(source: source, format: info.format, data: data)
-            if hashes[name] == nil {
+            if copies[name] == nil {
                 bytesRead += data.count
-                if hashes.count >= maximumCount || bytesRead > maximumTotalBytes {
+                if copies.count >= maximumCount || bytesRead > maximumTotalBytes {
                     result.problems.append(ImageProblem(url: url, line: line, message: "The draft shows more than \(maximumCount) images of the project, or more than \(formatBytes(maximumTotalBytes)) of them; HogMail copies no more. Use fewer or smaller images, or link to a page that shows the rest."))
                     break
                 }
             }
-            let image = hashes[name] ?? LocalImage(source: source, fileName: name, url: urls.issueFile(issue.folderName, name),
+            let image = copies[name] ?? LocalImage(source: source, fileName: name, url: urls.issueFile(issue.folderName, name),
                                                    format: info.format, size: info.size, bytes: data, lines: [])
-            hashes[name] = image
+            copies[name] = image
             var entry = image
             entry.lines = [line]
             result.images[url] = entry

@@ -41,6 +41,7 @@ import Testing
         let report = try project.build()
         let issue = try #require(report.issues.first)
         #expect(issue.lint.errorCount == 0, "\(issue.lint.findings.map(\.description))")
+        #expect(issue.imagesNotOnlineNote == nil, "published: its images are in out/")
         let names = try FileManager.default.contentsOfDirectory(atPath: project.directory.appendingPathComponent("out/12").path).sorted()
         let copied = names.filter { $0.range(of: LocalImages.hashedNamePattern, options: .regularExpression) != nil }
         #expect(copied.count == 3, "\(names)")
@@ -118,6 +119,7 @@ import Testing
         let project = try Self.project(frontMatter: "draft: true\n")
         let first = try #require(try project.build().issues.first)
         #expect(!project.exists("out/12"))
+        #expect(first.imagesNotOnlineNote?.hasPrefix("Its 3 images from the project are online only once the issue is published") == true)
         let unpublished = project.directory.appendingPathComponent(".hogmail/unpublished/12")
         let names = try FileManager.default.contentsOfDirectory(atPath: unpublished.path)
         #expect(names.filter { $0.hasPrefix("signups.") }.count == 1)

@@ -65,6 +65,14 @@ public struct BuildPipeline {
         /// What sending needs: the parsed issue and its message, rendered once.
         public var issue: Issue
         public var message: MessageTemplate
+
+        /// For a test send: the issue's images of the project are served only once it is
+        /// published, so until then a test shows them broken. Nil when that is not so.
+        public var imagesNotOnlineNote: String? {
+            guard !isPublished, !localImageSources.isEmpty else { return nil }
+            let count = localImageSources.count
+            return "Its \(count) image\(count == 1 ? "" : "s") from the project \(count == 1 ? "is" : "are") online only once the issue is published (at its send time, or with `build --include-future`), so the test shows \(count == 1 ? "it" : "them") broken; `hogmail preview` shows \(count == 1 ? "it" : "them") now."
+        }
     }
 
     public struct Report: Sendable {

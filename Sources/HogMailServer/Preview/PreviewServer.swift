@@ -40,6 +40,7 @@ public struct PreviewServer: Sendable {
                               transport: try configuration.transport(projectDirectory: project.directory))
             let sent = try await job.sendTest(issue, to: configuration.testAddresses)
             return "Sent a test to \(sent.joined(separator: ", ")) through \(job.transport.name). It is not part of any send."
+                + (issue.imagesNotOnlineNote.map { " " + $0 } ?? "")
         }
     }
 

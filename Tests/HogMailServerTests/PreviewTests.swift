@@ -93,10 +93,17 @@ actor Counter {
     @Test func localImagesShowInThePreviewFromTheProject() async throws {
         let fixture = try PreviewFixture()
         let svg = Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"></svg>"#.utf8)
-        try FileManager.default.createDirectory(at: fixture.project.issuesDirectory.appendingPathComponent("images"), withIntermediateDirectories: true)
-        try svg.write(to: fixture.project.issuesDirectory.appendingPathComponent("images/box.svg"))
-        try fixture.edit { $0 + "\n![A box](images/box.svg)\n" }
+        // At the project's root, outside issues/ (which the preview watches anyway).
+        let image = fixture.project.directory.appendingPathComponent("images/box.svg")
+        try FileManager.default.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try svg.write(to: image)
+        try fixture.edit { $0 + "\n![A box](../images/box.svg)\n" }
         try await fixture.live { client in
+            // The version covers the image from the first build on (else the open page would
+            // reload once for nothing), and changes with it.
+            let (_, _, pageHeaders) = try await fixture.get(client, "/drafts/\(fixture.draftName)")
+            let (_, version, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/version")
+            #expect(pageHeaders[.init("X-Preview-Version")!] == version)
             let (status, email, headers) = try await fixture.get(client, "/drafts/\(fixture.draftName)/email.html")
             #expect(status == .ok)
             let match = try #require(email.firstMatch(of: #/src="(/drafts/[^"]+/images/(box\.[0-9a-f]{12}\.svg))" alt="A box" width="200" height="100"/#))
@@ -109,6 +116,10 @@ actor Counter {
             }
             let (missing, _, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/images/other.0123456789ab.svg")
             #expect(missing == .notFound)
+            try Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"></svg>"#.utf8)
+                .write(to: image)
+            let (_, changed, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/version")
+            #expect(changed != version)
         }
     }
 

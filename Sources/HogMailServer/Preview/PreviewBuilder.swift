@@ -76,6 +76,8 @@ public actor PreviewBuilder {
     /// The preview at a version already read (the list of drafts reads the project once).
     func preview(of name: String, at version: String) -> (version: String, preview: DraftPreview) {
         if let cached = cache[name], cached.version == version { return cached }
+        var version = version
+        let knownImages = imageSources
         let preview: DraftPreview
         do {
             let url = try draftURL(named: name)
@@ -88,6 +90,9 @@ public actor PreviewBuilder {
         } catch {
             preview = .failed(HogMailError(file: name, "The draft could not be built: \(error)."))
         }
+        // An image of the project seen for the first time is part of the version from now on:
+        // the version read before the build did not cover it, and would not match the next one.
+        if imageSources != knownImages { version = self.version() }
         cache[name] = (version, preview)
         return (version, preview)
     }

@@ -43,7 +43,7 @@ test: deps
 	$(SWIFT) build
 	PATH="$(TEST_PATH)" $(SWIFT) test
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
-	@for target in draft frontmatter mime csv token form returned; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
+	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
 	PATH="$(TEST_PATH)" python3 Tests/browser/preview_test.py .build/debug/hogmail
 	@PATH="$(TEST_PATH)" bash scripts/install-test.sh
 

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 seconds=${FUZZ_SECONDS:-60}
-targets=(draft frontmatter mime csv token form returned)
+targets=(draft frontmatter mime csv token form returned image)
 log=.build-fuzz/build.log
 mkdir -p .build-fuzz/crashes
 echo "Building hogmail-fuzz with libFuzzer (-sanitize=fuzzer) into .build-fuzz/ …"

@@ -158,8 +158,9 @@ struct PlainErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
 /// referrer leaks. A route that sets its own policy (the preview's email frame) keeps it and
 /// its framing rule.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The site's own pages: inline styles and images only, no script.
-    var contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    /// The site's own pages: inline styles and images only, no script. Images from the
+    /// archive itself too ('self'), which is plain http when serve runs without a proxy.
+    var contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)

@@ -50,7 +50,7 @@ public struct PublicServer: Sendable {
 
     static let routes = RouteMethods([
         ("/subscribe", [.get, .post]), ("/confirm", [.get, .post]), ("/unsubscribe", [.get, .post]),
-        ("/archive", [.get]), ("/archive/:issue", [.get]), ("/feed.xml", [.get]),
+        ("/archive", [.get]), ("/archive/:issue", [.get]), ("/archive/:issue/:file", [.get]), ("/feed.xml", [.get]),
     ])
     static let webhookRoutes: [(String, [HTTPRequest.Method])] = [("/webhooks/ses", [.post])]
 
@@ -74,6 +74,7 @@ public struct PublicServer: Sendable {
         router.post("/unsubscribe") { request, _ in try await self.unsubscribe(request) }
         router.get("/archive") { _, _ in self.file("index.html", type: "text/html; charset=utf-8") }
         router.get("/archive/:issue") { _, context in self.issuePage(context) }
+        router.get("/archive/:issue/:file") { _, context in self.issueFile(context) }
         router.get("/feed.xml") { _, _ in self.file("feed.xml", type: "application/atom+xml; charset=utf-8") }
         if let sesWebhook {
             router.post("/webhooks/ses") { request, _ in try await self.sesNotification(request, sesWebhook) }
@@ -198,6 +199,26 @@ public struct PublicServer: Sendable {
             return message(.notFound, "No such issue", "The archive lists every issue.")
         }
         return file("\(issue)/web.html", type: "text/html; charset=utf-8")
+    }
+
+    /// An image the build copied into the issue's folder. Only names the build makes
+    /// (`stem.<12 hex>.png`) are answered, so nothing else in out/ is reachable and no path
+    /// climbs out of it; the content hash in the name lets caches keep the file for a year.
+    func issueFile(_ context: HogMailRequestContext) -> Response {
+        guard let issue = context.parameters.get("issue"), issue.range(of: "^[A-Za-z0-9_-]+$", options: .regularExpression) != nil,
+              let name = context.parameters.get("file"), name.utf8.count <= 100,
+              name.range(of: LocalImages.hashedNamePattern, options: .regularExpression) != nil,
+              let format = ImageFormat(fileExtension: (name as NSString).pathExtension) else {
+            return message(.notFound, "Not found", "There is no such file in the archive.")
+        }
+        var response = file("\(issue)/\(name)", type: format.contentType)
+        guard response.status == .ok else { return response }
+        response.headers[.cacheControl] = "public, max-age=31536000, immutable"
+        if format == .svg {
+            // An SVG opened on its own is a document that could run script: none, and no fetches.
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'"
+        }
+        return response
     }
 
     /// SNS posts JSON as `text/plain`; the body goes to HogMailInbound as it came.

@@ -12,7 +12,7 @@ import HogMailStore
 /// Two drivers: libFuzzer (`make fuzz`, built with `-sanitize=fuzzer -DHOGMAIL_LIBFUZZER`,
 /// coverage-guided) and, without that flag, a plain mutation loop over the corpus.
 enum FuzzTargets {
-    static let names = ["draft", "frontmatter", "mime", "csv", "token", "form", "returned"]
+    static let names = ["draft", "frontmatter", "mime", "csv", "token", "form", "returned", "image"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -23,6 +23,7 @@ enum FuzzTargets {
         case "token": token(bytes)
         case "form": form(bytes)
         case "returned": returned(bytes)
+        case "image": image(bytes)
         default: fatalError("unknown fuzz target \(target); use one of \(names.joined(separator: ", "))")
         }
     }
@@ -61,6 +62,27 @@ enum FuzzTargets {
             // A clear refusal is the right answer to a bad draft.
         } catch {
             fatalError("a draft produced an error that is not a HogMailError: \(error)")
+        }
+    }
+
+    /// An image file of the project: its header read (a size, when found, is believable), and a
+    /// draft showing it built; every `<img>` gets a width within the column, or an error.
+    static func image(_ bytes: [UInt8]) {
+        if let size = ImageHeader.read(Data(bytes))?.size {
+            require((1...ImageHeader.maximumDimension).contains(size.width) && (1...ImageHeader.maximumDimension).contains(size.height),
+                    "an unbelievable size \(size) was believed")
+        }
+        do {
+            let issue = try DraftParser.parse(Data("---\ntitle: Images\ndate: 2026-01-07\n---\n\n![A picture](a.png)\n".utf8), path: "issues/001-fuzz.md")
+            let rendered = try IssueRenderer(configuration: configuration, templates: templates, files: .memory(["issues/a.png": Data(bytes)])).render(issue)
+            let html = rendered.contentHTML
+            for match in html.matches(of: #/<img [^>]*?width="(\d+)"/#) {
+                require(Int(match.output.1).map { $0 >= 1 && $0 <= Theme.standard.contentWidth } ?? false, "an image is wider than the column: \(match.output.0)")
+            }
+            require(rendered.imageProblems.isEmpty == html.contains("width=\""), "an image neither sized nor refused")
+        } catch is HogMailError {
+        } catch {
+            fatalError("an image produced an error that is not a HogMailError: \(error)")
         }
     }
 

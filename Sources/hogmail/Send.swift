@@ -72,6 +72,7 @@ extension Hogmail {
                     for issue in issues {
                         let sent = try await job.sendTest(issue, to: test)
                         print("Sent a test of \(issue.sourcePath) to \(sent.joined(separator: ", ")) through \(transport.name). It is not part of any send.")
+                        if let note = issue.imagesNotOnlineNote { Console.warn(Warning(file: issue.sourcePath, note)) }
                     }
                     return
                 }

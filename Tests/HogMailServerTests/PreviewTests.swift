@@ -90,6 +90,39 @@ actor Counter {
         }
     }
 
+    @Test func localImagesShowInThePreviewFromTheProject() async throws {
+        let fixture = try PreviewFixture()
+        let svg = Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"></svg>"#.utf8)
+        // At the project's root, outside issues/ (which the preview watches anyway).
+        let image = fixture.project.directory.appendingPathComponent("images/box.svg")
+        try FileManager.default.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try svg.write(to: image)
+        try fixture.edit { $0 + "\n![A box](../images/box.svg)\n" }
+        try await fixture.live { client in
+            // The version covers the image from the first build on (else the open page would
+            // reload once for nothing), and changes with it.
+            let (_, _, pageHeaders) = try await fixture.get(client, "/drafts/\(fixture.draftName)")
+            let (_, version, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/version")
+            #expect(pageHeaders[.init("X-Preview-Version")!] == version)
+            let (status, email, headers) = try await fixture.get(client, "/drafts/\(fixture.draftName)/email.html")
+            #expect(status == .ok)
+            let match = try #require(email.firstMatch(of: #/src="(/drafts/[^"]+/images/(box\.[0-9a-f]{12}\.svg))" alt="A box" width="200" height="100"/#))
+            #expect(email.ranges(of: "/box.").count == 1, "the public address (not served yet) is replaced")
+            #expect(headers[.init("Content-Security-Policy")!]?.contains("img-src 'self'") == true)
+            try await client.execute(uri: String(match.output.1), method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Data(buffer: response.body) == svg)
+                #expect(response.headers[.contentType] == "image/svg+xml")
+            }
+            let (missing, _, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/images/other.0123456789ab.svg")
+            #expect(missing == .notFound)
+            try Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"></svg>"#.utf8)
+                .write(to: image)
+            let (_, changed, _) = try await fixture.get(client, "/drafts/\(fixture.draftName)/version")
+            #expect(changed != version)
+        }
+    }
+
     @Test func thePageShowsSubjectTextPartHeadersAndLint() async throws {
         let fixture = try PreviewFixture()
         let subject = try DraftParser.parse(contentsOf: fixture.draftURL, displayPath: fixture.draftName).subject

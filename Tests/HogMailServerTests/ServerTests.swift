@@ -260,5 +260,40 @@ func unfoldQuotedPrintable(_ text: String) -> String {
             }
         }
     }
+
+    @Test func anIssuesImagesAreServedWithTheirTypeAndALongCacheAndNothingElseIs() async throws {
+        let fixture = try ServerFixture()
+        let folder = fixture.folder.appendingPathComponent("out/1")
+        let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        try png.write(to: folder.appendingPathComponent("signups.0123456789ab.png"))
+        try Data("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".utf8).write(to: folder.appendingPathComponent("diagram.0123456789ab.svg"))
+        try Data([0xFF, 0xD8, 0xFF]).write(to: folder.appendingPathComponent("chart.0123456789ab.jpg"))
+        try Data("secret".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        try Data("secret".utf8).write(to: fixture.folder.appendingPathComponent("hogmail.0123456789ab.png"))
+        try await fixture.live { client in
+            try await client.execute(uri: "/archive/1/signups.0123456789ab.png", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Data(buffer: response.body) == png)
+                #expect(response.headers[.contentType] == "image/png")
+                #expect(response.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(response.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            }
+            try await client.execute(uri: "/archive/1/chart.0123456789ab.jpg", method: .get) { #expect($0.headers[.contentType] == "image/jpeg") }
+            try await client.execute(uri: "/archive/1/diagram.0123456789ab.svg", method: .get) { response in
+                #expect(response.headers[.contentType] == "image/svg+xml")
+                #expect(response.headers[.init("Content-Security-Policy")!] == "default-src 'none'; style-src 'unsafe-inline'")
+                #expect(response.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            }
+            try await client.execute(uri: "/archive/1/signups.0123456789ab.png", method: .head) { #expect($0.status == .ok) }
+            for path in ["/archive/1/notes.txt", "/archive/1/web.html", "/archive/1/missing.0123456789ab.png", "/archive/2/signups.0123456789ab.png",
+                         "/archive/..%2F/hogmail.0123456789ab.png", "/archive/1/..%2F..%2Fhogmail.0123456789ab.png", "/archive/1/signups.0123456789ab.PNG",
+                         "/archive/1/signups.0123456789ab.png.txt", "/archive/1/.0123456789ab.png"] {
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.status == .notFound, "\(path)")
+                    #expect(response.headers[.cacheControl] != "public, max-age=31536000, immutable")
+                }
+            }
+        }
+    }
 }
 

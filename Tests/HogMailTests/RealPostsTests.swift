@@ -27,6 +27,18 @@ import Testing
         for name in try Self.posts() {
             try FileManager.default.copyItem(at: Self.folder.appendingPathComponent(name), to: project.directory.appendingPathComponent("issues/\(name)"))
         }
+        // Their images live beside them in their repositories (`../images/x.webp`); stand-ins
+        // (a 1040×520 PNG header, a small SVG) go where the posts look for them.
+        for name in try Self.posts() {
+            let issue = try DraftParser.parse(contentsOf: Self.folder.appendingPathComponent(name), displayPath: "issues/\(name)")
+            for (url, _) in issue.document.imageURLs() where !url.contains(":") && !url.hasPrefix("/") && !url.hasPrefix("#") {
+                let target = project.directory.appendingPathComponent("issues").appendingPathComponent(url).standardized
+                guard !FileManager.default.fileExists(atPath: target.path) else { continue }
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try (url.hasSuffix(".svg") ? Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="75" height="75"></svg>"#.utf8)
+                    : ExampleImages.png(width: 1040, height: 520)).write(to: target)
+            }
+        }
         let report = try BuildPipeline(options: .init(projectDirectory: project.directory, write: false)).run()
         #expect(report.issues.count == (try Self.posts().count))
         var lines: [String] = []

@@ -60,9 +60,19 @@ public struct BuildPipeline {
         /// whether or not they were written: the preview shows exactly these.
         public var outputs: [String: Data]
         public var lint: Linter.Report
+        /// Project paths of the images the issue shows from the project (`issues/images/a.png`).
+        public var localImageSources: [String] = []
         /// What sending needs: the parsed issue and its message, rendered once.
         public var issue: Issue
         public var message: MessageTemplate
+
+        /// For a test send: the issue's images of the project are served only once it is
+        /// published, so until then a test shows them broken. Nil when that is not so.
+        public var imagesNotOnlineNote: String? {
+            guard !isPublished, !localImageSources.isEmpty else { return nil }
+            let count = localImageSources.count
+            return "Its \(count) image\(count == 1 ? "" : "s") from the project \(count == 1 ? "is" : "are") online only once the issue is published (at its send time, or with `build --include-future`), so the test shows \(count == 1 ? "it" : "them") broken; `hogmail preview` shows \(count == 1 ? "it" : "them") now."
+        }
     }
 
     public struct Report: Sendable {
@@ -135,7 +145,7 @@ public struct BuildPipeline {
             return (selected, leftOut.isEmpty ? others : nil)
         }
 
-        let renderer = IssueRenderer(configuration: configuration, templates: templates)
+        let renderer = IssueRenderer(configuration: configuration, templates: templates, files: .directory(project.directory))
         let (rendered, renderedOthers) = try step(2) { () throws -> ([RenderedIssue], [RenderedIssue]?) in
             (try selected.map(renderer.render), try others.map { try $0.map(renderer.render) })
         }
@@ -151,7 +161,7 @@ public struct BuildPipeline {
                     ("email.txt", Data(sample.text.utf8)),
                     ("email.eml", Data(sample.eml.utf8)),
                     ("web.html", Data(issue.webHTML.utf8)),
-                ]
+                ] + issue.localImages.map { ($0.fileName, $0.bytes) }
             }
             return (files, samples)
         }
@@ -210,7 +220,8 @@ public struct BuildPipeline {
                        htmlBytes: files[issue.issue.folderName]?.first { $0.0 == "email.html" }?.1.count ?? 0,
                        files: outputFiles[issue.issue.folderName]?.map(\.0) ?? [],
                        outputs: Dictionary((outputFiles[issue.issue.folderName] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { _, last in last }),
-                       lint: lintReports[issue.issue.folderName]!, issue: issue.issue, message: issue.message)
+                       lint: lintReports[issue.issue.folderName]!, localImageSources: issue.localImages.map(\.source),
+                       issue: issue.issue, message: issue.message)
         }
         return Report(outputDirectory: output, issues: built, warnings: warnings, archiveWritten: options.write && archive != nil,
                       leftOut: leftOut)

@@ -23,6 +23,7 @@ struct OutputWriter {
                 let folderURL = staging.appendingPathComponent(folder)
                 try manager.createDirectory(at: folderURL, withIntermediateDirectories: true)
                 for (name, data) in files { try data.write(to: folderURL.appendingPathComponent(name)) }
+                try keepEarlierImages(of: folder, in: folderURL)
             }
             for (name, data) in topLevel { try data.write(to: staging.appendingPathComponent(name)) }
         } catch {
@@ -49,6 +50,21 @@ struct OutputWriter {
             }
         } catch {
             throw HogMailError(file: shown, "The new output could not be moved into place: \(Self.reason(error)).")
+        }
+    }
+
+    /// An image of an earlier build stays beside the new one: emails already sent link its
+    /// old name, and a hashed name promises caches that it never changes.
+    func keepEarlierImages(of folder: String, in staged: URL) throws {
+        let manager = FileManager.default
+        let current = directory.appendingPathComponent(folder)
+        guard let names = try? manager.contentsOfDirectory(atPath: current.path) else { return }
+        for name in names where name.range(of: LocalImages.hashedNamePattern, options: .regularExpression) != nil {
+            let target = staged.appendingPathComponent(name)
+            let source = current.appendingPathComponent(name)
+            guard !manager.fileExists(atPath: target.path),
+                  (try? manager.attributesOfItem(atPath: source.path)[.type] as? FileAttributeType) == .typeRegular else { continue }
+            try manager.copyItem(at: source, to: target)
         }
     }
 

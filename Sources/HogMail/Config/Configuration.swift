@@ -109,6 +109,9 @@ public struct Configuration: Sendable {
     public var delivery = Delivery()
     /// Recipient of the sample `email.eml` that `hogmail build` writes.
     public var sampleRecipient: Mailbox
+    /// `build.content_width`: the email's column in px (the templates' 600 px container less its
+    /// padding). No image is wider: Outlook shows an image at its `width` attribute.
+    public var contentWidth = Theme.standard.contentWidth
     /// Where the file was read from, for messages.
     public var path: String
 }
@@ -139,7 +142,7 @@ extension Configuration {
         "store": ["path"],
         "secrets": ["token_key_env"],
         "lint": ["allow_hosts", "allow_utm"],
-        "build": ["sample_recipient"],
+        "build": ["sample_recipient", "content_width"],
         "serve": ["trusted_proxies"],
         "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit"],
         "transport.ses": ["region", "endpoint", "access_key_id_env", "secret_access_key_env", "sns_cert_hosts", "sns_topic_arns"],
@@ -331,6 +334,11 @@ extension Configuration {
             delivery.softBounceLimit = limit
         }
 
+        let contentWidth = try build?.int("content_width", at: "build.content_width")
+        if let contentWidth, !(200...1200).contains(contentWidth) {
+            throw HogMailError(file: file, line: build?.lineOf("content_width"), "`build.content_width` is \(contentWidth); write the width in pixels of the email's column, 200 to 1200 (520 for the default templates: 600 px less 40 px padding on each side).")
+        }
+
         var configuration = Configuration(
             list: List(name: name, id: id, from: from, replyTo: replyTo, postalAddress: postal, why: why,
                        unsubscribeMailbox: unsubscribeMailbox, language: language,
@@ -351,6 +359,7 @@ extension Configuration {
             sampleRecipient: sample,
             path: file)
         configuration.serve.trustedProxies = trustedProxies
+        if let contentWidth { configuration.contentWidth = contentWidth }
         configuration.delivery = delivery
         configuration.list.bounceAddress = bounceAddress
         return (configuration, warnings)

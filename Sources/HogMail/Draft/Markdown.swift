@@ -57,7 +57,9 @@ public indirect enum MarkdownInline: Equatable, Sendable {
     case strong([MarkdownInline])
     case strikethrough([MarkdownInline])
     case link(url: String, title: String, [MarkdownInline])
-    case image(url: String, title: String, alt: [MarkdownInline])
+    /// `size`: what the draft says after the image, `![alt](url){width=480}` (or
+    /// `{width=480 height=320}`); cmark leaves such attributes as text, so they are read here.
+    case image(url: String, title: String, alt: [MarkdownInline], size: ImageSizeRequest? = nil)
 
     /// The words a reader sees, without markup.
     public static func plainText(_ inlines: [MarkdownInline]) -> String {
@@ -67,10 +69,49 @@ public indirect enum MarkdownInline: Equatable, Sendable {
             case .softBreak, .lineBreak: return " "
             case .html: return ""
             case .emphasis(let children), .strong(let children), .strikethrough(let children),
-                 .link(_, _, let children), .image(_, _, let children):
+                 .link(_, _, let children), .image(_, _, let children, _):
                 return plainText(children)
             }
         }.joined()
+    }
+}
+
+/// The width (and height) a draft gives an image in `{width=480 height=320}` after it: a
+/// remote image's size is not known otherwise, and Outlook needs a `width` attribute.
+public struct ImageSizeRequest: Equatable, Sendable {
+    public var width: Int
+    public var height: Int?
+
+    public init(width: Int, height: Int? = nil) {
+        self.width = width
+        self.height = height
+    }
+
+    /// `{width=480}`, `{width="480px" height=320}`, `{ width=480 }` at the start of a text.
+    static let pattern = #"^\{\s*width\s*=\s*"?([0-9]{1,5})(?:px)?"?(?:\s+height\s*=\s*"?([0-9]{1,5})(?:px)?"?)?\s*\}"#
+
+    /// Moves a `{width=…}` that follows an image into the image.
+    static func attach(_ inlines: [MarkdownInline]) -> [MarkdownInline] {
+        guard inlines.count > 1 else { return inlines }
+        var result: [MarkdownInline] = []
+        result.reserveCapacity(inlines.count)
+        var index = 0
+        while index < inlines.count {
+            if case .image(let url, let title, let alt, nil) = inlines[index], index + 1 < inlines.count,
+               case .text(let text) = inlines[index + 1], text.hasPrefix("{"),
+               let range = text.range(of: pattern, options: .regularExpression) {
+                let numbers = text[range].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+                let size = numbers.first.flatMap { $0 > 0 ? ImageSizeRequest(width: $0, height: numbers.count > 1 && numbers[1] > 0 ? numbers[1] : nil) : nil }
+                result.append(.image(url: url, title: title, alt: alt, size: size))
+                let rest = String(text[range.upperBound...])
+                if !rest.isEmpty { result.append(.text(rest)) }
+                index += 2
+                continue
+            }
+            result.append(inlines[index])
+            index += 1
+        }
+        return result
     }
 }
 
@@ -294,7 +335,7 @@ private enum CMarkParser {
                 result.append(inline)
             }
         }
-        return result
+        return ImageSizeRequest.attach(result)
     }
 
     static func inline(_ node: OpaquePointer) -> MarkdownInline? {

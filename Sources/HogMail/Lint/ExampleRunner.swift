@@ -19,7 +19,7 @@ public enum ExampleRunner {
         for (name, text) in example.templates { texts[name] = (text, "templates/\(name).mustache") }
         let templates = try TemplateSet(texts: texts)
         let issue = try DraftParser.parse(Data(example.draft.utf8), path: "issues/1-example.md")
-        let rendered = try IssueRenderer(configuration: configuration, templates: templates).render(issue)
+        let rendered = try IssueRenderer(configuration: configuration, templates: templates, files: .memory(example.files)).render(issue)
         let sample = try SampleMessage(configuration: configuration, rendered: rendered)
         let email = LintedEmail(issue: issue, configuration: configuration, rendered: rendered, sample: sample, templates: templates)
         return try Linter().lint(email, only: [rule]).findings

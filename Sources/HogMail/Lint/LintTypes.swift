@@ -31,10 +31,13 @@ public struct LintExample: Sendable {
     /// Template name (`partials/footer.html`) → replacement text.
     public var templates: [String: String]
     public var configure: (@Sendable (inout Configuration) -> Void)?
+    /// Files of the project by path (`issues/images/chart.png`): the images the draft shows.
+    public var files: [String: Data]
 
     public init(_ body: String, frontMatter: String = "", title: String = "What we shipped this fortnight",
-                templates: [String: String] = [:], configure: (@Sendable (inout Configuration) -> Void)? = nil) {
+                templates: [String: String] = [:], files: [String: Data] = [:], configure: (@Sendable (inout Configuration) -> Void)? = nil) {
         self.body = body
+        self.files = files
         self.frontMatter = frontMatter
         self.title = title
         self.templates = templates

@@ -16,6 +16,8 @@ public struct LintedEmail: Sendable {
     public var encodedUnsubscribeOffset: Int?
     public var unsubscribeURL: String
     public var unresolvedLinks: [HTMLRenderer.UnresolvedLink]
+    public var localImages: [LocalImage]
+    public var imageProblems: [ImageProblem]
     /// Template name → (source path, text), for findings that come from a template.
     public var templates: [String: (source: String, text: String)]
     public var lists: WordLists
@@ -32,6 +34,8 @@ public struct LintedEmail: Sendable {
         self.text = sample.text
         self.unsubscribeURL = sample.unsubscribeURL
         self.unresolvedLinks = rendered.unresolvedLinks
+        self.localImages = rendered.localImages
+        self.imageProblems = rendered.imageProblems
         self.templates = templates.texts
         self.lists = lists
         let (head, parts) = Self.split(sample.eml)

@@ -16,6 +16,7 @@ public struct Linter: Sendable {
         // Quality
         GmailClippingRule.self, ImageAltRule.self, InsecureLinkRule.self, VagueLinkTextRule.self, SubjectLengthRule.self,
         PreheaderRule.self, UnresolvedLinkRule.self, HeadingLevelsRule.self, TextPartLinksRule.self, UnknownElementRule.self,
+        LocalImageRule.self, ImageSizeRule.self, SVGImageRule.self, ImageWidthRule.self,
     ]
 
     public static var descriptions: [RuleDescription] { rules.map { $0.description } }

@@ -178,6 +178,7 @@ public enum Scaffold {
 
         build:
           sample_recipient: Sample Reader <reader@example.com>   # addressee of out/<issue>/email.eml
+          # content_width: 520                     # the email's column in px; no image is wider (change with the templates' padding)
 
         """
     }

@@ -5,10 +5,13 @@ import Foundation
 public struct HTMLRenderer: Sendable {
     public var links: LinkResolver
     public var theme: Theme
+    /// The draft's images that live in the project, by the URL the draft writes.
+    public var localImages: [String: LocalImage]
 
-    public init(links: LinkResolver, theme: Theme = .standard) {
+    public init(links: LinkResolver, theme: Theme = .standard, localImages: [String: LocalImage] = [:]) {
         self.links = links
         self.theme = theme
+        self.localImages = localImages
     }
 
     /// A relative link or image that could not be made absolute (no `urls.site`).
@@ -34,6 +37,10 @@ public struct Theme: Sendable {
     public var rule: String
     public var fontFamily: String
     public var monoFamily: String
+    /// The width of the email's column: templates/email.html.mustache's 600 px container less
+    /// its 40 px padding on each side (`build.content_width` changes it). No image is wider
+    /// (Outlook cannot shrink one).
+    public var contentWidth: Int = 520
 
     public static let standard = Theme(
         text: "#1d1f27", heading: "#151515", link: "#1d4aff", muted: "#5f6368", codeBackground: "#f3f4f6",
@@ -121,11 +128,23 @@ private extension HTMLRenderer {
             let href = resolve(url, &state)
             let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
             return "<a href=\"\(HTML.escapeAttribute(href))\"\(titleAttribute) style=\"color:\(theme.link);text-decoration:underline;\">\(inlines(children, &state))</a>"
-        case .image(let url, let title, let alt):
-            let source = resolve(url, &state)
+        case .image(let url, let title, let alt, let requested):
+            let source: String
+            let placement: ImagePlacement?
+            if let local = localImages[url] {
+                source = local.url
+                placement = ImagePlacement(natural: local.size, requested: requested, contentWidth: theme.contentWidth)
+            } else {
+                source = resolve(url, &state)
+                // A remote image's size is known only when the draft gives it (`{width=480}`).
+                placement = requested.map { ImagePlacement(natural: nil, requested: $0, contentWidth: theme.contentWidth) }
+            }
             let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
+            // Outlook for Windows sizes images by the `width` attribute alone (it ignores CSS
+            // max-width); other clients scale down with max-width and keep the ratio with height:auto.
+            let size = placement.map { " width=\"\($0.width)\"" + ($0.height.map { " height=\"\($0)\"" } ?? "") } ?? ""
             // Every image gets alt; an empty one marks it decorative for screen readers.
-            return "<img src=\"\(HTML.escapeAttribute(source))\" alt=\"\(HTML.escapeAttribute(MarkdownInline.plainText(alt)))\"\(titleAttribute) style=\"display:block;max-width:100%;height:auto;border:0;margin:0 auto;\">"
+            return "<img src=\"\(HTML.escapeAttribute(source))\" alt=\"\(HTML.escapeAttribute(MarkdownInline.plainText(alt)))\"\(titleAttribute)\(size) style=\"display:block;max-width:100%;height:auto;border:0;margin:0 auto;\">"
         }
     }
 
@@ -149,7 +168,9 @@ private extension HTMLRenderer {
             let quoted = match[match.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             let quote = quoted.first!
             let value = HTML.unescape(String(quoted.dropFirst().dropLast()))
-            let resolved = resolve(value, &state)
+            // An `<img src>` of the project's own: its copy's address (checked by `local_image`).
+            let local = name.lowercased() == "src" ? localImages[value]?.url : nil
+            let resolved = local ?? resolve(value, &state)
             result += "\(name)=\(quote)\(quote == "\"" ? HTML.escapeAttribute(resolved) : resolved.replacingOccurrences(of: "'", with: "&#39;"))\(quote)"
             rest = rest[range.upperBound...]
         }

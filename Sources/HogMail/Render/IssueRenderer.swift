@@ -13,23 +13,34 @@ public struct RenderedIssue: Sendable {
     public var message: MessageTemplate
     /// Relative links that could not be made absolute; the linter reports them.
     public var unresolvedLinks: [HTMLRenderer.UnresolvedLink]
+    /// Images of the project the issue shows, copied into its folder by the build.
+    public var localImages: [LocalImage] = []
+    /// Local images that cannot be used (missing, unreadable): lint errors.
+    public var imageProblems: [ImageProblem] = []
 }
 
 /// Issue → `RenderedIssue`, through the project's templates.
 public struct IssueRenderer: Sendable {
     public var configuration: Configuration
     public var templates: TemplateSet
+    /// Where the draft's local images are read; nil renders every relative image against
+    /// `urls.site`, as links are.
+    public var files: ProjectFiles?
 
-    public init(configuration: Configuration, templates: TemplateSet) {
+    public init(configuration: Configuration, templates: TemplateSet, files: ProjectFiles? = nil) {
         self.configuration = configuration
         self.templates = templates
+        self.files = files
     }
 
     public var urls: ProjectURLs { ProjectURLs(publicBase: configuration.urls.publicBase) }
 
     public func render(_ issue: Issue) throws -> RenderedIssue {
         let resolver = LinkResolver(site: configuration.urls.site)
-        let (content, unresolved) = HTMLRenderer(links: resolver).html(from: issue.document)
+        let images = files.map { LocalImages.collect(issue, files: $0, urls: urls) } ?? LocalImages.Result()
+        var theme = Theme.standard
+        theme.contentWidth = configuration.contentWidth
+        let (content, unresolved) = HTMLRenderer(links: resolver, theme: theme, localImages: images.images).html(from: issue.document)
         let text = TextRenderer(links: resolver).text(from: issue.document)
         let webURL = urls.issue(issue.folderName)
 
@@ -61,7 +72,8 @@ public struct IssueRenderer: Sendable {
         let message = try MessageTemplate(configuration: configuration, subject: issue.subject, text: emailText,
                                           html: emailHTML, archiveURL: urls.archive)
         return RenderedIssue(issue: issue, emailHTML: emailHTML, emailText: emailText, webHTML: web,
-                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved)
+                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved,
+                             localImages: images.files, imageProblems: images.problems)
     }
 
     /// The archive page and the Atom feed, newest first, without drafts.
@@ -97,6 +109,8 @@ public struct ProjectURLs: Sendable {
     public var feed: String { "\(publicBase)/feed.xml" }
     public var subscribe: String { "\(publicBase)/subscribe" }
     public func issue(_ folder: String) -> String { "\(publicBase)/archive/\(folder)/" }
+    /// A file of the issue's folder (an image the build copied there).
+    public func issueFile(_ folder: String, _ name: String) -> String { "\(publicBase)/archive/\(folder)/\(name)" }
     public func unsubscribe(token: String) -> String { "\(publicBase)/unsubscribe?token=\(token)" }
 }
 

@@ -191,7 +191,7 @@ private extension TextRenderer {
             if label == target || "mailto:" + label == target || label == url { return target }
             if target.hasPrefix("#") { return label }
             return "\(label) [\(references.number(for: target))]"
-        case .image(_, _, let alt):
+        case .image(_, _, let alt, _):
             let text = MarkdownInline.plainText(alt).trimmingCharacters(in: .whitespaces)
             return text.isEmpty ? "" : "[Image: \(text)]"
         }

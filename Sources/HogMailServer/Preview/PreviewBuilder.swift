@@ -25,6 +25,8 @@ public struct DraftSummary: Sendable {
 public actor PreviewBuilder {
     public let project: Project
     private var cache: [String: (version: String, preview: DraftPreview)] = [:]
+    /// Images of the project that built drafts show: a change to one is a change to the project.
+    private var imageSources: Set<String> = []
 
     public init(project: Project) {
         self.project = project
@@ -36,6 +38,7 @@ public actor PreviewBuilder {
         var hasher = SHA256()
         let manager = FileManager.default
         var files = [project.directory.appendingPathComponent(Configuration.fileName)]
+        files += imageSources.map { project.directory.appendingPathComponent($0) }
         for folder in [project.templatesDirectory, project.issuesDirectory] {
             guard let walker = manager.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else { continue }
             for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
@@ -49,6 +52,11 @@ public actor PreviewBuilder {
             hasher.update(data: Data([0]))
         }
         return Array(hasher.finalize().prefix(12)).hexString
+    }
+
+    /// `urls.public` as hogmail.yml says now.
+    public func publicBase() -> String? {
+        try? project.configuration().0.urls.publicBase
     }
 
     /// The draft file in `issues/` with this name, or an error that says what exists.
@@ -68,17 +76,23 @@ public actor PreviewBuilder {
     /// The preview at a version already read (the list of drafts reads the project once).
     func preview(of name: String, at version: String) -> (version: String, preview: DraftPreview) {
         if let cached = cache[name], cached.version == version { return cached }
+        var version = version
+        let knownImages = imageSources
         let preview: DraftPreview
         do {
             let url = try draftURL(named: name)
             let report = try BuildPipeline(options: .init(projectDirectory: project.directory, drafts: [project.display(url)], write: false)).run()
             guard let issue = report.issues.first else { throw HogMailError(file: name, "The draft built nothing.") }
             preview = .built(issue, warnings: report.warnings)
+            imageSources.formUnion(issue.localImageSources)
         } catch let error as HogMailError {
             preview = .failed(error)
         } catch {
             preview = .failed(HogMailError(file: name, "The draft could not be built: \(error)."))
         }
+        // An image of the project seen for the first time is part of the version from now on:
+        // the version read before the build did not cover it, and would not match the next one.
+        if imageSources != knownImages { version = self.version() }
         cache[name] = (version, preview)
         return (version, preview)
     }

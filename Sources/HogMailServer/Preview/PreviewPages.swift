@@ -114,7 +114,7 @@ enum PreviewPages {
             </section>
             <section class="panel" aria-labelledby="views-heading">
             <h2 id="views-heading">The email</h2>
-            <p class="small">Exactly the bytes of <code>out/\(escape(built.folder))/email.html</code>. Images load from their own addresses.</p>
+            <p class="small">Exactly the bytes of <code>out/\(escape(built.folder))/email.html</code>, but images of the project load from the preview; others from their own addresses.</p>
             <div class="views">
             <figure class="view desktop"><figcaption>Desktop (600 px content)</figcaption>
             <iframe data-frame="desktop" title="The email at desktop width" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" src="\(escape(frame))"></iframe></figure>

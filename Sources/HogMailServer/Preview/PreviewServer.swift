@@ -40,6 +40,7 @@ public struct PreviewServer: Sendable {
                               transport: try configuration.transport(projectDirectory: project.directory))
             let sent = try await job.sendTest(issue, to: configuration.testAddresses)
             return "Sent a test to \(sent.joined(separator: ", ")) through \(job.transport.name). It is not part of any send."
+                + (issue.imagesNotOnlineNote.map { " " + $0 } ?? "")
         }
     }
 
@@ -57,6 +58,7 @@ public struct PreviewServer: Sendable {
         router.get("/drafts/:draft/panels") { _, context in try await self.page(context, panelsOnly: true) }
         router.get("/drafts/:draft/version") { _, _ in Self.text(await builder.version()) }
         router.get("/drafts/:draft/email.html") { _, context in try await self.email(context) }
+        router.get("/drafts/:draft/images/:file") { _, context in try await self.image(context) }
         router.post("/drafts/:draft/test-send") { request, context in try await self.testSend(request, context) }
         return router
     }
@@ -101,16 +103,45 @@ public struct PreviewServer: Sendable {
         switch preview {
         case .built(let issue, _):
             var response = Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: issue.outputs["email.html"] ?? Data())))
+                                    body: .init(byteBuffer: ByteBuffer(string: Self.localImagesServedHere(issue, draft: draft, publicBase: await builder.publicBase()))))
             // The email never runs script; it may be framed by the preview only.
             response.headers[.init("Content-Security-Policy")!] =
-                "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http: data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
             response.headers[.init("X-Frame-Options")!] = "SAMEORIGIN"
             return response
         case .failed(let error):
             return Response(status: .unprocessableContent, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: "This draft does not build: \(error.location.map { "\($0): " } ?? "")\(error.message)\n")))
         }
+    }
+
+    /// A local image of the draft, from the build's own output: it is not at `urls.public` until
+    /// the issue is published and served, and the editor wants to see it now.
+    func image(_ context: BasicRequestContext) async throws -> Response {
+        let draft = try context.parameters.require("draft")
+        let name = try context.parameters.require("file")
+        guard name.range(of: LocalImages.hashedNamePattern, options: .regularExpression) != nil,
+              let format = ImageFormat(fileExtension: (name as NSString).pathExtension),
+              (try? await builder.draftURL(named: draft)) != nil,
+              case .built(let issue, _) = await builder.preview(of: draft).preview, let data = issue.outputs[name] else {
+            return Self.notFound(draft)
+        }
+        var response = Response(status: .ok, headers: [.contentType: format.contentType, .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        if format == .svg { response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'" }
+        return response
+    }
+
+    /// The email with its local images' public addresses pointed at the preview, which serves them.
+    static func localImagesServedHere(_ issue: BuildPipeline.BuiltIssue, draft: String, publicBase: String?) -> String {
+        var html = String(decoding: issue.outputs["email.html"] ?? Data(), as: UTF8.self)
+        guard let publicBase else { return html }
+        let urls = ProjectURLs(publicBase: publicBase)
+        let path = draft.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#&\"'<>"))) ?? draft
+        for name in issue.outputs.keys.sorted() where name.range(of: LocalImages.hashedNamePattern, options: .regularExpression) != nil {
+            html = html.replacingOccurrences(of: HTML.escapeAttribute(urls.issueFile(issue.folder, name)), with: "/drafts/\(path)/images/\(name)")
+        }
+        return html
     }
 
     func testSend(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

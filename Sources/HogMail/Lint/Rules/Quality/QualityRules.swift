@@ -40,7 +40,7 @@ struct ImageAltRule: Rule {
         func visit(_ inlines: [MarkdownInline], line: Int) {
             for inline in inlines {
                 switch inline {
-                case .image(let url, _, let alt) where MarkdownInline.plainText(alt).trimmingCharacters(in: .whitespaces).isEmpty:
+                case .image(let url, _, let alt, _) where MarkdownInline.plainText(alt).trimmingCharacters(in: .whitespaces).isEmpty:
                     found.append(finding("The image \(url) has no alt text. Write what it shows between the brackets: ![A chart of signups](…).",
                                          at: SourcePosition(file: email.issue.sourcePath, line: email.issue.fileLine(line)), excerpt: url))
                 case .emphasis(let children), .strong(let children), .strikethrough(let children), .link(_, _, let children):

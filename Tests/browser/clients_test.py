@@ -145,6 +145,13 @@ def nu_errors(paths):
 def main():
     hogmail = os.path.abspath(sys.argv[1])
     project = tempfile.mkdtemp(prefix="hogmail-clients-")
+    try:
+        return checks(hogmail, project)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def checks(hogmail, project):
     for name in ("hogmail.yml", "templates", "issues"):
         source = os.path.join(ROOT, name)
         (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, os.path.join(project, name))
@@ -213,8 +220,8 @@ def main():
                         footerPadding: css('.hm-footer', 'paddingLeft'), contentPadding: css('.hm-content', 'paddingLeft')};"""))
         set_dark(driver, False)
         check(light["footerPadding"] == light["contentPadding"], "at %d px the footer's side padding is the body's (%s, %s)" % (PHONE, light["footerPadding"], light["contentPadding"]))
-        for name in ("footerRule", "quoteRule"):
-            check(dark[name] is not None and dark[name] != light[name], "dark mode changes the %s's colour (%s → %s)" % (name, light[name], dark[name]))
+        for name, what in (("footerRule", "footer's rule"), ("quoteRule", "quote's border")):
+            check(dark[name] is not None and dark[name] != light[name], "dark mode changes the %s colour (%s → %s)" % (what, light[name], dark[name]))
         check(dark["meta"] != dark["text"] and dark["meta"] != light["meta"], "dark mode keeps the header line muted (%s, body text %s)" % (dark["meta"], dark["text"]))
 
         # At a phone's width with every <style> removed (Gmail apps, non-Google accounts).
@@ -245,7 +252,6 @@ def main():
     tables = [entry.get("title") for entry in feed.entries if any('role="presentation"' in c.value for c in entry.get("content", []))]
     check(not tables, "no entry of the feed has a layout table: %s" % tables)
 
-    shutil.rmtree(project, ignore_errors=True)
     print("clients: %d failure%s" % (len(failures), "" if len(failures) == 1 else "s"))
     return 1 if failures else 0
 

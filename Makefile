@@ -5,10 +5,11 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
 # Only for `make test`: the browser the preview test drives, the spam filter that checks the
 # sample emails, Python's venv for the test servers, systemd-analyze for the unit files, nginx
-# in front of `hogmail serve`, and man/openssl for the install test. Postfix, for the bounce
+# in front of `hogmail serve`, man/openssl for the install test, and Java for the Nu Html
+# Checker of the client test (its vnu.jar comes from PyPI). Postfix, for the bounce
 # tests' private instance (Tests/servers/postfix_bounces.py), comes from
 # scripts/install-postfix-tools.sh: preseeded "No configuration", the system's own never started.
-TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl
+TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl default-jre-headless
 BENCH_PYTHON := .bench/venv/bin/python
 # The tests' python3 is the project's own venv (scripts/install-python-test-deps.sh).
 TEST_PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -45,6 +46,7 @@ test: deps
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
 	PATH="$(TEST_PATH)" python3 Tests/browser/preview_test.py .build/debug/hogmail
+	PATH="$(TEST_PATH)" python3 Tests/browser/clients_test.py .build/debug/hogmail
 	@PATH="$(TEST_PATH)" bash scripts/install-test.sh
 
 install: deps

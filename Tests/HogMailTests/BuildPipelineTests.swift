@@ -56,6 +56,11 @@ import Testing
             #expect(html.range(of: #"(href|src)="(?!https?://|mailto:|#)"#, options: .regularExpression) == nil)
             #expect(html.contains("2261 Market Street"))
             #expect(html.contains("https://newsletter.example.com/unsubscribe?token=sample"))
+            // Fluid hybrid: fits a phone without <style>; a fixed 600 px table for Outlook alone.
+            #expect(html.contains("style=\"width:100%;max-width:600px;"))
+            #expect(html.range(of: #"[^-]width:600px"#, options: .regularExpression) == nil)
+            #expect(html.contains("<!--[if mso]><table role=\"presentation\" width=\"600\""))
+            #expect(html.contains("<div role=\"article\" aria-label=\"HogMail #\(issue): "))
         }
     }
 
@@ -66,6 +71,7 @@ import Testing
         #expect(text.contains("[1] https://example.com/docs/hogmail/drafts"))
         #expect(text.contains("Unsubscribe with one click, no login: https://newsletter.example.com/unsubscribe?token=sample"))
         #expect(text.contains("2261 Market Street #4008"))
+        #expect(text.contains("\n-- \nYou get this because"), "the signature separator is \"-- \", with its space")
         for line in text.components(separatedBy: "\n") where !line.hasPrefix("    ") && !line.contains("://") {
             #expect(line.unicodeScalars.count <= 78, "too long: \(line)")
         }
@@ -131,7 +137,9 @@ import Testing
         #expect(index.range(of: "HogMail #2")!.lowerBound < index.range(of: "HogMail #1")!.lowerBound)
         let feed = try project.read("out/feed.xml")
         #expect(feed.contains("<updated>2026-01-21T16:00:00Z</updated>"))
-        #expect(feed.contains("<content type=\"html\">&lt;p style="))
+        // The feed's content is semantic HTML: a feed reader shows it in its own colours.
+        #expect(feed.contains("<content type=\"html\">&lt;p&gt;"))
+        #expect(!feed.contains("color:") && !feed.contains("role=&quot;presentation&quot;"))
     }
 
     @Test func existingBlogPostsBuildAsTheyAre() throws {

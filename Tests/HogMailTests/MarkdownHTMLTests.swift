@@ -58,6 +58,40 @@ import Testing
         #expect(html("```swift\nlet a = b < c\n```").contains(#"<code class="language-swift">let a = b &lt; c"#))
     }
 
+    @Test func longCodeLinesWrapWithOverflowWrapNotTheDeprecatedWordBreak() {
+        let output = html("```\nlet url = \"https://example.com/a-very-long-path\"\n```")
+        #expect(output.contains("white-space:pre-wrap;overflow-wrap:break-word;word-wrap:break-word;"))
+        #expect(!output.contains("word-break"))
+    }
+
+    @Test func outlookGetsCodeAsWrappingLinesBecauseItIgnoresPreWrap() {
+        let output = html("```\nif a  {\n\treturn <b>\n}\n```")
+        #expect(output.hasPrefix("<!--[if mso]><div style=\""))
+        #expect(output.contains(">if a &nbsp;{<br>&nbsp;&nbsp;&nbsp;&nbsp;return &lt;b&gt;<br>}</div><![endif]-->\n<!--[if !mso]><!--><pre style=\""))
+        #expect(output.hasSuffix("</code></pre><!--<![endif]-->"))
+    }
+
+    @Test func withoutAThemeTheHTMLIsSemanticAndHasNoColours() {
+        let semantic = HTMLRenderer(links: LinkResolver(site: "https://example.com"), theme: nil)
+        let markdown = "## News\n\nSee [docs](/docs) and `x`.\n\n> quoted\n\n```sh\nmake\n```\n\n---\n\n| a |\n|---|\n| b |"
+        #expect(semantic.html(from: try! .parse(markdown)).html == """
+            <h2>News</h2>
+            <p>See <a href="https://example.com/docs">docs</a> and <code>x</code>.</p>
+            <blockquote>
+            <p>quoted</p>
+            </blockquote>
+            <pre><code class="language-sh">make
+            </code></pre>
+            <hr>
+            <table>
+            <thead><tr><th>a</th></tr></thead>
+            <tbody>
+            <tr><td>b</td></tr>
+            </tbody>
+            </table>
+            """)
+    }
+
     @Test func emojiWithJoinersSurvive() {
         #expect(html("Team 👩‍💻👨‍💻").contains("👩‍💻👨‍💻"))
     }

@@ -2,16 +2,21 @@ import Foundation
 
 /// Markdown tree → the HTML of an email body, every element styled inline
 /// (Outlook and many webmails drop `<style>` blocks; inline styles survive).
+/// Without a theme, plain semantic HTML: the feed's, which a reader shows in its own colours.
 public struct HTMLRenderer: Sendable {
     public var links: LinkResolver
-    public var theme: Theme
+    public var theme: Theme?
     /// The draft's images that live in the project, by the URL the draft writes.
     public var localImages: [String: LocalImage]
+    /// The widest an image may show (`build.content_width`), in the email and the feed alike.
+    public var contentWidth: Int
 
-    public init(links: LinkResolver, theme: Theme = .standard, localImages: [String: LocalImage] = [:]) {
+    public init(links: LinkResolver, theme: Theme? = .standard, localImages: [String: LocalImage] = [:],
+                contentWidth: Int = Theme.standard.contentWidth) {
         self.links = links
         self.theme = theme
         self.localImages = localImages
+        self.contentWidth = contentWidth
     }
 
     /// A relative link or image that could not be made absolute (no `urls.site`).
@@ -55,21 +60,26 @@ private extension HTMLRenderer {
         var line = 0
     }
 
-    var paragraphStyle: String { "margin:0 0 16px 0;font-size:16px;line-height:1.6;color:\(theme.text);" }
+    /// ` style="…"` with the theme's values, or nothing in semantic HTML.
+    func style(_ css: (Theme) -> String) -> String {
+        theme.map { " style=\"\(css($0))\"" } ?? ""
+    }
+
+    var paragraphStyle: String { style { "margin:0 0 16px 0;font-size:16px;line-height:1.6;color:\($0.text);" } }
 
     func block(_ block: MarkdownBlock, _ state: inout State) -> String {
         state.line = block.line
         switch block {
         case .paragraph(let inlines, _):
-            return "<p style=\"\(paragraphStyle)\">\(self.inlines(inlines, &state))</p>"
+            return "<p\(paragraphStyle)>\(self.inlines(inlines, &state))</p>"
         case .heading(let level, let inlines, _):
             let sizes = [1: "28px", 2: "22px", 3: "18px"]
             let size = sizes[level] ?? "16px"
             let top = level == 1 ? "0" : "28px"
-            return "<h\(level) style=\"margin:\(top) 0 12px 0;font-size:\(size);line-height:1.3;font-weight:700;color:\(theme.heading);\">\(self.inlines(inlines, &state))</h\(level)>"
+            return "<h\(level)\(style { "margin:\(top) 0 12px 0;font-size:\(size);line-height:1.3;font-weight:700;color:\($0.heading);" })>\(self.inlines(inlines, &state))</h\(level)>"
         case .blockQuote(let blocks, _):
             let inner = blocks.map { self.block($0, &state) }.joined(separator: "\n")
-            return "<blockquote style=\"margin:0 0 16px 0;padding:0 0 0 16px;border-left:4px solid \(theme.rule);color:\(theme.muted);\">\n\(inner)\n</blockquote>"
+            return "<blockquote\(style { "margin:0 0 16px 0;padding:0 0 0 16px;border-left:4px solid \($0.rule);color:\($0.muted);" })>\n\(inner)\n</blockquote>"
         case .list(let ordered, let start, let tight, let items, _):
             let tag = ordered ? "ol" : "ul"
             let startAttribute = ordered && start != 1 ? " start=\"\(start)\"" : ""
@@ -81,16 +91,25 @@ private extension HTMLRenderer {
                     }
                     return self.block(child, &state)
                 }.joined(separator: "\n")
-                return "<li style=\"margin:0 0 8px 0;font-size:16px;line-height:1.6;color:\(theme.text);\">\(content)</li>"
+                return "<li\(style { "margin:0 0 8px 0;font-size:16px;line-height:1.6;color:\($0.text);" })>\(content)</li>"
             }.joined(separator: "\n")
-            return "<\(tag)\(startAttribute) style=\"margin:0 0 16px 0;padding:0 0 0 24px;\">\n\(rendered)\n</\(tag)>"
+            return "<\(tag)\(startAttribute)\(style { _ in "margin:0 0 16px 0;padding:0 0 0 24px;" })>\n\(rendered)\n</\(tag)>"
         case .codeBlock(let info, let code, _):
             let language = info.split(separator: " ").first.map { " class=\"language-\(HTML.escapeAttribute(String($0)))\"" } ?? ""
-            return "<pre style=\"margin:0 0 16px 0;padding:12px 16px;background-color:\(theme.codeBackground);border-radius:6px;font-family:\(theme.monoFamily);font-size:14px;line-height:1.5;color:\(theme.text);white-space:pre-wrap;word-break:break-word;\"><code\(language)>\(HTML.escape(code))</code></pre>"
+            // overflow-wrap, not the deprecated word-break:break-word (Yahoo, Apple Mail and the
+            // Gmail apps ignore or mishandle it), and its older name word-wrap, which Yahoo and
+            // Outlook.com read where they drop overflow-wrap (caniemail: css-overflow-wrap,
+            // css-word-wrap): a long token breaks instead of widening the email.
+            let pre = "<pre\(style { "margin:0 0 16px 0;padding:12px 16px;background-color:\($0.codeBackground);border-radius:6px;font-family:\($0.monoFamily);font-size:14px;line-height:1.5;color:\($0.text);white-space:pre-wrap;overflow-wrap:break-word;word-wrap:break-word;" })><code\(language)>\(HTML.escape(code))</code></pre>"
+            guard let theme else { return pre }
+            // Outlook for Windows ignores white-space:pre-wrap, so its <pre> never wraps and the
+            // longest line would widen the whole email: it gets the code as wrapping lines instead.
+            let outlook = "<div style=\"margin:0 0 16px 0;padding:12px 16px;background-color:\(theme.codeBackground);font-family:\(theme.monoFamily);font-size:14px;line-height:1.5;color:\(theme.text);\">\(Self.wrappingLines(code))</div>"
+            return "<!--[if mso]>\(outlook)<![endif]-->\n<!--[if !mso]><!-->\(pre)<!--<![endif]-->"
         case .html(let raw, _):
             return rawHTML(raw, &state)
         case .thematicBreak:
-            return "<hr style=\"margin:24px 0;border:0;border-top:1px solid \(theme.rule);\">"
+            return "<hr\(style { "margin:24px 0;border:0;border-top:1px solid \($0.rule);" })>"
         case .table(let alignments, let header, let rows, _):
             func cell(_ tag: String, _ inlines: [MarkdownInline], _ column: Int) -> String {
                 let align: String
@@ -100,12 +119,12 @@ private extension HTMLRenderer {
                 default: align = "text-align:left;"
                 }
                 let weight = tag == "th" ? "font-weight:700;" : ""
-                return "<\(tag) style=\"padding:6px 10px;border:1px solid \(theme.rule);\(align)\(weight)\">\(self.inlines(inlines, &state))</\(tag)>"
+                return "<\(tag)\(style { "padding:6px 10px;border:1px solid \($0.rule);\(align)\(weight)" })>\(self.inlines(inlines, &state))</\(tag)>"
             }
             // A data table keeps its semantics (no role="presentation"): screen readers need the headers.
             let head = "<tr>" + header.enumerated().map { cell("th", $1, $0) }.joined() + "</tr>"
             let body = rows.map { "<tr>" + $0.enumerated().map { cell("td", $1, $0) }.joined() + "</tr>" }.joined(separator: "\n")
-            return "<table style=\"margin:0 0 16px 0;border-collapse:collapse;font-size:15px;line-height:1.5;color:\(theme.text);\">\n<thead>\(head)</thead>\n<tbody>\n\(body)\n</tbody>\n</table>"
+            return "<table\(style { "margin:0 0 16px 0;border-collapse:collapse;font-size:15px;line-height:1.5;color:\($0.text);" })>\n<thead>\(head)</thead>\n<tbody>\n\(body)\n</tbody>\n</table>"
         }
     }
 
@@ -119,7 +138,7 @@ private extension HTMLRenderer {
         case .softBreak: return "\n"
         case .lineBreak: return "<br>\n"
         case .code(let code):
-            return "<code style=\"padding:2px 4px;background-color:\(theme.codeBackground);border-radius:4px;font-family:\(theme.monoFamily);font-size:14px;\">\(HTML.escape(code))</code>"
+            return "<code\(style { "padding:2px 4px;background-color:\($0.codeBackground);border-radius:4px;font-family:\($0.monoFamily);font-size:14px;" })>\(HTML.escape(code))</code>"
         case .html(let raw): return rawHTML(raw, &state)
         case .emphasis(let children): return "<em>\(inlines(children, &state))</em>"
         case .strong(let children): return "<strong>\(inlines(children, &state))</strong>"
@@ -127,17 +146,17 @@ private extension HTMLRenderer {
         case .link(let url, let title, let children):
             let href = resolve(url, &state)
             let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
-            return "<a href=\"\(HTML.escapeAttribute(href))\"\(titleAttribute) style=\"color:\(theme.link);text-decoration:underline;\">\(inlines(children, &state))</a>"
+            return "<a href=\"\(HTML.escapeAttribute(href))\"\(titleAttribute)\(style { "color:\($0.link);text-decoration:underline;" })>\(inlines(children, &state))</a>"
         case .image(let url, let title, let alt, let requested):
             let source: String
             let placement: ImagePlacement?
             if let local = localImages[url] {
                 source = local.url
-                placement = ImagePlacement(natural: local.size, requested: requested, contentWidth: theme.contentWidth)
+                placement = ImagePlacement(natural: local.size, requested: requested, contentWidth: contentWidth)
             } else {
                 source = resolve(url, &state)
                 // A remote image's size is known only when the draft gives it (`{width=480}`).
-                placement = requested.map { ImagePlacement(natural: nil, requested: $0, contentWidth: theme.contentWidth) }
+                placement = requested.map { ImagePlacement(natural: nil, requested: $0, contentWidth: contentWidth) }
             }
             let titleAttribute = title.isEmpty ? "" : " title=\"\(HTML.escapeAttribute(title))\""
             // Outlook for Windows sizes images by the `width` attribute alone (it ignores CSS
@@ -146,6 +165,26 @@ private extension HTMLRenderer {
             // Every image gets alt; an empty one marks it decorative for screen readers.
             return "<img src=\"\(HTML.escapeAttribute(source))\" alt=\"\(HTML.escapeAttribute(MarkdownInline.plainText(alt)))\"\(titleAttribute)\(size) style=\"display:block;max-width:100%;height:auto;border:0;margin:0 auto;\">"
         }
+    }
+
+    /// Code as lines joined by <br>, its spaces kept where HTML would collapse them: one
+    /// ordinary space between words (a line can still break there), &nbsp; for the rest.
+    static func wrappingLines(_ code: String) -> String {
+        var code = code.replacingOccurrences(of: "\t", with: "    ")
+        if code.hasSuffix("\n") { code.removeLast() }
+        return code.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var result = ""
+            var previous: Character = " "
+            for character in line {
+                if character == " " {
+                    result += previous == " " ? "&nbsp;" : " "
+                } else {
+                    result += HTML.escape(String(character))
+                }
+                previous = character
+            }
+            return result
+        }.joined(separator: "<br>")
     }
 
     func resolve(_ url: String, _ state: inout State) -> String {

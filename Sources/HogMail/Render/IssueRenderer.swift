@@ -7,7 +7,8 @@ public struct RenderedIssue: Sendable {
     public var emailHTML: PersonalizedText
     public var emailText: PersonalizedText
     public var webHTML: String
-    /// The body HTML alone, for the Atom feed's full content.
+    /// The body as semantic HTML, without the email's colours and layout, for the Atom feed's
+    /// full content: a feed reader applies its own theme (dark text on a dark reader otherwise).
     public var contentHTML: String
     public var webURL: String
     public var message: MessageTemplate
@@ -38,9 +39,10 @@ public struct IssueRenderer: Sendable {
     public func render(_ issue: Issue) throws -> RenderedIssue {
         let resolver = LinkResolver(site: configuration.urls.site)
         let images = files.map { LocalImages.collect(issue, files: $0, urls: urls) } ?? LocalImages.Result()
-        var theme = Theme.standard
-        theme.contentWidth = configuration.contentWidth
-        let (content, unresolved) = HTMLRenderer(links: resolver, theme: theme, localImages: images.images).html(from: issue.document)
+        let (content, unresolved) = HTMLRenderer(links: resolver, localImages: images.images,
+                                                 contentWidth: configuration.contentWidth).html(from: issue.document)
+        let feedContent = HTMLRenderer(links: resolver, theme: nil, localImages: images.images,
+                                       contentWidth: configuration.contentWidth).html(from: issue.document).html
         let text = TextRenderer(links: resolver).text(from: issue.document)
         let webURL = urls.issue(issue.folderName)
 
@@ -72,7 +74,7 @@ public struct IssueRenderer: Sendable {
         let message = try MessageTemplate(configuration: configuration, subject: issue.subject, text: emailText,
                                           html: emailHTML, archiveURL: urls.archive)
         return RenderedIssue(issue: issue, emailHTML: emailHTML, emailText: emailText, webHTML: web,
-                             contentHTML: content, webURL: webURL, message: message, unresolvedLinks: unresolved,
+                             contentHTML: feedContent, webURL: webURL, message: message, unresolvedLinks: unresolved,
                              localImages: images.files, imageProblems: images.problems)
     }
 

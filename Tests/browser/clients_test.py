@@ -142,6 +142,18 @@ def nu_errors(paths):
     return errors, allowed
 
 
+def content_width(config):
+    """build.content_width from hogmail.yml, or the default templates' 520 px."""
+    section = None
+    for line in open(config, encoding="utf-8"):
+        if re.match(r"^\S", line):
+            section = line.split(":")[0].strip()
+        match = re.match(r"^\s+content_width:\s*(\d+)", line)
+        if section == "build" and match:
+            return int(match.group(1))
+    return 520
+
+
 def main():
     hogmail = os.path.abspath(sys.argv[1])
     project = tempfile.mkdtemp(prefix="hogmail-clients-")
@@ -160,9 +172,42 @@ def checks(hogmail, project):
         f.write("\n```sh\ncurl --fail --silent --show-error --header 'Content-Type: application/json' --data '{\"list\": \"hogmail\"}' "
                 "https://newsletter.example.com/api/v1/lists/hogmail/subscribers/export?format=csv&include=consent\n"
                 "https://example.com/" + "a-very-long-path-without-spaces-" * 5 + "\n```\n")
+    # Images that live in the project: one beside the draft, two by a path from the project's root.
+    fixtures = os.path.join(ROOT, "Tests", "HogMailTests", "Fixtures", "images")
+    os.makedirs(os.path.join(project, "images"))
+    shutil.copy(os.path.join(fixtures, "signups.png"), os.path.join(project, "images", "signups.png"))
+    shutil.copy(os.path.join(fixtures, "chart.jpg"), os.path.join(project, "issues", "chart.jpg"))
+    shutil.copy(os.path.join(fixtures, "diagram.svg"), os.path.join(project, "images", "diagram.svg"))
+    with open(os.path.join(project, "issues", DRAFT), "a", encoding="utf-8") as f:
+        f.write("\n![Weekly signups](images/signups.png)\n\n![Signups by week, a chart](chart.jpg)\n\n"
+                "![How a send flows, a diagram](images/diagram.svg)\n")
     env = dict(os.environ, HOGMAIL_SECRET="c" * 40, NO_COLOR="1")
     out = os.path.join(project, "out")
     subprocess.run([hogmail, "build", "--project", project], check=True, env=env, stdout=subprocess.DEVNULL)
+    column = content_width(os.path.join(project, "hogmail.yml"))
+    # The files' own sizes (make.py), scaled down to the column when wider.
+    expected = {"signups": ("png", 300, 150), "chart": ("jpg", 1040, 520), "diagram": ("svg", 800, 400)}
+    copies = {}
+    for stem, (extension, width, height) in expected.items():
+        found = glob.glob(os.path.join(out, "1", "%s.*.%s" % (stem, extension)))
+        check(len(found) == 1 and re.fullmatch(r"%s\.[0-9a-f]{12}\.%s" % (stem, extension), os.path.basename(found[0] if found else "")),
+              "the image %s.%s is copied into out/1/ under a content-hashed name: %s" % (stem, extension, found))
+        if found:
+            copies[stem] = os.path.basename(found[0])
+    for page in sorted(glob.glob(os.path.join(out, "*", "*.html"))):
+        html = open(page, encoding="utf-8").read()
+        tags = re.findall(r"<img\b[^>]*>", html)
+        unsized = [tag[:200] for tag in tags
+                   if not re.search(r'\swidth="(\d+)"', tag) or not 1 <= int(re.search(r'\swidth="(\d+)"', tag).group(1)) <= column]
+        check(not unsized, "all %d <img> of %s have a width attribute of at most %d px: %s" % (len(tags), os.path.relpath(page, out), column, unsized))
+        for stem, name in copies.items():
+            if page.endswith(os.path.join("1", "email.html")) or page.endswith(os.path.join("1", "web.html")):
+                _, width, height = expected[stem]
+                shown = (column, round(height * column / width)) if width > column else (width, height)
+                tag = re.search(r'<img\b[^>]*src="[^"]*/archive/1/%s"[^>]*>' % re.escape(name), html)
+                check(tag is not None and 'width="%d"' % shown[0] in tag.group(0) and 'height="%d"' % shown[1] in tag.group(0),
+                      "%s shows %s at %d×%d, its own size within the column: %s" % (os.path.relpath(page, out), name, shown[0], shown[1],
+                                                                                 tag.group(0)[:200] if tag else None))
     emails = sorted(glob.glob(os.path.join(out, "*", "email.html")))
     webs = sorted(glob.glob(os.path.join(out, "*", "web.html")))
     check(len(emails) >= 2 and len(webs) == len(emails), "the sample project builds %d emails and web pages" % len(emails))
@@ -172,6 +217,15 @@ def checks(hogmail, project):
     try:
         served = {"subscribe": "/subscribe", "unsubscribe": "/unsubscribe?token=not-a-token", "archive": "/archive",
                   "issue": "/archive/1"}
+        # serve answers the copied images, with their type and a long cache lifetime.
+        types = {"png": "image/png", "jpg": "image/jpeg", "svg": "image/svg+xml"}
+        for stem, name in copies.items():
+            answer = urllib.request.urlopen(origin + "/archive/1/" + name)
+            body = answer.read()
+            check(body == open(os.path.join(out, "1", name), "rb").read() and answer.headers.get_content_type() == types[expected[stem][0]]
+                  and "immutable" in (answer.headers.get("Cache-Control") or ""),
+                  "serve answers /archive/1/%s with the file, %s, and an immutable cache lifetime (got %s, %s)"
+                  % (name, types[expected[stem][0]], answer.headers.get("Content-Type"), answer.headers.get("Cache-Control")))
         served_dir = os.path.join(project, "served")
         os.makedirs(served_dir)
         for name, path in served.items():
@@ -249,6 +303,10 @@ def checks(hogmail, project):
     coloured = [entry.get("title") for entry in feed.entries
                 if any("color:" in content.value for content in entry.get("content", [])) or "color:" in entry.get("summary", "")]
     check(not coloured, "no entry of the feed sets a colour: %s" % coloured)
+    unsized = [entry.get("title") for entry in feed.entries for c in entry.get("content", [])
+               for tag in re.findall(r"<img\b[^>]*>", c.value)
+               if not re.search(r'\swidth="(\d+)"', tag) or int(re.search(r'\swidth="(\d+)"', tag).group(1)) > column]
+    check(not unsized, "every image of the feed has a width within the column: %s" % unsized)
     tables = [entry.get("title") for entry in feed.entries if any('role="presentation"' in c.value for c in entry.get("content", []))]
     check(not tables, "no entry of the feed has a layout table: %s" % tables)
 

@@ -177,28 +177,17 @@ public final class IssueSender: @unchecked Sendable {
     /// must stop; reads recipients from the journal in pages while messages are on the wire,
     /// so the transport never waits for a page to drain.
     private func pipeline(_ run: inout Run, _ summary: inout Summary, progress: @Sendable (SendProgress) -> Void) async throws {
-        // Accepted messages are journaled in small groups (at most 64, or 20 ms, and always
-        // before the sender waits for a rate slot): one commit per message was the bottleneck
-        // with several connections. A crash repeats at most the messages on the wire and the
-        // group not yet committed, each with the same Message-ID.
-        var accepted: [(recipient: SendRecipient, messageID: String)] = []
-        var lastFlush = clock()
-        func flush() throws {
-            try store.recordSent(accepted, now: clock())
-            accepted.removeAll(keepingCapacity: true)
-            lastFlush = clock()
-        }
+        // Each accepted message is journaled in a commit of its own, on the transport's thread
+        // before its connection carries another message (`OutgoingMessage.accepted`): a crash
+        // repeats at most the messages on the wire, each with the same Message-ID.
         func nextRecipient() throws -> SendRecipient? {
             if run.queueIndex == run.queue.count {
-                // The store must know every outcome before it is asked what is due: a retry
-                // accepted but not yet journaled would otherwise be read, and sent, again.
-                if !accepted.isEmpty { try flush() }
                 let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
                 run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
                 run.queue = page.filter { !run.inFlight.contains($0.id) }
                 run.queueIndex = 0
                 if options.perHour > 0 {
-                    run.sentLastHour = try store.sentCount(since: clock().addingTimeInterval(-3600)) + accepted.count
+                    run.sentLastHour = try store.sentCount(since: clock().addingTimeInterval(-3600))
                 }
                 // Bounces and complaints processed while this send runs (process-mail, the SES
                 // webhook) count as soon as they are in the store.
@@ -219,14 +208,11 @@ public final class IssueSender: @unchecked Sendable {
                 // Messages per second: wait for this message's slot.
                 let now = clock()
                 if run.nextSlot > now {
-                    // Idle until the slot: journal what was accepted first, so a crash now
-                    // repeats only the messages on the wire.
-                    if !accepted.isEmpty { try flush() }
                     try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
                 }
                 let slot = run.nextSlot
                 run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
-                let outgoing: OutgoingMessage
+                var outgoing: OutgoingMessage
                 do {
                     // The envelope address goes to the server as it is: one the store should
                     // never have held is refused here, not handed to SMTP.
@@ -242,10 +228,16 @@ public final class IssueSender: @unchecked Sendable {
                     return true
                 }
                 let transport = self.transport
-                group.addTask {
+                let journal = AcceptedMessage(store: store, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
+                outgoing.accepted = { try journal.record() }
+                group.addTask { [outgoing] in
                     do {
                         try await transport.send(outgoing)
+                        // A transport that does not journal on its own thread: recorded now.
+                        do { try journal.record() } catch { throw JournalFailure(error) }
                         return (recipient, outgoing.messageID, nil)
+                    } catch let error as JournalFailure {
+                        throw error
                     } catch let error as DeliveryError {
                         return (recipient, outgoing.messageID, error)
                     } catch {
@@ -270,9 +262,7 @@ public final class IssueSender: @unchecked Sendable {
                 if let failure {
                     try record(failure, for: recipient, messageID: messageID, &run, &summary)
                 } else {
-                    // Marked sent only now, after the server accepted it.
-                    accepted.append((recipient, messageID))
-                    if accepted.count >= 64 || clock().timeIntervalSince(lastFlush) > 0.02 { try flush() }
+                    // Already in the journal (`AcceptedMessage`), recorded when the server accepted it.
                     summary.sent += 1
                     run.counts.sent += 1
                     run.proven = true
@@ -292,7 +282,6 @@ public final class IssueSender: @unchecked Sendable {
                 }
                 while run.inFlight.count < width(), try await launch() {}
             }
-            try flush()
         }
     }
 
@@ -388,5 +377,31 @@ public final class IssueSender: @unchecked Sendable {
         let note = "Send #\(run.send.id) is paused by the reputation breaker: \(reason). Mailbox providers and Amazon SES judge a sender by these rates, and sending on to a list this stale would harm delivery for every reader. Clean the list first (`hogmail status \(run.send.issue)` lists the addresses that bounced or complained; remove old, bought or mistyped addresses), then run `hogmail send \(run.send.issue) --resume --accept-risk` to go on."
         try store.setState(of: run.send, to: .paused, note: note, pauseKind: .breaker)
         run.stop = .breaker(note)
+    }
+}
+
+/// Records one accepted message in the journal, once, whoever calls first: the transport on
+/// its own thread, or the sender after `send` returned.
+final class AcceptedMessage: @unchecked Sendable {
+    private let store: SubscriberStore
+    private let recipientID: Int64
+    private let messageID: String
+    private let clock: @Sendable () -> Date
+    private let lock = NSLock()
+    private var recorded = false
+
+    init(store: SubscriberStore, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.recipientID = recipientID
+        self.messageID = messageID
+        self.clock = clock
+    }
+
+    func record() throws {
+        try lock.withLock {
+            guard !recorded else { return }
+            try store.recordSent(recipientID: recipientID, messageID: messageID, now: clock())
+            recorded = true
+        }
     }
 }

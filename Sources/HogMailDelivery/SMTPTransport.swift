@@ -206,7 +206,33 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             multi = curl_multi_init()!
             hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections)
             hogmail_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connections)
-            for _ in 0..<connections { idle.append(curl_easy_init()!) }
+            for _ in 0..<connections { idle.append(Self.connection(settings: settings, url: url)) }
+        }
+
+        /// An easy handle with everything that is the same for every message set once: the
+        /// server, TLS, the login, timeouts, the callbacks. Each message sets only its envelope,
+        /// its size and its own pointer.
+        private static func connection(settings: Settings, url: String) -> UnsafeMutableRawPointer {
+            let handle = curl_easy_init()!
+            hogmail_curl_easy_setopt_string(handle, CURLOPT_URL, url)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
+            // libcurl's largest upload buffer (2 MB): a message goes to the socket in as few
+            // writes as the kernel takes, not in 64 KB slices.
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 2 * 1024 * 1024)
+            hogmail_curl_easy_setopt_callback(handle, CURLOPT_READFUNCTION, SMTPTransport.readCallback)
+            // The server's replies reach the header callback (no verbose tracing, which formats
+            // a line of text for every step of every message).
+            hogmail_curl_easy_setopt_callback(handle, CURLOPT_HEADERFUNCTION, SMTPTransport.replyCallback)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_USE_SSL, settings.tls == .none ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
+            if let username = settings.username { hogmail_curl_easy_setopt_string(handle, CURLOPT_USERNAME, username) }
+            if let password = settings.password { hogmail_curl_easy_setopt_string(handle, CURLOPT_PASSWORD, password) }
+            if let caFile = settings.caFile { hogmail_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.timeout * 1000))
+            // A stalled server: under 1 byte/s for the whole timeout ends the attempt.
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.timeout)))
+            hogmail_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            return handle
         }
 
         func start() {
@@ -256,31 +282,19 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             jobs.lock.withLock { finished = true }
         }
 
-        /// Puts a job on its easy handle (already taken off the idle list).
+        /// Puts a job on its easy handle (already taken off the idle list): its envelope, its size
+        /// and the pointer its callbacks get.
         private func start(_ job: Job) {
             let handle = job.handle!
-            hogmail_curl_easy_setopt_string(handle, CURLOPT_URL, url)
             hogmail_curl_easy_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(job.message.returnPath ?? job.message.from)>")
             job.recipients = curl_slist_append(nil, "<\(job.message.to)>")
             hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, job.recipients)
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
             hogmail_curl_easy_setopt_long(handle, CURLOPT_INFILESIZE_LARGE, job.body.count)
-            hogmail_curl_easy_setopt_callback(handle, CURLOPT_READFUNCTION, SMTPTransport.readCallback)
-            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(job).toOpaque())
-            hogmail_curl_easy_setopt_debug(handle, SMTPTransport.replyCallback)
-            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(job).toOpaque())
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1)
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_USE_SSL, settings.tls == .none ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
-            if let username = settings.username { hogmail_curl_easy_setopt_string(handle, CURLOPT_USERNAME, username) }
-            if let password = settings.password { hogmail_curl_easy_setopt_string(handle, CURLOPT_PASSWORD, password) }
-            if let caFile = settings.caFile { hogmail_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.timeout * 1000))
-            // A stalled server: under 1 byte/s for the whole timeout ends the attempt.
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.timeout)))
-            hogmail_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-            job.errorBuffer.withUnsafeMutableBufferPointer { pointer in
-                _ = hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(pointer.baseAddress!))
+            let pointer = Unmanaged.passUnretained(job).toOpaque()
+            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_READDATA, pointer)
+            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, pointer)
+            job.errorBuffer.withUnsafeMutableBufferPointer { buffer in
+                _ = hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress!))
             }
             active[handle] = job
             curl_multi_add_handle(multi, handle)
@@ -296,11 +310,21 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             job.recipients = nil
             // Keep the connection (libcurl's cache) but drop this message's settings.
             hogmail_curl_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, nil)
-            jobs.lock.withLock { idle.append(handle) }
+            hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
             if result == CURLE_OK {
-                job.continuation.resume()
+                // Journaled here, before this connection takes its next message: a crash repeats
+                // at most the messages on the wire.
+                var journalError: (any Error)?
+                do { try job.message.accepted?() } catch { journalError = error }
+                jobs.lock.withLock { idle.append(handle) }
+                if let journalError {
+                    job.continuation.resume(throwing: JournalFailure(journalError))
+                } else {
+                    job.continuation.resume()
+                }
                 return
             }
+            jobs.lock.withLock { idle.append(handle) }
             let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
             // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
             let reply = code >= 400 && job.lastReply.hasPrefix(String(code))
@@ -391,16 +415,17 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         return length
     }
 
-    /// libcurl's debug stream carries the server's replies (CURLINFO_HEADER_IN): the last one
-    /// explains a failure in the server's own words ("550 5.1.1 user unknown").
-    fileprivate static let replyCallback: hogmail_curl_debug_callback = { _, type, data, size, userdata in
-        guard type == CURLINFO_HEADER_IN, let data, let userdata, size > 0 else { return 0 }
+    /// libcurl hands every reply line of the server to the header callback: the last failure
+    /// explains itself in the server's own words ("550 5.1.1 user unknown").
+    fileprivate static let replyCallback: hogmail_curl_data_callback = { data, size, count, userdata in
+        let length = size * count
+        guard let data, let userdata, length > 0 else { return length }
         // Only failures: libcurl may say RSET or QUIT afterwards, and their 250/221 explain nothing.
         // (Checked on the raw byte: this runs for every reply line of every message.)
-        let bytes = UnsafeRawBufferPointer(start: data, count: size)
-        guard bytes[0] == UInt8(ascii: "4") || bytes[0] == UInt8(ascii: "5") else { return 0 }
+        let bytes = UnsafeRawBufferPointer(start: data, count: length)
+        guard bytes[0] == UInt8(ascii: "4") || bytes[0] == UInt8(ascii: "5") else { return length }
         let job = Unmanaged<Job>.fromOpaque(userdata).takeUnretainedValue()
         job.lastReply = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return 0
+        return length
     }
 }

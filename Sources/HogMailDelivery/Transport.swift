@@ -14,6 +14,12 @@ public struct OutgoingMessage: Sendable {
     public var messageID: String
     /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
     public var data: [UInt8]
+    /// Records the message as sent. A transport calls it on its own thread the moment the
+    /// server accepted the message, before that connection carries another one, so a crash
+    /// repeats at most the messages on the wire; the sender calls it after `send` returns for
+    /// a transport that does not (it runs once either way). What it throws reaches the sender
+    /// as a `JournalFailure`: the message is out, so it must not be tried again.
+    public var accepted: (@Sendable () throws -> Void)?
 
     public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: [UInt8]) {
         self.from = from
@@ -29,6 +35,14 @@ public struct OutgoingMessage: Sendable {
 
     /// The message as text (it is UTF-8 throughout).
     public var text: String { String(decoding: data, as: UTF8.self) }
+}
+
+/// The server accepted a message but the journal could not record it: the send must stop
+/// rather than try the message again.
+public struct JournalFailure: Error, CustomStringConvertible {
+    public let underlying: any Error
+    public init(_ underlying: any Error) { self.underlying = underlying }
+    public var description: String { "\(underlying)" }
 }
 
 /// Where messages go: the outbox folder, an SMTP server, or an HTTP email API.

@@ -100,8 +100,11 @@ public final class IssueSender: @unchecked Sendable {
 
     private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
         var summary = Summary()
+        // Messages a killed run had sent but not yet folded into the journal count first.
+        let log = try AcceptedLog(store: store)
+        try log.fold(into: store)
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
-                      feedback: try store.feedbackCounts(of: send))
+                      feedback: try store.feedbackCounts(of: send), log: log)
         while true {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
@@ -158,10 +161,13 @@ public final class IssueSender: @unchecked Sendable {
         var proven = false
 
         let assembler: MessageAssembler
+        /// Where the transport records each accepted message (`AcceptedLog`).
+        let log: AcceptedLog
 
         init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler,
-             feedback: (hardBounced: Int, complained: Int)) {
+             feedback: (hardBounced: Int, complained: Int), log: AcceptedLog) {
             self.send = send
+            self.log = log
             self.hardBounced = feedback.hardBounced
             self.complained = feedback.complained
             self.assembler = assembler
@@ -177,11 +183,15 @@ public final class IssueSender: @unchecked Sendable {
     /// must stop; reads recipients from the journal in pages while messages are on the wire,
     /// so the transport never waits for a page to drain.
     private func pipeline(_ run: inout Run, _ summary: inout Summary, progress: @Sendable (SendProgress) -> Void) async throws {
-        // Each accepted message is journaled in a commit of its own, on the transport's thread
-        // before its connection carries another message (`OutgoingMessage.accepted`): a crash
-        // repeats at most the messages on the wire, each with the same Message-ID.
+        // Each accepted message is appended to the log of accepted messages on the transport's
+        // thread, before its connection carries another message (`OutgoingMessage.accepted`),
+        // and folded into the journal in groups: a crash repeats at most the messages on the
+        // wire, each with the same Message-ID.
         func nextRecipient() throws -> SendRecipient? {
             if run.queueIndex == run.queue.count {
+                // The store must know every outcome before it is asked what is due: a retry
+                // accepted but only in the log would otherwise be read, and sent, again.
+                try run.log.fold(into: store)
                 let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
                 run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
                 run.queue = page.filter { !run.inFlight.contains($0.id) }
@@ -228,7 +238,7 @@ public final class IssueSender: @unchecked Sendable {
                     return true
                 }
                 let transport = self.transport
-                let journal = AcceptedMessage(store: store, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
+                let journal = AcceptedMessage(log: run.log, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
                 outgoing.accepted = { try journal.record() }
                 group.addTask { [outgoing] in
                     do {
@@ -262,7 +272,8 @@ public final class IssueSender: @unchecked Sendable {
                 if let failure {
                     try record(failure, for: recipient, messageID: messageID, &run, &summary)
                 } else {
-                    // Already in the journal (`AcceptedMessage`), recorded when the server accepted it.
+                    // Already in the log of accepted messages (`AcceptedMessage`), written when the
+                    // server accepted it; folded into the journal with the next page of recipients.
                     summary.sent += 1
                     run.counts.sent += 1
                     run.proven = true
@@ -283,6 +294,7 @@ public final class IssueSender: @unchecked Sendable {
                 while run.inFlight.count < width(), try await launch() {}
             }
         }
+        try run.log.fold(into: store)
     }
 
     /// Pauses the send for a configuration problem, once: its sentence becomes the send's note.
@@ -383,15 +395,15 @@ public final class IssueSender: @unchecked Sendable {
 /// Records one accepted message in the journal, once, whoever calls first: the transport on
 /// its own thread, or the sender after `send` returned.
 final class AcceptedMessage: @unchecked Sendable {
-    private let store: SubscriberStore
+    private let log: AcceptedLog
     private let recipientID: Int64
     private let messageID: String
     private let clock: @Sendable () -> Date
     private let lock = NSLock()
     private var recorded = false
 
-    init(store: SubscriberStore, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
-        self.store = store
+    init(log: AcceptedLog, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
+        self.log = log
         self.recipientID = recipientID
         self.messageID = messageID
         self.clock = clock
@@ -400,7 +412,7 @@ final class AcceptedMessage: @unchecked Sendable {
     func record() throws {
         try lock.withLock {
             guard !recorded else { return }
-            try store.recordSent(recipientID: recipientID, messageID: messageID, now: clock())
+            try log.append(recipientID: recipientID, messageID: messageID, at: clock())
             recorded = true
         }
     }

@@ -206,20 +206,6 @@ extension SubscriberStore {
         }
     }
 
-    /// One accepted message, in a transaction of its own. In WAL mode with synchronous=NORMAL a
-    /// commit is a write to the WAL file without fsync: a killed process loses nothing
-    /// committed, and the statement is prepared once per connection.
-    public func recordSent(recipientID: Int64, messageID: String, now: Date = Date()) throws {
-        try database.write { db in
-            let statement = try db.cachedStatement(sql: """
-                UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', message_id = ?,
-                    next_attempt_at = NULL, sent_at = ? WHERE id = ?
-                """)
-            try statement.execute(arguments: [messageID, now.timeIntervalSince1970, recipientID])
-            Failpoint.reach("journal-commit")
-        }
-    }
-
     public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil, pauseKind: SendRecord.PauseKind? = nil) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE send SET state = ?, note = ?, pause_kind = ? WHERE id = ?",

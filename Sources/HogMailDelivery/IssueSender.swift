@@ -208,59 +208,64 @@ public final class IssueSender: @unchecked Sendable {
             defer { run.queueIndex += 1 }
             return run.queue[run.queueIndex]
         }
-        try await withThrowingTaskGroup(of: (SendRecipient, String, DeliveryError?).self) { group in
-            func launch() async throws -> Bool {
-                guard run.stop == nil, let recipient = try nextRecipient() else { return false }
-                if options.perHour > 0, run.sentLastHour + run.inFlight.count >= options.perHour {
-                    run.stop = .hourlyLimit
-                    return false
+        // Messages are submitted to the transport without a task each; their outcomes come back
+        // in batches (`SendOutcomes`), so the sender wakes once for several messages.
+        let outcomes = SendOutcomes()
+        var submitted: [Int: (recipient: SendRecipient, messageID: String)] = [:]
+        var nextTag = 0
+        func launch() async throws -> Bool {
+            guard run.stop == nil, let recipient = try nextRecipient() else { return false }
+            if options.perHour > 0, run.sentLastHour + run.inFlight.count >= options.perHour {
+                run.stop = .hourlyLimit
+                return false
+            }
+            // Messages per second: wait for this message's slot.
+            let now = clock()
+            if run.nextSlot > now {
+                try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
+            }
+            let slot = run.nextSlot
+            run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
+            var outgoing: OutgoingMessage
+            do {
+                // The envelope address goes to the server as it is: one the store should
+                // never have held is refused here, not handed to SMTP.
+                guard Mailbox.isValidAddress(recipient.email) else {
+                    throw HogMailError("The address `\(Subscriber.visible(recipient.email))` is not a valid email address.")
                 }
-                // Messages per second: wait for this message's slot.
-                let now = clock()
-                if run.nextSlot > now {
-                    try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
-                }
-                let slot = run.nextSlot
-                run.nextSlot = max(run.nextSlot, now).addingTimeInterval(run.interval)
-                var outgoing: OutgoingMessage
-                do {
-                    // The envelope address goes to the server as it is: one the store should
-                    // never have held is refused here, not handed to SMTP.
-                    guard Mailbox.isValidAddress(recipient.email) else {
-                        throw HogMailError("The address `\(Subscriber.visible(recipient.email))` is not a valid email address.")
-                    }
-                    outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
-                } catch {
-                    // No data in the store may stop a send: this recipient fails alone, the
-                    // others go on, and a message never made does not use a rate slot.
-                    run.nextSlot = slot
-                    try recordUnmakeable(recipient, error, &run, &summary)
-                    return true
-                }
-                let transport = self.transport
-                let journal = AcceptedMessage(log: run.log, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
-                outgoing.accepted = { try journal.record() }
-                group.addTask { [outgoing] in
-                    do {
-                        try await transport.send(outgoing)
-                        // A transport that does not journal on its own thread: recorded now.
-                        do { try journal.record() } catch { throw JournalFailure(error) }
-                        return (recipient, outgoing.messageID, nil)
-                    } catch let error as JournalFailure {
-                        throw error
-                    } catch let error as DeliveryError {
-                        return (recipient, outgoing.messageID, error)
-                    } catch {
-                        return (recipient, outgoing.messageID, .temporary("\(error)"))
-                    }
-                }
-                run.inFlight.insert(recipient.id)
+                outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
+            } catch {
+                // No data in the store may stop a send: this recipient fails alone, the
+                // others go on, and a message never made does not use a rate slot.
+                run.nextSlot = slot
+                try recordUnmakeable(recipient, error, &run, &summary)
                 return true
             }
-            func width() -> Int { run.proven ? transport.parallelism : 1 }
-            while run.inFlight.count < width(), try await launch() {}
-            while let (recipient, messageID, failure) = try await group.next() {
+            let journal = AcceptedMessage(log: run.log, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
+            outgoing.accepted = { try journal.record() }
+            nextTag += 1
+            submitted[nextTag] = (recipient, outgoing.messageID)
+            run.inFlight.insert(recipient.id)
+            outcomes.expect()
+            transport.submit(outgoing, tag: nextTag, to: outcomes)
+            return true
+        }
+        // Until the server accepted one message, one at a time. Then the transport's width, and
+        // the sender wakes when half of it is done (or a message failed) to refill it.
+        func width() -> Int { run.proven ? transport.parallelism : 1 }
+        func lowWater() -> Int { run.proven ? transport.parallelism / 2 : 0 }
+        while run.inFlight.count < width(), try await launch() {}
+        while !submitted.isEmpty {
+            for (tag, error) in await outcomes.next(lowWater: lowWater()) {
+                guard let (recipient, messageID) = submitted.removeValue(forKey: tag) else { continue }
                 run.inFlight.remove(recipient.id)
+                let failure: DeliveryError?
+                switch error {
+                case nil: failure = nil
+                case let error as JournalFailure: throw error
+                case let error as DeliveryError: failure = error
+                case let error?: failure = .temporary("\(error)")
+                }
                 if case .configuration(let problem)? = failure {
                     // Every message would fail the same way until the settings are fixed: this
                     // recipient stays as it was (due, no attempt used), nothing more is launched,
@@ -287,12 +292,12 @@ public final class IssueSender: @unchecked Sendable {
                     }
                 }
                 try checkBreaker(&run)
-                if clock().timeIntervalSince(run.lastReport) >= 0.25 {
-                    run.lastReport = clock()
-                    progress(run.counts)
-                }
-                while run.inFlight.count < width(), try await launch() {}
             }
+            if clock().timeIntervalSince(run.lastReport) >= 0.25 {
+                run.lastReport = clock()
+                progress(run.counts)
+            }
+            while run.inFlight.count < width(), try await launch() {}
         }
         try run.log.fold(into: store)
     }

@@ -33,10 +33,10 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     }
 
     public let settings: Settings
-    /// Twice the connections: when a connection finishes a message, the next one is already
-    /// queued and starts at once instead of after a round trip through the sender.
+    /// Four times the connections: when a connection finishes a message, the next one is already
+    /// queued and starts at once, and the sender refills the queue only when half of it is done.
     /// Only `connections` messages are ever on the wire.
-    public var parallelism: Int { 2 * max(1, settings.connections) }
+    public var parallelism: Int { 4 * max(1, settings.connections) }
     /// How many worker threads share the connections.
     var threadsInUse: Int { jobs.lock.withLock { jobs.workers.count } }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
@@ -48,7 +48,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         let message: OutgoingMessage
         let body: [UInt8]
         var offset = 0
-        let continuation: CheckedContinuation<Void, Error>
+        /// Told the outcome, on the worker's thread: nil when the server accepted the message.
+        let done: @Sendable ((any Error)?) -> Void
         var recipients: UnsafeMutablePointer<curl_slist>?
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         /// The server's last reply line (libcurl hands SMTP replies to the debug callback).
@@ -56,10 +57,10 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// The easy handle carrying it, taken from its worker's idle list.
         var handle: UnsafeMutableRawPointer?
 
-        init(message: OutgoingMessage, continuation: CheckedContinuation<Void, Error>) {
+        init(message: OutgoingMessage, done: @escaping @Sendable ((any Error)?) -> Void) {
             self.message = message
             self.body = message.data
-            self.continuation = continuation
+            self.done = done
         }
     }
 
@@ -115,8 +116,16 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     public func send(_ message: OutgoingMessage) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            jobs.add(Job(message: message, continuation: continuation))
+            jobs.add(Job(message: message) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+            })
         }
+    }
+
+    /// Queued for the next free connection; the outcome is reported from the worker's thread,
+    /// after the message was journaled (`accepted`), with no task and no continuation.
+    public func submit(_ message: OutgoingMessage, tag: Int, to outcomes: SendOutcomes) {
+        jobs.add(Job(message: message) { error in outcomes.deliver(tag: tag, error: error) })
     }
 
     // MARK: - The workers
@@ -168,7 +177,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             }
             for worker in workers { worker.stop() }
             lock.withLock {
-                for job in waiting[head...] { job.continuation.resume(throwing: DeliveryError.temporary("the SMTP transport was shut down")) }
+                for job in waiting[head...] { job.done(DeliveryError.temporary("the SMTP transport was shut down")) }
                 waiting.removeAll()
                 head = 0
                 self.workers.removeAll()
@@ -318,9 +327,9 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 do { try job.message.accepted?() } catch { journalError = error }
                 jobs.lock.withLock { idle.append(handle) }
                 if let journalError {
-                    job.continuation.resume(throwing: JournalFailure(journalError))
+                    job.done(JournalFailure(journalError))
                 } else {
-                    job.continuation.resume()
+                    job.done(nil)
                 }
                 return
             }
@@ -329,7 +338,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             // The reply line as the server wrote it ("550 5.1.1 <x>: user unknown"), without its code.
             let reply = code >= 400 && job.lastReply.hasPrefix(String(code))
                 ? String(job.lastReply.dropFirst(3)).trimmingCharacters(in: CharacterSet(charactersIn: " -")) : text
-            job.continuation.resume(throwing: SMTPTransport.failure(result, replyCode: code, reply: reply, detail: text, settings: settings))
+            job.done(SMTPTransport.failure(result, replyCode: code, reply: reply, detail: text, settings: settings))
         }
     }
 

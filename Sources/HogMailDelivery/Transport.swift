@@ -51,10 +51,90 @@ public protocol Transport: Sendable {
     /// How many messages it can carry at once (its connections).
     var parallelism: Int { get }
     func send(_ message: OutgoingMessage) async throws
+    /// Hands a message over without waiting: its outcome goes to `outcomes` under `tag`, from
+    /// whatever thread finished it. The sender keeps many messages submitted this way and
+    /// collects their outcomes in batches, with no task per message.
+    func submit(_ message: OutgoingMessage, tag: Int, to outcomes: SendOutcomes)
 }
 
 extension Transport {
     public var parallelism: Int { 1 }
+
+    /// A task per message around `send`, for transports without a queue of their own; the
+    /// message is journaled after `send` returns (`accepted` runs once either way).
+    public func submit(_ message: OutgoingMessage, tag: Int, to outcomes: SendOutcomes) {
+        Task {
+            do {
+                try await send(message)
+            } catch {
+                outcomes.deliver(tag: tag, error: error)
+                return
+            }
+            do { try message.accepted?() } catch {
+                outcomes.deliver(tag: tag, error: JournalFailure(error))
+                return
+            }
+            outcomes.deliver(tag: tag, error: nil)
+        }
+    }
+}
+
+/// The outcomes of submitted messages, passed from a transport's threads to the sender. The
+/// sender sleeps until enough of its messages are done (`lowWater` or fewer still out) or one
+/// failed, then takes every outcome that arrived in one batch: one wake-up for several
+/// messages instead of a task and a wake-up for each.
+public final class SendOutcomes: @unchecked Sendable {
+    public typealias Outcome = (tag: Int, error: (any Error)?)
+    private let lock = NSLock()
+    // All under `lock`:
+    private var ready: [Outcome] = []
+    private var outstanding = 0
+    private var failed = false
+    private var lowWater = 0
+    private var waiter: CheckedContinuation<[Outcome], Never>?
+
+    public init() {}
+
+    /// Messages submitted and not yet finished.
+    public var count: Int { lock.withLock { outstanding } }
+
+    /// Called before a message is submitted.
+    public func expect() { lock.withLock { outstanding += 1 } }
+
+    /// A transport's report: `error` nil when the message was accepted (and journaled).
+    public func deliver(tag: Int, error: (any Error)?) {
+        let wake = lock.withLock { () -> (CheckedContinuation<[Outcome], Never>, [Outcome])? in
+            outstanding -= 1
+            ready.append((tag, error))
+            if error != nil { failed = true }
+            guard let waiter, failed || outstanding <= lowWater else { return nil }
+            self.waiter = nil
+            return (waiter, take())
+        }
+        wake.map { $0.0.resume(returning: $0.1) }
+    }
+
+    /// Waits until at most `lowWater` messages are still out, or one failed, and returns every
+    /// outcome that arrived. Only call it with messages out or outcomes waiting.
+    public func next(lowWater: Int) async -> [Outcome] {
+        await withCheckedContinuation { continuation in
+            let batch = lock.withLock { () -> [Outcome]? in
+                if !ready.isEmpty && (failed || outstanding <= lowWater || outstanding == 0) { return take() }
+                self.lowWater = lowWater
+                waiter = continuation
+                return nil
+            }
+            batch.map { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Under `lock`.
+    private func take() -> [Outcome] {
+        let batch = ready
+        ready.removeAll(keepingCapacity: true)
+        failed = false
+        return batch
+    }
 }
 
 /// The default transport: each message becomes an `.eml` file in a folder, so everything

@@ -79,11 +79,12 @@ public struct LinkAudit: Sendable {
 
     /// Writes the final address of every permanently redirected link into its draft (each file
     /// replaced whole, atomically). Links written relative are left alone. Returns what changed.
-    public static func fixRedirects(_ report: LinkReport) throws -> [(link: DraftLink, to: String)] {
+    /// The report's file names are relative to `baseDirectory` (default: the working folder).
+    public static func fixRedirects(_ report: LinkReport, baseDirectory: URL? = nil) throws -> [(link: DraftLink, to: String)] {
         var changed: [(DraftLink, String)] = []
         let moved = report.entries.filter { $0.status.state == .movedPermanently && $0.status.finalURL != nil && $0.link.written == $0.link.url }
         for (file, entries) in Dictionary(grouping: moved, by: \.link.file) {
-            let url = URL(fileURLWithPath: file)
+            let url = file.hasPrefix("/") || baseDirectory == nil ? URL(fileURLWithPath: file) : baseDirectory!.appendingPathComponent(file)
             var text = try DraftLinks.text(of: url, display: file)
             var done: Set<String> = []
             for entry in entries where !done.contains("\(entry.link.line) \(entry.link.written)") {
@@ -171,7 +172,7 @@ public struct LinkCollector: Sendable {
         let issue = try DraftParser.parse(contentsOf: file.url, displayPath: file.display)
         let key = DraftLinks.comparisonKey(url)
         if let existing = DraftLinks.links(of: issue, site: configuration.urls.site).first(where: { DraftLinks.comparisonKey($0.url) == key }) {
-            throw HogMailError(file: file.display, line: existing.line, "This draft links to \(existing.written) already, so \(url) was not added again. Edit that line instead.")
+            throw HogMailError(file: file.display, line: existing.line, "This draft links to \(existing.written) already, so \(given) was not added again. Edit that line instead.")
         }
 
         var notes: [String] = []
@@ -212,5 +213,31 @@ extension LinkChecker {
         guard scheme == "http" || scheme == "https" else { return "only http and https links are collected, and this is \(scheme):" }
         guard let host = components.host, !host.isEmpty else { return "it has no host" }
         return nil
+    }
+}
+
+// MARK: - The send gate
+
+/// `hogmail send` checks the links of an issue it is about to start (cache honoured) and
+/// refuses while one is dead, unless told to go on (`--allow-dead-links`).
+public enum DeadLinkGate {
+    public struct Verdict: Sendable {
+        public var report: LinkReport
+        /// Nil: go on. Otherwise the sentence that stops the send.
+        public var refusal: HogMailError?
+    }
+
+    public static func check(_ issues: [Issue], project: Project, configuration: Configuration, allowDeadLinks: Bool,
+                             options: LinkCheckOptions? = nil) async -> Verdict {
+        let report = await LinkAudit(project: project, configuration: configuration, options: options).check(issues)
+        let dead = report.dead
+        guard !dead.isEmpty, !allowDeadLinks else { return Verdict(report: report, refusal: nil) }
+        let files = Array(Set(dead.map(\.link.file))).sorted()
+        let count = Set(dead.map(\.link.url)).count
+        let links = count == 1 ? "a link" : "\(count) links"
+        if report.looksOffline {
+            return Verdict(report: report, refusal: HogMailError(file: files.first, "Nothing was sent: the issue's links could not be checked, because every one failed to resolve or connect; this machine looks offline (a network failure, not dead links). Send again when online, or with --allow-dead-links to send without the check."))
+        }
+        return Verdict(report: report, refusal: HogMailError(file: files.first, "Nothing was sent: \(links) of this issue \(count == 1 ? "is" : "are") dead (listed above). Fix or remove \(count == 1 ? "it" : "them") in the draft and send again, or send with --allow-dead-links to send \(count == 1 ? "it" : "them") anyway. `hogmail links check` shows every link."))
     }
 }

@@ -199,7 +199,6 @@ private final class Engine {
         hogmail_curl_easy_setopt_string(handle, CURLOPT_PROXY, "")
         hogmail_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(options.timeout * 1000))
         hogmail_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.timeout * 1000))
-        hogmail_curl_easy_setopt_long(handle, CURLOPT_MAXFILESIZE_LARGE, options.maximumBytes)
         hogmail_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         hogmail_curl_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION, Self.write)
         hogmail_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, pointer)
@@ -231,7 +230,7 @@ private final class Engine {
         let redirect = location.map { String(cString: $0) }
         let detail = transfer.errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let answered = result == CURLE_OK || (status > 0 && (transfer.stoppedOnPurpose || transfer.truncated
-            || result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED || (result == CURLE_OPERATION_TIMEDOUT && transfer.mode == .page && !transfer.body.isEmpty)))
+            || result == CURLE_WRITE_ERROR || (result == CURLE_OPERATION_TIMEDOUT && transfer.mode == .page && !transfer.body.isEmpty)))
 
         guard answered else {
             // HEAD that the server cannot take (it hangs up or answers garbage): try GET once.

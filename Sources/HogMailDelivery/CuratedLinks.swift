@@ -57,13 +57,21 @@ public struct LinkAudit: Sendable {
     /// Checks the links of `issues`; answers from the last 24 h come from the cache unless `fresh`.
     public func check(_ issues: [Issue], fresh: Bool = false, now: Date = Date()) async -> LinkReport {
         let links = issues.flatMap { DraftLinks.links(of: $0, site: configuration.urls.site) }
+        let (statuses, asked, warnings) = await statuses(of: links.map(\.url), fresh: fresh, now: now)
+        let entries = links.map { LinkReport.Entry(link: $0, status: statuses[$0.url]!, cached: !asked.contains($0.url)) }
+        return LinkReport(entries: entries, warnings: warnings)
+    }
+
+    /// The state of each URL: from the cache when it has a settled answer younger than a day
+    /// (unless `fresh`), else asked now and recorded in the cache. `asked`: the URLs asked now.
+    public func statuses(of urls: [String], fresh: Bool = false, now: Date = Date()) async -> (statuses: [String: LinkStatus], asked: Set<String>, warnings: [Warning]) {
         var (cache, warning) = LinkCache.load(projectDirectory: project.directory)
         var warnings = warning.map { [$0] } ?? []
         var known: [String: LinkStatus] = [:]
         if !fresh {
-            for link in links { known[link.url] = cache.fresh(link.url, now: now) }
+            for url in Set(urls) { known[url] = cache.fresh(url, now: now) }
         }
-        let asked = Set(links.map(\.url)).subtracting(known.keys)
+        let asked = Set(urls).subtracting(known.keys)
         let answers = await checker.check(Array(asked))
         for status in answers.values { cache.record(status) }
         if !answers.isEmpty {
@@ -71,10 +79,7 @@ public struct LinkAudit: Sendable {
                 warnings.append(Warning(file: LinkCache.relativePath, (error as? HogMailError)?.message ?? "\(error)"))
             }
         }
-        let entries = links.map { link in
-            LinkReport.Entry(link: link, status: answers[link.url] ?? known[link.url]!, cached: answers[link.url] == nil)
-        }
-        return LinkReport(entries: entries, warnings: warnings)
+        return (known.merging(answers) { _, new in new }, asked, warnings)
     }
 
     /// Writes the final address of every permanently redirected link into its draft (each file

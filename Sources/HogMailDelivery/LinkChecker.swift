@@ -286,7 +286,7 @@ private final class Engine {
         }
         switch result {
         case CURLE_COULDNT_RESOLVE_HOST:
-            return LinkStatus(state: .dnsFailure, url: url, finalURL: transfer.current, detail: "\(words)\(via); if every link fails this way, this machine may be offline")
+            return LinkStatus(state: .dnsFailure, url: url, finalURL: transfer.current, detail: "\(words)\(via)")
         case CURLE_OPERATION_TIMEDOUT:
             return LinkStatus(state: .timeout, url: url, finalURL: transfer.current, detail: "no complete answer within \(Self.seconds(options.timeout))\(via)")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE,

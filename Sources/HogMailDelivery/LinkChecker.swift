@@ -87,6 +87,8 @@ final class Transfer: @unchecked Sendable {
     var hops: [(url: String, status: Int)] = []
     var visited: Set<String> = []
     var outcome: LinkStatus?
+    /// When its first request started: all its requests together get three timeouts.
+    var startedAt: Date?
 
     // The attempt in flight (touched by libcurl's callbacks on the engine's thread only).
     var body: [UInt8] = []
@@ -173,6 +175,7 @@ private final class Engine {
 
     private func start(_ transfer: Transfer) {
         let handle = curl_easy_init()!
+        if transfer.startedAt == nil { transfer.startedAt = Date() }
         transfer.body = []
         transfer.contentType = nil
         transfer.truncated = false
@@ -232,11 +235,23 @@ private final class Engine {
         let answered = result == CURLE_OK || (status > 0 && (transfer.stoppedOnPurpose || transfer.truncated
             || result == CURLE_WRITE_ERROR || (result == CURLE_OPERATION_TIMEDOUT && transfer.mode == .page && !transfer.body.isEmpty)))
 
+        if result == CURLE_OPERATION_TIMEDOUT && answered { transfer.truncated = true }
+        // Redirects and a GET after HEAD each get the timeout, but a link as a whole gets three:
+        // five slow redirects must not hold a check for a minute.
+        let budget = options.timeout * 3
+        func requeue() {
+            if let startedAt = transfer.startedAt, Date().timeIntervalSince(startedAt) > budget {
+                transfer.outcome = LinkStatus(state: .timeout, url: transfer.original, finalURL: transfer.current,
+                                              detail: "no answer within \(Self.seconds(budget)) over its redirects")
+            } else {
+                waiting.append(transfer)
+            }
+        }
         guard answered else {
             // HEAD that the server cannot take (it hangs up or answers garbage): try GET once.
             if !transfer.useGet, [CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_WEIRD_SERVER_REPLY, CURLE_PARTIAL_FILE].contains(result) {
                 transfer.useGet = true
-                waiting.append(transfer)
+                requeue()
                 return
             }
             transfer.outcome = failure(transfer, result: result, detail: detail, status: status)
@@ -261,14 +276,14 @@ private final class Engine {
             }
             transfer.current = redirect
             if transfer.mode == .check { transfer.useGet = false }
-            waiting.append(transfer)
+            requeue()
             return
         }
         // Many servers refuse or mishandle HEAD (405, 501, a 403 or 404 from a framework that
         // routes GET only): any failure on HEAD is asked again with GET before it counts.
         if !transfer.useGet && status >= 400 {
             transfer.useGet = true
-            waiting.append(transfer)
+            requeue()
             return
         }
         transfer.outcome = LinkClassifier.answered(original: transfer.original, final: transfer.current, status: status,

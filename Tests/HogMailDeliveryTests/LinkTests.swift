@@ -121,11 +121,12 @@ struct LinkProject {
         #expect(await check("/chain/6").state == .tooManyRedirects)
     }
 
+    /// The server answers after 5 s; the check gives up after its 1 s. (Not timed by the clock
+    /// here: on a busy machine the test's own task may resume late.)
     @Test func aSlowServerTimesOut() async {
-        let started = Date()
         let status = await check("/slow/one?s=5", timeout: 1)
         #expect(status.state == .timeout && status.isDead)
-        #expect(Date().timeIntervalSince(started) < 4.5)
+        #expect(status.detail == "no complete answer within 1 s")
     }
 
     @Test func aServerThatRefusesHeadIsAskedWithGet() async throws {

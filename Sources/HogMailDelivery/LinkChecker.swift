@@ -349,13 +349,22 @@ private final class Engine {
             return 0
         }
         let taken = min(room, length)
+        let before = transfer.body.count
         transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: taken))
         if taken < length {
             transfer.truncated = true
             return 0
         }
+        // The title and og:title are in the head: once it has ended, the rest is not needed
+        // (searched in the new bytes and the few before them, not the whole body each time).
+        if PageTitle.find(endOfHead, in: transfer.body, from: max(0, before - endOfHead.count)) != nil {
+            transfer.stoppedOnPurpose = true
+            return 0
+        }
         return length
     }
+
+    private static let endOfHead = Array("</head".utf8)
 
     private static let header: hogmail_curl_data_callback = { buffer, size, count, userdata in
         let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()

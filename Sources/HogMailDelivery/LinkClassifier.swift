@@ -126,7 +126,7 @@ public enum LinkClassifier {
         let hostWords = ["login.", "signin.", "accounts.", "account.", "auth.", "sso.", "id.", "idp."]
         if hostWords.contains(where: host.hasPrefix) { return true }
         let segments = components.path.lowercased().split(separator: "/").map(String.init)
-        let pathWords: Set<String> = ["login", "log-in", "signin", "sign-in", "sign_in", "logon", "sso", "auth", "authorize", "oauth", "saml", "cas", "session", "sessions", "m/login", "uas"]
+        let pathWords: Set<String> = ["login", "log-in", "log_in", "signin", "sign-in", "sign_in", "logon", "sso", "auth", "authorize", "oauth", "oauth2", "saml", "saml2"]
         if segments.contains(where: { pathWords.contains($0) || $0.hasPrefix("login.") || $0.hasPrefix("signin.") }) { return true }
         return false
     }

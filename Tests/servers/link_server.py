@@ -11,7 +11,8 @@ Routes: /utf8 /latin1 /sjis /og /long-title /no-title, /301 /302 /308 (to /utf8)
 /loop-b (to each other), /chain/N (N redirects), /offsite (to http://other.test:PORT/utf8),
 /login-redirect (to /login?next=...), /404 /410 /500, /slow/NAME?s=SECONDS, /head-refused
 (HEAD answers 405), /huge (200 with a 50 MB body, streamed), /never-ends (a body that trickles
-forever), /never-ends-get-only (the same, HEAD refused).
+forever), /never-ends-get-only (the same, HEAD refused); /huge-no-head and /never-ends-no-head
+are the same without a </head>, so a reader cannot stop early.
 
 Prints `READY <port>` once it listens; runs until killed.
 """
@@ -118,14 +119,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(405, "text/plain", b"", head)
             if path == "/head-refused":
                 return self.answer(200, "text/html; charset=utf-8", b"<title>GET only</title>", head)
-        if path == "/huge":
+        if path in ("/huge", "/huge-no-head"):
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(50 * 1024 * 1024))
             self.end_headers()
             if head:
                 return
-            first = b"<html><head><title>A very large page</title></head><body>"
+            first = b"<html><head><title>A very large page</title></head><body>" if path == "/huge" else b"<html><title>A very large page</title><body>"
             self.wfile.write(first)
             chunk = b"x" * 65536
             sent = len(first)
@@ -134,13 +135,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(piece)
                 sent += len(piece)
             return
-        if path in ("/never-ends", "/never-ends-get-only"):
+        if path in ("/never-ends", "/never-ends-get-only", "/never-ends-no-head"):
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()
             if head:
                 return
-            self.wfile.write(b"<html><head><title>Endless</title></head><body>")
+            self.wfile.write(b"<html><title>Endless</title><body>" if path == "/never-ends-no-head" else b"<html><head><title>Endless</title></head><body>")
             self.wfile.flush()
             for _ in range(600):
                 time.sleep(0.1)

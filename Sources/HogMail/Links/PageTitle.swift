@@ -178,7 +178,7 @@ public enum PageTitle {
     }
 
     /// The first place at or after `from` where `needle` (lowercase ASCII) occurs, ignoring ASCII case.
-    static func find(_ needle: [UInt8], in bytes: [UInt8], from: Int) -> Int? {
+    public static func find(_ needle: [UInt8], in bytes: [UInt8], from: Int) -> Int? {
         guard needle.count <= bytes.count, from <= bytes.count - needle.count else { return nil }
         var index = from
         let first = needle[0]

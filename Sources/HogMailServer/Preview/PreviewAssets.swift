@@ -60,7 +60,8 @@ enum PreviewAssets {
         .finding, button.finding { background: none; color: inherit; border-color: var(--line); }
         .sev.ok { color: var(--good); }
         .sev.checking { color: var(--muted); font-style: italic; }
-        form.add-link input { max-width: 100%; }
+        #links button.finding { overflow-wrap: anywhere; text-align: left; max-width: 100%; }
+        form.add-link input { width: 100%; max-width: 36rem; box-sizing: border-box; }
         @media (max-width: 720px) {
           main { padding: 6px; }
           .view, .view iframe, .view.desktop iframe, .view.phone iframe { width: 100%; }

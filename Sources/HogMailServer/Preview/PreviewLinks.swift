@@ -153,8 +153,8 @@ extension PreviewPages {
         """
         <form method="post" action="\(escape(action))" class="add-link">
         <input type="hidden" name="csrf" value="\(escape(csrf))">
-        <p><label for="add-link-url">Address</label> <input id="add-link-url" name="url" type="url" required size="50" placeholder="https://…" value="\(escape(url))"></p>
-        <p><label for="add-link-take">Your take</label> <input id="add-link-take" name="take" size="50" value="\(escape(take))"></p>
+        <p><label for="add-link-url">Address</label> <input id="add-link-url" name="url" type="url" required placeholder="https://…" value="\(escape(url))"></p>
+        <p><label for="add-link-take">Your take</label> <input id="add-link-take" name="take" value="\(escape(take))"></p>
         <p><label for="add-link-section">Section</label> <input id="add-link-section" name="section" value="Good reads"></p>
         <button type="submit" id="add-link">Add the link</button>
         </form>

@@ -16,12 +16,17 @@ public struct LinkCheckOptions: Sendable {
     public var resolve: [String] = []
     public var userAgent = LinkCheckOptions.userAgent
 
-    /// Says what is asking and where to read why, so a site owner who sees it in a log knows.
-    public static let userAgent = "HogMail/\(HogMailVersion.number) (+link check; https://github.com/hogmail/hogmail#curated-links)"
+    /// Says what is asking, so a site owner who sees it in a log knows: HogMail, checking a link.
+    public static let userAgent = "HogMail/\(HogMailVersion.number) (+link check)"
 
     public init(allowPrivate: Bool = false) { self.allowPrivate = allowPrivate }
 
-    public init(_ configuration: Configuration) { self.allowPrivate = configuration.links.allowPrivate }
+    /// As hogmail.yml says; the User-Agent names the newsletter's own address (`urls.public`),
+    /// so the site owner can see who links to them and ask.
+    public init(_ configuration: Configuration) {
+        self.allowPrivate = configuration.links.allowPrivate
+        self.userAgent = "HogMail/\(HogMailVersion.number) (+link check; \(configuration.urls.publicBase))"
+    }
 }
 
 /// A page fetched for its title (`links add`): what the link check says about it, and the first

@@ -79,8 +79,10 @@ import Testing
 
         #expect(try run(["send", "1", "--yes"], in: fixture.folder).status == 0)
         #expect(outbox(fixture).count == 1)
-        let requests = try Self.wait { try await server.stats().requests }
-        #expect(requests["HEAD /utf8"] == 2 && requests["HEAD /308"] == 1)
+        let stats = try Self.wait { try await server.stats() }
+        #expect(stats.requests["HEAD /utf8"] == 2 && stats.requests["HEAD /308"] == 1)
+        // Says what it is, and whose newsletter asks.
+        #expect(stats.user_agents == ["HogMail/\(HogMailVersion.number) (+link check; https://newsletter.example.com)"])
     }
 
     @Test func linksCheckExitsOneOnADeadLink() throws {

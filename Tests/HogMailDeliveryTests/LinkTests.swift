@@ -33,6 +33,7 @@ final class LinkTestServer: @unchecked Sendable {
     struct Stats: Decodable {
         var requests: [String: Int]
         var max_concurrent: [String: Int]
+        var user_agents: [String]
     }
 
     func stats() async throws -> Stats {

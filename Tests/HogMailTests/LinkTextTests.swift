@@ -29,6 +29,7 @@ import Testing
     @Test func whitespaceAndEntitiesAreCleaned() {
         #expect(title("<title>\n  A&#160;tale\tof &#x201C;two&#x201D;\r\n cities &hellip; </title>") == "A tale of “two” cities …")
         #expect(title("<title>AT&T &unknown; &#0;</title>") == "AT&T &unknown; \u{FFFD}")
+        #expect(title("<title>Soft\u{AD}hyphen for 👩\u{200D}💻 coders</title>") == "Softhyphen for 👩\u{200D}💻 coders")
     }
 
     @Test func siteNamesAfterABarAreTrimmed() {

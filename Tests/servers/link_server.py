@@ -5,7 +5,8 @@ Pages in several charsets, redirects of every kind, dead ends, slow and endless 
 a server that refuses HEAD. It counts what it is asked and measures how many requests each
 Host has open at once, so a test can prove the cache and the per-host limit:
 
-  GET /stats        {"requests": {"HEAD /utf8": 1, ...}, "max_concurrent": {"127.0.0.1:PORT": 2, ...}}
+  GET /stats        {"requests": {"HEAD /utf8": 1, ...}, "max_concurrent": {"127.0.0.1:PORT": 2, ...},
+                     "user_agents": ["HogMail/0.3.0 (+link check; ...)"]}
 
 Routes: /utf8 /latin1 /sjis /og /long-title /no-title, /301 /302 /308 (to /utf8), /loop-a and
 /loop-b (to each other), /chain/N (N redirects), /offsite (to http://other.test:PORT/utf8),
@@ -28,6 +29,7 @@ LOCK = threading.Lock()
 REQUESTS = {}
 OPEN = {}
 MAX_OPEN = {}
+AGENTS = set()
 
 PAGES = {
     "/utf8": ("text/html; charset=utf-8",
@@ -61,12 +63,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = parsed.path
         if path == "/stats":
             with LOCK:
-                body = json.dumps({"requests": REQUESTS, "max_concurrent": MAX_OPEN}).encode()
+                body = json.dumps({"requests": REQUESTS, "max_concurrent": MAX_OPEN, "user_agents": sorted(AGENTS)}).encode()
             return self.answer(200, "application/json", body, head)
         host = self.headers.get("Host", "?")
         with LOCK:
             key = "%s %s" % (self.command, path)
             REQUESTS[key] = REQUESTS.get(key, 0) + 1
+            AGENTS.add(self.headers.get("User-Agent", ""))
             OPEN[host] = OPEN.get(host, 0) + 1
             MAX_OPEN[host] = max(MAX_OPEN.get(host, 0), OPEN[host])
         self.host_key = host

@@ -96,7 +96,6 @@ public enum PageTitle {
                 offset += 1
             }
         }
-        _ = input
         return String(decoding: output, as: UTF8.self)
     }
 
@@ -205,7 +204,10 @@ public enum PageTitle {
         var result = ""
         var pendingSpace = false
         for scalar in decoded.unicodeScalars {
-            if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+            // Format characters (soft hyphens, bidi marks) go, but not the joiners inside emoji and Indic words.
+            let joiner = scalar == "\u{200C}" || scalar == "\u{200D}"
+            if scalar.properties.generalCategory == .format && !joiner { continue }
+            if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control {
                 pendingSpace = !result.isEmpty
                 continue
             }

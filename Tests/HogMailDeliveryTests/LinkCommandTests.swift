@@ -53,6 +53,16 @@ import Testing
         #expect(outbox(fixture).count == 1)
     }
 
+    @Test func withCheckBeforeSendOffTheLinksAreNotAsked() async throws {
+        let fixture = try fixture(body: "Read [this](\(server.url("/404"))).")
+        let file = fixture.folder.appendingPathComponent("hogmail.yml")
+        try Data((try String(contentsOf: file, encoding: .utf8) + "  check_before_send: false\n").utf8).write(to: file)
+        let sent = try run(["send", "1", "--yes"], in: fixture.folder)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        #expect(outbox(fixture).count == 1)
+        #expect(try await server.stats().requests.isEmpty)
+    }
+
     @Test func offlineTheSendSaysItIsTheNetwork() throws {
         let fixture = try fixture(body: "Read [this](https://no-such-host.invalid/post).")
         let refused = try run(["send", "1", "--yes"], in: fixture.folder)
@@ -61,7 +71,7 @@ import Testing
         #expect(refused.stderr.contains("this machine looks offline (a network failure, not dead links)"), "\(refused.stderr)")
     }
 
-    @Test func linksCheckPrintsEachLinkAndTheSendUsesItsCache() throws {
+    @Test func linksCheckPrintsEachLinkAndTheSendUsesItsCache() async throws {
         let fixture = try fixture(body: "Read [this](\(server.url("/utf8"))) and [moved](\(server.url("/308"))).")
         let checked = try run(["links", "check", "1"], in: fixture.folder)
         #expect(checked.status == 0, "\(checked.stderr)")
@@ -79,7 +89,7 @@ import Testing
 
         #expect(try run(["send", "1", "--yes"], in: fixture.folder).status == 0)
         #expect(outbox(fixture).count == 1)
-        let stats = try Self.wait { try await server.stats() }
+        let stats = try await server.stats()
         #expect(stats.requests["HEAD /utf8"] == 2 && stats.requests["HEAD /308"] == 1)
         // Says what it is, and whose newsletter asks.
         #expect(stats.user_agents == ["HogMail/\(HogMailVersion.number) (+link check; https://newsletter.example.com)"])
@@ -100,18 +110,4 @@ import Testing
         let refused = try run(["links", "add", "javascript:alert(1)"], in: fixture.folder)
         #expect(refused.status != 0 && refused.stderr.contains("only http and https links are collected"))
     }
-
-    /// The server's stats, asked from a synchronous test.
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = Box<Result<T, Error>>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { box.value = .success(try await body()) } catch { box.value = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    final class Box<T>: @unchecked Sendable { var value: T? }
 }

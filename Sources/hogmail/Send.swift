@@ -21,6 +21,7 @@ extension Hogmail {
               hogmail send --due                       # from cron or a systemd timer
               hogmail send --due --now 2026-01-21T16:05:00Z
               hogmail send 3 --resume --accept-risk    # go on after the reputation breaker paused send 3
+              hogmail send 3 --yes --allow-dead-links  # start although a link is dead (checked first; see `hogmail links check`)
             """)
 
         @OptionGroup var project: ProjectOptions

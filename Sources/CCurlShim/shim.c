@@ -35,3 +35,7 @@ CURLMcode hogmail_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long
 CURLcode hogmail_curl_easy_setopt_debug(CURL *handle, hogmail_curl_debug_callback value) {
     return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, value);
 }
+
+CURLcode hogmail_curl_easy_setopt_opensocket(CURL *handle, hogmail_curl_opensocket_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, value);
+}

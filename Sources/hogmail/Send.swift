@@ -21,6 +21,7 @@ extension Hogmail {
               hogmail send --due                       # from cron or a systemd timer
               hogmail send --due --now 2026-01-21T16:05:00Z
               hogmail send 3 --resume --accept-risk    # go on after the reputation breaker paused send 3
+              hogmail send 3 --yes --allow-dead-links  # start although a link is dead (checked first; see `hogmail links check`)
             """)
 
         @OptionGroup var project: ProjectOptions
@@ -33,6 +34,7 @@ extension Hogmail {
         @Flag(help: "Start a new send of a changed issue (everyone confirmed now gets it, again if they got the old one).") var newSend = false
         @Flag(help: "Go on with the issue's paused send (after fixing what paused it).") var resume = false
         @Flag(help: "With --resume: go on although the reputation breaker paused the send for its bounce or complaint rate.") var acceptRisk = false
+        @Flag(help: "Start the send although a link of the issue is dead (each is named).") var allowDeadLinks = false
 
         func validate() throws {
             if due && draft != nil { throw ValidationError("Give a draft or --due, not both.") }
@@ -85,6 +87,24 @@ extension Hogmail {
                     sample.forEach { print("  \($0)") }
                     if count > sample.count { print("  … and \(count - sample.count) more.") }
                     return
+                }
+
+                // A dead link goes to every reader: checked before a send starts (not before a
+                // resume: part of the list has the issue already, and the rest should get the same).
+                if configuration.links.checkBeforeSend {
+                    let starting = try issues.filter { try !$0.isDraft && job.decide($0, newSend: newSend) == .start }
+                    if !starting.isEmpty {
+                        let verdict = await DeadLinkGate.check(starting.map(\.issue), project: environment.project, configuration: configuration,
+                                                               allowDeadLinks: allowDeadLinks)
+                        verdict.report.warnings.forEach(Console.warn)
+                        for entry in verdict.report.needsALook {
+                            Console.warn(Warning(file: entry.link.file, line: entry.link.line, "\(entry.status.label) \(entry.link.url) (\(entry.status.detail))"))
+                        }
+                        for entry in verdict.report.dead {
+                            Console.printError(allowDeadLinks ? "\(entry.line) — sent anyway (--allow-dead-links)" : entry.line)
+                        }
+                        if let refusal = verdict.refusal { throw refusal }
+                    }
                 }
 
                 let lock: SendLock

@@ -18,6 +18,10 @@ typedef int (*hogmail_curl_debug_callback)(CURL *handle, curl_infotype type, cha
 CURLcode hogmail_curl_easy_setopt_debug(CURL *handle, hogmail_curl_debug_callback value);
 CURLcode hogmail_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode hogmail_curl_easy_getinfo_string(CURL *handle, CURLINFO info, const char **value);
+// CURLOPT_OPENSOCKETFUNCTION: sees the address of every connection libcurl opens (after DNS,
+// on every redirect and retry), so a check of that address cannot be bypassed.
+typedef curl_socket_t (*hogmail_curl_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+CURLcode hogmail_curl_easy_setopt_opensocket(CURL *handle, hogmail_curl_opensocket_callback value);
 CURLMcode hogmail_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 
 #endif

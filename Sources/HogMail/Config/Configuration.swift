@@ -72,6 +72,15 @@ public struct Configuration: Sendable {
         public var allowUTM: Bool
     }
 
+    /// `links`: how `hogmail links` and the send gate fetch the draft's links.
+    public struct Links: Sendable {
+        /// `allow_private`: fetch hosts that resolve to private, loopback or link-local
+        /// addresses. Off, so a draft cannot make the editor's machine probe its own network.
+        public var allowPrivate = false
+        /// `check_before_send`: `hogmail send` checks the links and refuses a dead one.
+        public var checkBeforeSend = true
+    }
+
     /// `serve`: what `hogmail serve` trusts.
     public struct Serve: Sendable {
         /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` names the client.
@@ -107,6 +116,7 @@ public struct Configuration: Sendable {
     public var lint: Lint
     public var serve = Serve()
     public var delivery = Delivery()
+    public var links = Links()
     /// Recipient of the sample `email.eml` that `hogmail build` writes.
     public var sampleRecipient: Mailbox
     /// `build.content_width`: the email's column in px (the templates' 600 px container less its
@@ -135,13 +145,14 @@ extension Configuration {
     }
 
     static let knownKeys: [String: Set<String>] = [
-        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve", "delivery"],
+        "": ["list", "urls", "schedule", "store", "secrets", "transport", "test_addresses", "lint", "build", "serve", "delivery", "links"],
         "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "bounce_address", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
         "store": ["path"],
         "secrets": ["token_key_env"],
         "lint": ["allow_hosts", "allow_utm"],
+        "links": ["allow_private", "check_before_send"],
         "build": ["sample_recipient", "content_width"],
         "serve": ["trusted_proxies"],
         "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit"],
@@ -298,6 +309,12 @@ extension Configuration {
         let allowHosts = try lintSection?.stringList("allow_hosts", at: "lint.allow_hosts") ?? []
         let allowUTM = try lintSection?.bool("allow_utm", at: "lint.allow_utm") ?? false
 
+        let linksSection = try root.mapping("links", at: "links")
+        if let linksSection { warnUnknown(linksSection, "links") }
+        var links = Links()
+        links.allowPrivate = try linksSection?.bool("allow_private", at: "links.allow_private") ?? false
+        links.checkBeforeSend = try linksSection?.bool("check_before_send", at: "links.check_before_send") ?? true
+
         let build = try root.mapping("build", at: "build")
         if let build { warnUnknown(build, "build") }
         let sample = try Mailbox.parse(
@@ -361,6 +378,7 @@ extension Configuration {
         configuration.serve.trustedProxies = trustedProxies
         if let contentWidth { configuration.contentWidth = contentWidth }
         configuration.delivery = delivery
+        configuration.links = links
         configuration.list.bounceAddress = bounceAddress
         return (configuration, warnings)
     }

@@ -13,6 +13,11 @@ public struct Project: Sendable {
         public var url: URL
         /// The path as the editor would type it, for messages.
         public var display: String
+
+        public init(url: URL, display: String) {
+            self.url = url
+            self.display = display
+        }
     }
 
     public func configuration() throws -> (Configuration, [Warning]) {

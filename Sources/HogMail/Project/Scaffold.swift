@@ -176,6 +176,10 @@ public enum Scaffold {
           allow_hosts: []                          # your own analytics hosts, if any
           allow_utm: false
 
+        # links:                                   # `hogmail links add/check` and the check before `hogmail send`
+        #   allow_private: false                   # true: also fetch hosts on private or loopback addresses (an intranet)
+        #   check_before_send: true                # false: `hogmail send` does not check the issue's links
+
         build:
           sample_recipient: Sample Reader <reader@example.com>   # addressee of out/<issue>/email.eml
           # content_width: 520                     # the email's column in px; no image is wider (change with the templates' padding)

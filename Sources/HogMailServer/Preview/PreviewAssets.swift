@@ -58,6 +58,10 @@ enum PreviewAssets {
         button { font: inherit; padding: 8px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--panel); cursor: pointer; }
         button[disabled] { opacity: 0.6; cursor: progress; }
         .finding, button.finding { background: none; color: inherit; border-color: var(--line); }
+        .sev.ok { color: var(--good); }
+        .sev.checking { color: var(--muted); font-style: italic; }
+        #links button.finding { overflow-wrap: anywhere; text-align: left; max-width: 100%; }
+        form.add-link input { width: 100%; max-width: 36rem; box-sizing: border-box; }
         @media (max-width: 720px) {
           main { padding: 6px; }
           .view, .view iframe, .view.desktop iframe, .view.phone iframe { width: 100%; }
@@ -109,6 +113,46 @@ enum PreviewAssets {
                   .then(function () { setTimeout(function () { button.disabled = false; }, 3000); });
               });
             });
+            Array.prototype.forEach.call(document.querySelectorAll("form.add-link"), function (form) {
+              form.addEventListener("submit", function (event) {
+                event.preventDefault();
+                var button = form.querySelector("button");
+                var result = document.getElementById("add-link-result");
+                if (button.disabled) { return; }
+                button.disabled = true;
+                result.textContent = "Reading the page…";
+                fetch(form.getAttribute("action"), { method: "POST", body: new URLSearchParams(new FormData(form)), headers: { "X-Requested-With": "fetch" } })
+                  .then(function (response) {
+                    return response.text().then(function (html) {
+                      result.innerHTML = html;
+                      if (response.ok) { form.querySelector("[name=url]").value = ""; form.querySelector("[name=take]").value = ""; }
+                    });
+                  })
+                  .catch(function () { result.textContent = "The preview server did not answer; the link may not have been added."; })
+                  .then(function () { button.disabled = false; });
+              });
+            });
+          }
+
+          // What the editor is typing into the add-a-link form survives the panels being replaced.
+          function formState() {
+            var state = { values: {} };
+            Array.prototype.forEach.call(document.querySelectorAll("form.add-link input[id]"), function (input) { state.values[input.id] = input.value; });
+            var result = document.getElementById("add-link-result");
+            state.result = result ? result.innerHTML : "";
+            state.focus = document.activeElement ? document.activeElement.id : "";
+            return state;
+          }
+
+          function restore(state) {
+            Object.keys(state.values).forEach(function (id) {
+              var input = document.getElementById(id);
+              if (input) { input.value = state.values[id]; }
+            });
+            var result = document.getElementById("add-link-result");
+            if (result && state.result) { result.innerHTML = state.result; }
+            var focused = state.focus ? document.getElementById(state.focus) : null;
+            if (focused && focused.tagName === "INPUT") { focused.focus(); }
           }
 
           function refresh() {
@@ -120,7 +164,9 @@ enum PreviewAssets {
                   try { frames[frame.getAttribute("data-frame")] = frame.contentWindow.scrollY; } catch (e) { /* not loaded yet */ }
                 });
                 var x = window.scrollX, y = window.scrollY;
+                var typed = formState();
                 root.innerHTML = html;
+                restore(typed);
                 window.scrollTo(x, y);
                 Array.prototype.forEach.call(document.querySelectorAll("iframe[data-frame]"), function (frame) {
                   var top = frames[frame.getAttribute("data-frame")] || 0;

@@ -68,7 +68,7 @@ enum PreviewPages {
 
     // MARK: - One draft
 
-    static func page(draft: String, version: String, preview: DraftPreview, testAddresses: [String], csrf: String) -> String {
+    static func page(draft: String, version: String, pageVersion: String? = nil, preview: DraftPreview, testAddresses: [String], csrf: String, links: String = "") -> String {
         let title: String
         switch preview {
         case .built(let issue, _): title = "Preview: \(issue.subject)"
@@ -78,14 +78,14 @@ enum PreviewPages {
         return document(title: title, body: """
             <header class="bar"><p><a href="/">All drafts</a></p><h1>\(escape(draft))</h1>\
             <p id="status" class="small" role="status" aria-live="polite">Updates by itself when you save.</p></header>
-            <main id="panels" data-preview="\(escape(base))" data-version="\(escape(version))">
-            \(panels(draft: draft, version: version, preview: preview, testAddresses: testAddresses, csrf: csrf))
+            <main id="panels" data-preview="\(escape(base))" data-version="\(escape(pageVersion ?? version))">
+            \(panels(draft: draft, version: version, preview: preview, testAddresses: testAddresses, csrf: csrf, links: links))
             </main>
             """)
     }
 
     /// The part of the page that is replaced when the project changes.
-    static func panels(draft: String, version: String, preview: DraftPreview, testAddresses: [String], csrf: String) -> String {
+    static func panels(draft: String, version: String, preview: DraftPreview, testAddresses: [String], csrf: String, links: String = "") -> String {
         let base = "/drafts/\(draft)"
         guard case .built(let built, let warnings) = preview else {
             guard case .failed(let error) = preview else { return "" }
@@ -128,6 +128,7 @@ enum PreviewPages {
 
             """
         out += lintPanel(built)
+        out += links
         out += """
             <section class="panel" aria-labelledby="text-heading">
             <h2 id="text-heading">Plain-text part</h2>

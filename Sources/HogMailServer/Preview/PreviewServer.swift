@@ -18,6 +18,13 @@ public struct PreviewServer: Sendable {
     /// The address it listens on and its port, once bound: the only Host values it answers.
     let host: String
     let port: ListeningPort
+    /// Each link's state, checked in the background.
+    let linkBoard = PreviewLinkBoard()
+    /// How links are fetched; nil: as hogmail.yml says (tests point names at 127.0.0.1).
+    public var linkCheckOptions: LinkCheckOptions?
+    /// Check the draft's links in the background and show them. Off only for tests that
+    /// compare page versions, which a finished link check changes.
+    public var checksLinks = true
 
     public init(project: Project, host: String = "127.0.0.1", port: Int = 0, testSender: @escaping TestSender) {
         self.builder = PreviewBuilder(project: project)
@@ -56,10 +63,15 @@ public struct PreviewServer: Sendable {
         router.get("/preview.js") { _, _ in Self.asset(PreviewAssets.javascript, type: "text/javascript; charset=utf-8") }
         router.get("/drafts/:draft") { _, context in try await self.page(context, panelsOnly: false) }
         router.get("/drafts/:draft/panels") { _, context in try await self.page(context, panelsOnly: true) }
-        router.get("/drafts/:draft/version") { _, _ in Self.text(await builder.version()) }
+        router.get("/drafts/:draft/version") { _, _ in Self.text(await self.pageVersion(await builder.version())) }
         router.get("/drafts/:draft/email.html") { _, context in try await self.email(context) }
         router.get("/drafts/:draft/images/:file") { _, context in try await self.image(context) }
         router.post("/drafts/:draft/test-send") { request, context in try await self.testSend(request, context) }
+        router.post("/drafts/:draft/links") { request, context in
+            try await self.addLink(request, context, draft: try context.parameters.require("draft"))
+        }
+        router.get("/links/add") { request, _ in self.addLinkForm(request) }
+        router.post("/links/add") { request, context in try await self.addLink(request, context, draft: nil) }
         return router
     }
 
@@ -87,11 +99,14 @@ public struct PreviewServer: Sendable {
         guard (try? await builder.draftURL(named: draft)) != nil else { return Self.notFound(draft) }
         let (version, preview) = await builder.preview(of: draft)
         let addresses = (try? builder.project.configuration().0.testAddresses) ?? []
+        var links = ""
+        if checksLinks, case .built(let built, _) = preview { links = await linksPanel(built, draft: draft) }
+        let pageVersion = await self.pageVersion(version)
         let body = panelsOnly
-            ? PreviewPages.panels(draft: draft, version: version, preview: preview, testAddresses: addresses, csrf: csrf)
-            : PreviewPages.page(draft: draft, version: version, preview: preview, testAddresses: addresses, csrf: csrf)
+            ? PreviewPages.panels(draft: draft, version: version, preview: preview, testAddresses: addresses, csrf: csrf, links: links)
+            : PreviewPages.page(draft: draft, version: version, pageVersion: pageVersion, preview: preview, testAddresses: addresses, csrf: csrf, links: links)
         var response = Self.html(body)
-        response.headers[.init("X-Preview-Version")!] = version
+        response.headers[.init("X-Preview-Version")!] = pageVersion
         return response
     }
 

@@ -47,7 +47,7 @@ final class PreviewLinkServer: @unchecked Sendable {
         fixture = try PreviewFixture()
         var server = fixture.server
         var options = LinkCheckOptions(allowPrivate: true)
-        options.timeout = 5
+        options.timeout = 20
         server.linkCheckOptions = options
         server.checksLinks = true
         self.server = server
@@ -59,17 +59,19 @@ final class PreviewLinkServer: @unchecked Sendable {
     }
 
     @Test func linkStatesArriveInTheBackgroundWithoutHoldingThePage() async throws {
-        try fixture.edit { $0 + "\n- [slow](\(links.url("/slow/a?s=1.5")))\n- [gone](\(links.url("/404")))\n" }
+        try fixture.edit { $0 + "\n- [slow](\(links.url("/slow/a?s=3")))\n- [gone](\(links.url("/404")))\n" }
         let path = "/drafts/\(fixture.draftName)"
         try await live { client in
-            let started = Date()
+            // The page comes back while the slow link is still being asked (it answers after 3 s):
+            // proved by its state, not by a clock that a busy test run would stretch.
             let (status, first, headers) = try await fixture.get(client, path + "/panels")
-            #expect(status == .ok && Date().timeIntervalSince(started) < 1.4)
+            #expect(status == .ok)
+            #expect(first.contains("<span class=\"sev checking\">checking…</span> \(links.url("/slow/a?s=3"))"))
             #expect(first.contains("<span class=\"sev checking\">checking…</span> \(links.url("/404"))"))
             let version = headers[.init("X-Preview-Version")!]
             // The page polls its version; a finished check changes it.
             var later = ""
-            for _ in 0..<60 {
+            for _ in 0..<300 {
                 try await Task.sleep(for: .milliseconds(100))
                 let current = try await fixture.get(client, path + "/version").1
                 if current != version {
@@ -78,7 +80,7 @@ final class PreviewLinkServer: @unchecked Sendable {
                 }
             }
             #expect(later.contains("<span class=\"sev error\">dead (404 Not Found)</span> \(links.url("/404"))"), "\(later)")
-            #expect(later.contains("<span class=\"sev ok\">ok</span> \(links.url("/slow/a?s=1.5"))"))
+            #expect(later.contains("<span class=\"sev ok\">ok</span> \(links.url("/slow/a?s=3"))"))
             #expect(later.contains("id=\"links-summary\">4 links:"))
         }
     }

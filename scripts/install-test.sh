@@ -126,7 +126,8 @@ ip=$("$hogmail" subscribers export ada@example.com | python3 -c 'import json, sy
 "${client[@]}" -o /dev/null -w '%{http_code}' "$base/admin" | grep 404 >/dev/null || fail "nginx passes routes that are not public"
 
 rm -f "$smtp_dir"/*.eml
-"$hogmail" send 1 --yes >"$work/send.log" 2>&1 || { cat "$work/send.log"; fail "send failed"; }
+# This machine has no way out, so the issue's link (example.com) cannot be checked before the send.
+"$hogmail" send 1 --yes --allow-dead-links >"$work/send.log" 2>&1 || { cat "$work/send.log"; fail "send failed"; }
 message=$(cat "$smtp_dir"/*.eml)
 grep -q "Hello from an installed HogMail" <<<"$message" || fail "aiosmtpd did not receive the issue"
 unsubscribe=$(python3 -c 'import email, sys; m = email.message_from_string(sys.stdin.read()); print(m["List-Unsubscribe"])' <<<"$message" \

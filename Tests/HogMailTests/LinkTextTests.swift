@@ -137,6 +137,8 @@ import Testing
         #expect(DraftLinks.replacing("https://x.example/docs", with: "https://x.example/new", onLine: 1, in: "Bare https://x.example/docs. and https://x.example/docs/v2\n")
             == "Bare https://x.example/new. and https://x.example/docs/v2\n")
         #expect(DraftLinks.replacing("https://x.example/d", with: "https://x.example/new", onLine: 1, in: text) == nil)
+        #expect(DraftLinks.replacing("https://x.example/docs", with: "https://x.example/new", onLine: 2, in: "x\r\n[https://x.example/docs](https://x.example/docs)\r\n")
+            == "x\r\n[https://x.example/docs](https://x.example/new)\r\n")
     }
 
     @Test func aLinkIsLookedForOnlyOnItsBlocksLines() throws {

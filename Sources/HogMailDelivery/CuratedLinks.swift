@@ -82,25 +82,70 @@ public struct LinkAudit: Sendable {
         return (known.merging(answers) { _, new in new }, asked, warnings)
     }
 
+    /// What `fixRedirects` did: the links rewritten, and the moved ones it could not rewrite
+    /// (written relative, or not found whole on their line), to be written by hand.
+    public struct RedirectFixes: Sendable {
+        public var changed: [(link: DraftLink, to: String)] = []
+        public var notRewritten: [(link: DraftLink, to: String)] = []
+
+        /// `issues/4.md:12: could not rewrite https://… (moved to https://…): write it by hand`
+        public var notRewrittenLines: [String] {
+            notRewritten.map { "\($0.link.file):\($0.link.line): could not rewrite \($0.link.written) (moved to \($0.to)): write it by hand" }
+        }
+    }
+
     /// Writes the final address of every permanently redirected link into its draft (each file
-    /// replaced whole, atomically). Links written relative are left alone. Returns what changed.
-    /// The report's file names are relative to `baseDirectory` (default: the working folder).
-    public static func fixRedirects(_ report: LinkReport, baseDirectory: URL? = nil) throws -> [(link: DraftLink, to: String)] {
-        var changed: [(DraftLink, String)] = []
-        let moved = report.entries.filter { $0.status.state == .movedPermanently && $0.status.finalURL != nil && $0.link.written == $0.link.url }
+    /// replaced whole, atomically, its byte-order mark and line endings kept; not written when
+    /// nothing changed). The address is percent-encoded where Markdown would read it as syntax.
+    /// Links written relative are left alone. The report's file names are relative to
+    /// `baseDirectory` (default: the working folder).
+    public static func fixRedirects(_ report: LinkReport, baseDirectory: URL? = nil) throws -> RedirectFixes {
+        var fixes = RedirectFixes()
+        let moved = report.entries.filter { $0.status.state == .movedPermanently && $0.status.finalURL != nil }
         for (file, entries) in Dictionary(grouping: moved, by: \.link.file) {
             let url = file.hasPrefix("/") || baseDirectory == nil ? URL(fileURLWithPath: file) : baseDirectory!.appendingPathComponent(file)
-            var text = try DraftLinks.text(of: url, display: file)
-            var done: Set<String> = []
-            for entry in entries where !done.contains("\(entry.link.line) \(entry.link.written)") {
-                guard let replaced = DraftLinks.replacing(entry.link.written, with: entry.status.finalURL!, onLine: entry.link.line, in: text) else { continue }
-                text = replaced
-                done.insert("\(entry.link.line) \(entry.link.written)")
-                changed.append((entry.link, entry.status.finalURL!))
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw HogMailError(file: file, "The draft cannot be read; check that it exists and is readable.")
             }
-            try AtomicFile.write(Data(text.utf8), to: url)
+            var text = try DraftFileText(data, file: file)
+            var done: Set<String> = []
+            var edited = false
+            for entry in entries where !done.contains("\(entry.link.line) \(entry.link.written)") {
+                done.insert("\(entry.link.line) \(entry.link.written)")
+                let final = entry.status.finalURL!
+                guard entry.link.written == entry.link.url,
+                      let replaced = DraftLinks.replacing(entry.link.written, with: DraftLinks.linkDestination(final), onLine: entry.link.line, in: text) else {
+                    fixes.notRewritten.append((entry.link, final))
+                    continue
+                }
+                edited = edited || replaced != text
+                text = replaced
+                fixes.changed.append((entry.link, final))
+            }
+            if edited { try AtomicFile.write(text.data, to: url) }
         }
-        return changed.sorted { ($0.0.file, $0.0.line) < ($1.0.file, $1.0.line) }
+        let order: ((link: DraftLink, to: String), (link: DraftLink, to: String)) -> Bool = { ($0.link.file, $0.link.line) < ($1.link.file, $1.link.line) }
+        fixes.changed.sort(by: order)
+        fixes.notRewritten.sort(by: order)
+        return fixes
+    }
+}
+
+/// One lock per draft file in this process: `links add` reads, checks and writes a draft
+/// under it (the preview's form and a command in the same process can add at once).
+final class DraftLock: @unchecked Sendable {
+    static let shared = DraftLock()
+    private let guardLock = NSLock()
+    private var locks: [String: NSLock] = [:]
+
+    func withLock<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
+        guardLock.lock()
+        let lock = locks[path] ?? NSLock()
+        locks[path] = lock
+        guardLock.unlock()
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
     }
 }
 
@@ -163,21 +208,16 @@ public struct LinkCollector: Sendable {
         }
 
         // Where it goes, before any fetching: a duplicate is refused without asking the site.
-        var created = false
-        let file: Project.DraftFile
+        // A new draft is written only once the page has answered.
+        var file: Project.DraftFile?
         if let draft {
             file = try project.draftFile(forArgument: draft)
-        } else if let next = try UpcomingDrafts.find(in: project, configuration: configuration, today: today).first {
-            file = next.0
         } else {
-            let made = try Scaffold.newDraft(in: project, configuration: configuration, today: today, title: nil, date: nil)
-            file = Project.DraftFile(url: made, display: project.display(made))
-            created = true
+            file = try UpcomingDrafts.find(in: project, configuration: configuration, today: today).first?.0
         }
-        let issue = try DraftParser.parse(contentsOf: file.url, displayPath: file.display)
-        let key = DraftLinks.comparisonKey(url)
-        if let existing = DraftLinks.links(of: issue, site: configuration.urls.site).first(where: { DraftLinks.comparisonKey($0.url) == key }) {
-            throw HogMailError(file: file.display, line: existing.line, "This draft links to \(existing.written) already, so \(given) was not added again. Edit that line instead.")
+        if let file {
+            let issue = try DraftParser.parse(contentsOf: file.url, displayPath: file.display)
+            try refuseDuplicate(url, given: given, in: issue, file: file)
         }
 
         var notes: [String] = []
@@ -188,23 +228,49 @@ public struct LinkCollector: Sendable {
             if page.truncated { notes.append("The page is larger than \(checker.options.maximumBytes / 1024 / 1024) MB or never finished; its title was read from the first part.") }
             if page.status.state != .ok { notes.append("The link is \(page.status.label): \(page.status.detail).") }
         } else {
-            throw HogMailError("\(url) was not added: \(page.status.label) (\(page.status.detail)). Check the address in a browser; to add it anyway, write the line into \(file.display) by hand.")
+            throw HogMailError("\(url) was not added: \(page.status.label) (\(page.status.detail)). Check the address in a browser; to add it anyway, write the line into \(file?.display ?? "the draft") by hand.")
         }
         if title == nil {
             title = Self.fallbackTitle(url)
             notes.append("The page has no title, so the link text is \"\(title!)\"; edit it in the draft.")
         }
         let bullet = DraftLinks.bullet(title: title!, url: url, take: take)
-        let text = try DraftLinks.text(of: file.url, display: file.display)
-        let (updated, line) = DraftLinks.appending(bullet, toSection: section, in: text)
-        try AtomicFile.write(Data(updated.utf8), to: file.url)
-        return Added(draft: file.display, line: line, bullet: bullet, createdDraft: created, notes: notes)
+
+        // The fetch took a while: the draft is read again and checked again under a lock, so
+        // two adds at once (the preview's form and the command) cannot both add the link.
+        var created = false
+        if file == nil {
+            file = try DraftLock.shared.withLock(project.directory.standardizedFileURL.path + "\u{0}new") {
+                if let next = try UpcomingDrafts.find(in: project, configuration: configuration, today: today).first { return next.0 }
+                let made = try Scaffold.newDraft(in: project, configuration: configuration, today: today, title: nil, date: nil)
+                created = true
+                return Project.DraftFile(url: made, display: project.display(made))
+            }
+        }
+        let target = file!
+        let line = try DraftLock.shared.withLock(target.url.standardizedFileURL.path) { () throws -> Int in
+            guard let data = FileManager.default.contents(atPath: target.url.path) else {
+                throw HogMailError(file: target.display, "The draft cannot be read; check that it exists and is readable.")
+            }
+            try refuseDuplicate(url, given: given, in: try DraftParser.parse(data, path: target.display), file: target)
+            let (updated, line) = DraftLinks.appending(bullet, toSection: section, in: try DraftFileText(data, file: target.display))
+            try AtomicFile.write(updated.data, to: target.url)
+            return line
+        }
+        return Added(draft: target.display, line: line, bullet: bullet, createdDraft: created, notes: notes)
+    }
+
+    private func refuseDuplicate(_ url: String, given: String, in issue: Issue, file: Project.DraftFile) throws {
+        let key = DraftLinks.comparisonKey(url)
+        if let existing = DraftLinks.links(of: issue, site: configuration.urls.site).first(where: { DraftLinks.comparisonKey($0.url) == key }) {
+            throw HogMailError(file: file.display, line: existing.line, "This draft links to \(existing.written) already, so \(given) was not added again. Edit that line instead.")
+        }
     }
 
     /// "example.com/some/page" for a page without a title.
     static func fallbackTitle(_ url: String) -> String {
-        guard let components = URLComponents(string: url), let host = components.host else { return url }
-        let path = components.path == "/" ? "" : components.path
+        guard let host = WebAddress(url)?.host else { return url }
+        let path = URLComponents(string: url).map { $0.path == "/" ? "" : $0.path } ?? ""
         return (host.hasPrefix("www.") ? String(host.dropFirst(4)) : host) + path
     }
 }
@@ -212,12 +278,12 @@ public struct LinkCollector: Sendable {
 extension LinkChecker {
     /// Why `url` is not something HogMail fetches, or nil.
     public static func refusal(_ url: String) -> String? {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
-            return "it is not an absolute web address"
+        switch WebAddress.parse(url) {
+        case .notAbsolute: return "it is not an absolute web address"
+        case .otherScheme(let scheme): return "only http and https links are collected, and this is \(scheme):"
+        case .noHost: return "it has no host"
+        case .address: return nil
         }
-        guard scheme == "http" || scheme == "https" else { return "only http and https links are collected, and this is \(scheme):" }
-        guard let host = components.host, !host.isEmpty else { return "it has no host" }
-        return nil
     }
 }
 

@@ -92,8 +92,11 @@ final class Transfer: @unchecked Sendable {
     var hops: [(url: String, status: Int)] = []
     var visited: Set<String> = []
     var outcome: LinkStatus?
-    /// When its first request started: all its requests together get three timeouts.
-    var startedAt: Date?
+    /// Time spent in its requests so far (not waiting in the queue): all its requests together
+    /// get three timeouts.
+    var spent: TimeInterval = 0
+    /// When the request in flight started.
+    var requestStartedAt: Date?
 
     // The attempt in flight (touched by libcurl's callbacks on the engine's thread only).
     var body: [UInt8] = []
@@ -103,7 +106,9 @@ final class Transfer: @unchecked Sendable {
     var refusedAddress: String?
     var allowPrivate = false
     var limit = 0
-    var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    /// libcurl's CURLOPT_ERRORBUFFER for the request in flight: allocated when it starts,
+    /// freed when it ends (libcurl writes into it until then).
+    var errorBuffer: UnsafeMutablePointer<CChar>?
     var headers: UnsafeMutablePointer<curl_slist>?
 
     init(url: String, mode: Mode) {
@@ -114,9 +119,8 @@ final class Transfer: @unchecked Sendable {
     }
 
     var hostKey: String {
-        guard let components = URLComponents(string: current), let host = components.host?.lowercased() else { return current }
-        let scheme = components.scheme?.lowercased() ?? "http"
-        return "\(scheme)://\(host):\(components.port ?? (scheme == "https" ? 443 : 80))"
+        guard let parts = WebAddress(current) else { return current }
+        return "\(parts.scheme)://\(parts.host):\(parts.port ?? (parts.scheme == "https" ? 443 : 80))"
     }
 }
 
@@ -180,7 +184,7 @@ private final class Engine {
 
     private func start(_ transfer: Transfer) {
         let handle = curl_easy_init()!
-        if transfer.startedAt == nil { transfer.startedAt = Date() }
+        transfer.requestStartedAt = Date()
         transfer.body = []
         transfer.contentType = nil
         transfer.truncated = false
@@ -215,10 +219,10 @@ private final class Engine {
         hogmail_curl_easy_setopt_opensocket(handle, Self.openSocket)
         hogmail_curl_easy_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, pointer)
         if let resolveList { hogmail_curl_easy_setopt_slist(handle, CURLOPT_RESOLVE, resolveList) }
-        transfer.errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            buffer[0] = 0
-            _ = hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress!))
-        }
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        transfer.errorBuffer = errorBuffer
+        hogmail_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer))
         perHost[transfer.hostKey, default: 0] += 1
         active[handle] = transfer
         curl_multi_add_handle(multi, handle)
@@ -236,20 +240,26 @@ private final class Engine {
         var location: UnsafePointer<CChar>?
         hogmail_curl_easy_getinfo_string(handle, CURLINFO_REDIRECT_URL, &location)
         let redirect = location.map { String(cString: $0) }
-        let detail = transfer.errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let detail = transfer.errorBuffer.map { String(cString: $0) } ?? ""
+        transfer.errorBuffer?.deallocate()
+        transfer.errorBuffer = nil
+        if let started = transfer.requestStartedAt { transfer.spent += Date().timeIntervalSince(started) }
+        transfer.requestStartedAt = nil
         let answered = result == CURLE_OK || (status > 0 && (transfer.stoppedOnPurpose || transfer.truncated
             || result == CURLE_WRITE_ERROR || (result == CURLE_OPERATION_TIMEDOUT && transfer.mode == .page && !transfer.body.isEmpty)))
 
         if result == CURLE_OPERATION_TIMEDOUT && answered { transfer.truncated = true }
         // Redirects and a GET after HEAD each get the timeout, but a link as a whole gets three:
-        // five slow redirects must not hold a check for a minute.
+        // five slow redirects must not hold a check for a minute. Only time in its requests
+        // counts, and its next request goes first in the queue: in a draft with many links, a
+        // link must not time out while it waits for the others.
         let budget = options.timeout * 3
         func requeue() {
-            if let startedAt = transfer.startedAt, Date().timeIntervalSince(startedAt) > budget {
+            if transfer.spent > budget {
                 transfer.outcome = LinkStatus(state: .timeout, url: transfer.original, finalURL: transfer.current,
                                               detail: "no answer within \(Self.seconds(budget)) over its redirects")
             } else {
-                waiting.append(transfer)
+                waiting.insert(transfer, at: 0)
             }
         }
         guard answered else {
@@ -302,7 +312,7 @@ private final class Engine {
         let via = transfer.current == url ? "" : " (after redirects, at \(transfer.current))"
         if let address = transfer.refusedAddress {
             return LinkStatus(state: .privateAddress, url: url, finalURL: transfer.current,
-                              detail: "\(URLComponents(string: transfer.current)?.host ?? transfer.current) is at \(address); HogMail does not fetch private addresses unless `links.allow_private: true` is set in hogmail.yml")
+                              detail: "\(WebAddress(transfer.current)?.host ?? transfer.current) is at \(address); HogMail does not fetch private addresses unless `links.allow_private: true` is set in hogmail.yml")
         }
         switch result {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -324,18 +334,19 @@ private final class Engine {
         interval == interval.rounded() ? "\(Int(interval)) s" : String(format: "%.1f s", interval)
     }
 
-    /// A refusal for anything but an absolute http(s) URL with a host.
+    /// A refusal for anything but an absolute http(s) URL with a host. Only the scheme and the
+    /// host are checked: the rest (`?family=A|B`, `{`, `^`, `[` in a path) is libcurl's to take.
     static func unsupported(_ url: String) -> LinkStatus? {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+        switch WebAddress.parse(url) {
+        case .notAbsolute:
             return LinkStatus(state: .unsupported, url: url, detail: "not an absolute web address; write it as https://…")
-        }
-        guard scheme == "http" || scheme == "https" else {
+        case .otherScheme(let scheme):
             return LinkStatus(state: .unsupported, url: url, detail: "\(scheme): is not fetched; only http and https links are checked")
-        }
-        guard let host = components.host, !host.isEmpty else {
+        case .noHost:
             return LinkStatus(state: .unsupported, url: url, detail: "the address has no host")
+        case .address:
+            return nil
         }
-        return nil
     }
 
     // MARK: libcurl callbacks
@@ -397,3 +408,70 @@ private final class Engine {
     }
 }
 
+
+/// The scheme, host and port of an absolute URL, read from its bytes (RFC 3986's generic
+/// syntax): what the checker needs to decide whether to fetch it and which host it counts
+/// against. The path, query and fragment are not judged.
+struct WebAddress: Equatable {
+    var scheme: String
+    var host: String
+    var port: Int?
+
+    enum Parsed: Equatable {
+        case address(WebAddress)
+        case notAbsolute
+        case otherScheme(String)
+        case noHost
+    }
+
+    init?(_ url: String) {
+        guard case .address(let parts) = Self.parse(url) else { return nil }
+        self = parts
+    }
+
+    private init(scheme: String, host: String, port: Int?) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+    }
+
+    static func parse(_ url: String) -> Parsed {
+        let bytes = Array(url.utf8)
+        func isAlpha(_ byte: UInt8) -> Bool { (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
+        func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0, isAlpha(bytes[0]),
+              bytes[1..<colon].allSatisfy({ isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {
+            return .notAbsolute
+        }
+        let scheme = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
+        guard scheme == "http" || scheme == "https" else { return .otherScheme(scheme) }
+        let rest = bytes[(colon + 1)...]
+        guard rest.starts(with: "//".utf8) else { return .noHost }
+        let authorityStart = colon + 3
+        let authorityEnd = bytes[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? bytes.count
+        var authority = bytes[authorityStart..<authorityEnd]
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) { authority = authority[(at + 1)...] }
+        var host: ArraySlice<UInt8>
+        var portText: ArraySlice<UInt8> = []
+        if authority.first == UInt8(ascii: "[") {
+            // An IPv6 literal: `[::1]:8080`.
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return .noHost }
+            host = authority[authority.startIndex...close]
+            let after = authority[(close + 1)...]
+            if after.first == UInt8(ascii: ":") { portText = after.dropFirst() } else if !after.isEmpty { return .noHost }
+        } else if let portColon = authority.firstIndex(of: UInt8(ascii: ":")) {
+            host = authority[..<portColon]
+            portText = authority[(portColon + 1)...]
+        } else {
+            host = authority
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return .noHost }
+        var port: Int?
+        if !portText.isEmpty {
+            // A host has no colon outside brackets: what follows the first is a port, or nothing.
+            guard portText.count <= 5, portText.allSatisfy(isDigit), let number = Int(String(decoding: portText, as: UTF8.self)), number <= 65535 else { return .noHost }
+            port = number
+        }
+        return .address(WebAddress(scheme: scheme, host: String(decoding: host, as: UTF8.self).lowercased(), port: port))
+    }
+}

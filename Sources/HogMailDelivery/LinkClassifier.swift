@@ -115,7 +115,7 @@ public enum LinkClassifier {
     /// Who a host belongs to: its registrable domain (`docs.example.co.uk` → `example.co.uk`),
     /// or the host itself when it has no known suffix (an address, `localhost`).
     static func site(of url: String) -> String {
-        let host = URLComponents(string: url)?.host?.lowercased() ?? url
+        let host = WebAddress(url)?.host ?? url
         return PublicSuffixList.bundled.registrableDomain(of: host) ?? host
     }
 

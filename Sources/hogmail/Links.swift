@@ -101,9 +101,10 @@ extension Hogmail.Links {
                     print(try Self.json(report))
                 }
                 if fixRedirects {
-                    let changed = try LinkAudit.fixRedirects(report)
-                    for (link, to) in changed { Console.printError("\(link.file):\(link.line): rewrote \(link.written) → \(to)") }
-                    if changed.isEmpty { Console.printError("No permanently redirected link to rewrite.") }
+                    let fixes = try LinkAudit.fixRedirects(report)
+                    for (link, to) in fixes.changed { Console.printError("\(link.file):\(link.line): rewrote \(link.written) → \(to)") }
+                    fixes.notRewrittenLines.forEach(Console.printError)
+                    if fixes.changed.isEmpty && fixes.notRewritten.isEmpty { Console.printError("No permanently redirected link to rewrite.") }
                 }
             }
             if dead { throw ExitCode.failure }

@@ -130,4 +130,42 @@ import Testing
         let text = try String(contentsOf: fixture.folder.appendingPathComponent("issues/002-untitled.md"), encoding: .utf8)
         #expect(text.hasSuffix("## Good reads\n\n- [The \"real\" headline](\(server.url("/og")))\n"))
     }
+
+    /// The preview's form and the command at once: the draft is read again under a lock, so one adds and the other is refused.
+    @Test func twoAddsAtOnceAddTheLinkOnce() async throws {
+        let fixture = try LinkProject(body: "Hello.\n")
+        let adder = collector(fixture)
+        let url = server.url("/slow/page?s=0.5")
+        @Sendable func attempt() async -> String? {
+            do {
+                _ = try await adder.add(url, take: nil, draft: "1", today: LinkProject.today)
+                return nil
+            } catch {
+                return (error as? HogMailError)?.message ?? "\(error)"
+            }
+        }
+        async let first = attempt()
+        async let second = attempt()
+        let refusals = await [first, second].compactMap { $0 }
+        #expect(refusals.count == 1 && refusals.first?.hasPrefix("This draft links to \(url) already") == true, "\(refusals)")
+        #expect(fixture.text.components(separatedBy: "/slow/page").count == 2, "\(fixture.text)")
+    }
+
+    @Test func aFailedAddWritesNoNewDraft() async throws {
+        let fixture = try LinkProject(body: "Sent long ago.\n")
+        await #expect(throws: HogMailError.self) {
+            try await collector(fixture).add(server.url("/404"), take: nil, today: CalendarDate(year: 2026, month: 2, day: 1)!)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.folder.appendingPathComponent("issues").path).sorted() == ["001-welcome.md"])
+    }
+
+    @Test func anAddKeepsTheByteOrderMarkAndLineEndings() async throws {
+        let fixture = try LinkProject()
+        let draft = "---\r\ntitle: Issue one\r\ndate: 2026-01-07\r\n---\r\n\r\nHello.\r\n"
+        try Data([0xEF, 0xBB, 0xBF] + Array(draft.utf8)).write(to: fixture.draft)
+        let added = try await collector(fixture).add(server.url("/og"), take: nil, today: LinkProject.today)
+        let expected = draft + "\r\n## Good reads\r\n\r\n- [The \"real\" headline](\(server.url("/og")))\r\n"
+        #expect(try Data(contentsOf: fixture.draft) == Data([0xEF, 0xBB, 0xBF] + Array(expected.utf8)))
+        #expect(added.line == 10)
+    }
 }

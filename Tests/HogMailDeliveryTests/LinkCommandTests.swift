@@ -110,4 +110,12 @@ import Testing
         let refused = try run(["links", "add", "javascript:alert(1)"], in: fixture.folder)
         #expect(refused.status != 0 && refused.stderr.contains("only http and https links are collected"))
     }
+
+    @Test func fixRedirectsSaysWhatItCouldNotRewrite() throws {
+        let fixture = try fixture(body: "Read [odd](\(server.url("/301?a=1&amp;b=2"))).")
+        let checked = try run(["links", "check", "1", "--fix-redirects"], in: fixture.folder)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(checked.stderr.contains("issues/001-welcome.md:7: could not rewrite \(server.url("/301?a=1&b=2")) (moved to \(server.url("/utf8"))): write it by hand"), "\(checked.stderr)")
+        #expect(!checked.stderr.contains("No permanently redirected link to rewrite."))
+    }
 }

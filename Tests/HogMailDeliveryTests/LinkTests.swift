@@ -219,9 +219,75 @@ struct LinkProject {
     @Test func fixRedirectsWritesTheFinalAddressIntoTheDraft() async throws {
         let fixture = try LinkProject(body: "- [moved](\(server.url("/301"))) – still good\n- [temp](\(server.url("/302")))\n")
         let report = await LinkAudit(project: fixture.project, configuration: fixture.configuration, options: server.options()).check([try fixture.issue()])
-        let changed = try LinkAudit.fixRedirects(report, baseDirectory: fixture.folder)
-        #expect(changed.count == 1)
+        let fixes = try LinkAudit.fixRedirects(report, baseDirectory: fixture.folder)
+        #expect(fixes.changed.count == 1 && fixes.notRewritten.isEmpty)
         #expect(fixture.text.hasSuffix("- [moved](\(server.url("/utf8"))) – still good\n- [temp](\(server.url("/302")))\n"))
+    }
+
+    func fixRedirects(_ fixture: LinkProject) async throws -> LinkAudit.RedirectFixes {
+        let report = await LinkAudit(project: fixture.project, configuration: fixture.configuration, options: server.options()).check([try fixture.issue()])
+        return try LinkAudit.fixRedirects(report, baseDirectory: fixture.folder)
+    }
+
+    /// The server's Location is written percent-encoded: `)` cannot end the link and start another.
+    @Test func fixRedirectsEscapesTheAddressItWrites() async throws {
+        let fixture = try LinkProject(body: "- [T](\(server.url("/inject"))) – a take\n")
+        let fixes = try await fixRedirects(fixture)
+        #expect(fixes.changed.map(\.to) == [server.url("/landing)*https://evil.example/*")])
+        #expect(fixture.text.hasSuffix("- [T](\(server.url("/landing%29*https://evil.example/*"))) – a take\n"), "\(fixture.text)")
+        #expect(DraftLinks.links(of: try fixture.issue(), site: nil).map(\.url) == [server.url("/landing%29*https://evil.example/*")])
+    }
+
+    /// `/moved` is moved; `/moved/v2`, on the line before in the same paragraph, is not.
+    @Test func fixRedirectsRewritesOnlyTheWholeAddress() async throws {
+        let fixture = try LinkProject(body: "See [v2](\(server.url("/moved/v2"))) and\nthe [old](\(server.url("/moved"))) one.\n")
+        let fixes = try await fixRedirects(fixture)
+        #expect(fixes.changed.map(\.link.line) == [7])
+        #expect(fixture.text.hasSuffix("See [v2](\(server.url("/moved/v2"))) and\nthe [old](\(server.url("/utf8"))) one.\n"), "\(fixture.text)")
+    }
+
+    @Test func fixRedirectsKeepsTheByteOrderMarkAndLineEndings() async throws {
+        let fixture = try LinkProject()
+        let draft = "---\r\ntitle: Issue one\r\ndate: 2026-01-07\r\n---\r\n\r\n- [moved](\(server.url("/301")))\r\n- [fine](\(server.url("/utf8")))\nlast line"
+        try Data([0xEF, 0xBB, 0xBF] + Array(draft.utf8)).write(to: fixture.draft)
+        let fixes = try await fixRedirects(fixture)
+        #expect(fixes.changed.count == 1)
+        let expected = draft.replacingOccurrences(of: server.url("/301"), with: server.url("/utf8"))
+        #expect(try Data(contentsOf: fixture.draft) == Data([0xEF, 0xBB, 0xBF] + Array(expected.utf8)))
+    }
+
+    /// Written with an entity, the address is not on its line as the parser reads it: said, not
+    /// skipped silently; the draft (CRLF) is not written.
+    @Test func fixRedirectsNamesTheLinksItCouldNotRewrite() async throws {
+        let fixture = try LinkProject()
+        let before = Data("---\r\ntitle: Issue one\r\ndate: 2026-01-07\r\n---\r\n\r\n- [odd](\(server.url("/301?a=1&amp;b=2")))\r\n".utf8)
+        try before.write(to: fixture.draft)
+        let fixes = try await fixRedirects(fixture)
+        #expect(fixes.changed.isEmpty)
+        #expect(fixes.notRewrittenLines == ["issues/001-welcome.md:6: could not rewrite \(server.url("/301?a=1&b=2")) (moved to \(server.url("/utf8"))): write it by hand"])
+        #expect(try Data(contentsOf: fixture.draft) == before)
+    }
+
+    /// One request at a time to the host, eight slow pages of 1 s, a 2 s timeout (6 s a link):
+    /// the next hops of a chain of redirects, and the GET after a refused HEAD, go first, and
+    /// time in the queue does not count against a link.
+    @Test func redirectsAndAGetAfterHeadAreNotTimedOutByTheQueue() async throws {
+        var options = server.options(timeout: 2)
+        options.maximumPerHost = 1
+        let slow = (1...8).map { server.url("/slow/\($0)?s=1") }
+        let links = [server.url("/chain/2"), server.url("/go/head-refused")]
+        let results = await LinkChecker(options: options).check(links + slow)
+        for link in links {
+            #expect(results[link]?.state == .ok, "\(String(describing: results[link]))")
+        }
+    }
+
+    @Test func anAddressWithUnusualCharactersIsChecked() async throws {
+        let url = server.url("/utf8?family=A|B&x={y}^[z]")
+        #expect(LinkChecker.refusal(url) == nil)
+        #expect(await check(url).state == .ok)
+        #expect(await check("http:///no-host").state == .unsupported)
+        #expect(LinkChecker.refusal("mailto:a@example.com") != nil && LinkChecker.refusal("https://") != nil)
     }
 }
 

@@ -112,4 +112,42 @@ import Testing
             try Configuration.parse(base + "links:\n  allow_private: maybe\n", file: "hogmail.yml")
         }
     }
+
+    @Test func aBodyCutInsideACharacterIsStillUTF8() {
+        let cut = Array(Array("<title>Caf\u{E9}</title><p>\u{E9}".utf8).dropLast())
+        #expect(PageTitle.extract(from: cut, contentType: "text/html", url: "https://a.example") == "Caf\u{E9}")
+        let euro = Array(Array("<title>5 \u{20AC}</title>\u{20AC}".utf8).dropLast(2))
+        #expect(PageTitle.extract(from: euro, contentType: nil, url: "https://a.example") == "5 \u{20AC}")
+    }
+
+    /// HTML's prescan: a UTF-16 label on a page read as bytes means UTF-8.
+    @Test func aUTF16MetaCharsetMeansUTF8() {
+        let page = Array("<meta charset=\"utf-16\"><title>Caf\u{E9}</title>".utf8)
+        #expect(PageTitle.extract(from: page, contentType: "text/html", url: "https://a.example") == "Caf\u{E9}")
+    }
+
+    @Test func onlyDigitsMakeANumericReference() {
+        #expect(title("<title>a&#+65;b &#x+41; &#-1; &#65;</title>") == "a&#+65;b &#x+41; &#-1; A")
+    }
+
+    @Test func aRewriteTakesOnlyTheWholeAddress() {
+        let text = "See [v2](https://x.example/docs/v2) and [old](https://x.example/docs) or https://x.example/docs.\n"
+        #expect(DraftLinks.replacing("https://x.example/docs", with: "https://x.example/new", onLine: 1, in: text)
+            == "See [v2](https://x.example/docs/v2) and [old](https://x.example/new) or https://x.example/docs.\n")
+        #expect(DraftLinks.replacing("https://x.example/docs", with: "https://x.example/new", onLine: 1, in: "Bare https://x.example/docs. and https://x.example/docs/v2\n")
+            == "Bare https://x.example/new. and https://x.example/docs/v2\n")
+        #expect(DraftLinks.replacing("https://x.example/d", with: "https://x.example/new", onLine: 1, in: text) == nil)
+        #expect(DraftLinks.replacing("https://x.example/docs", with: "https://x.example/new", onLine: 2, in: "x\r\n[https://x.example/docs](https://x.example/docs)\r\n")
+            == "x\r\n[https://x.example/docs](https://x.example/new)\r\n")
+    }
+
+    @Test func aLinkIsLookedForOnlyOnItsBlocksLines() throws {
+        let text = "---\ntitle: T\ndate: 2026-01-07\n---\n\n[a](https://e.example/?a=1&amp;b=2)\n\nLater <https://e.example/?a=1&b=2>\n"
+        let issue = try DraftParser.parse(Data(text.utf8), path: "issues/1-t.md")
+        #expect(DraftLinks.links(of: issue, site: nil).map(\.line) == [6, 8])
+    }
+
+    @Test func aRedirectedAddressIsEscapedForMarkdown() {
+        #expect(DraftLinks.linkDestination("https://s.example/new)*https://evil.example/* \"x\"<b>\\") == "https://s.example/new%29*https://evil.example/*%20%22x%22%3Cb%3E%5C")
+    }
 }

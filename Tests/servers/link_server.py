@@ -10,7 +10,8 @@ Host has open at once, so a test can prove the cache and the per-host limit:
 
 Routes: /utf8 /latin1 /sjis /og /long-title /no-title, /301 /302 /308 (to /utf8), /loop-a and
 /loop-b (to each other), /chain/N (N redirects), /offsite (to http://other.test:PORT/utf8),
-/login-redirect (to /login?next=...), /404 /410 /500, /slow/NAME?s=SECONDS, /head-refused
+/login-redirect (to /login?next=...), /inject (301 to "/landing)*https://evil.example/*"),
+/landing... (200), /go/head-refused (302 to /head-refused), /moved (301 to /utf8) and /moved/v2 (200), /404 /410 /500, /slow/NAME?s=SECONDS, /head-refused
 (HEAD answers 405), /huge (200 with a 50 MB body, streamed), /never-ends (a body that trickles
 forever), /never-ends-get-only (the same, HEAD refused); /huge-no-head and /never-ends-no-head
 are the same without a </head>, so a reader cannot stop early.
@@ -101,6 +102,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, kind, body, head)
         if path in ("/301", "/302", "/308"):
             return self.redirect(int(path[1:]), "/utf8")
+        if path == "/inject":
+            # A same-site 301 whose Location would close a Markdown link and open another.
+            return self.redirect(301, "/landing)*https://evil.example/*")
+        if path.startswith("/landing"):
+            return self.answer(200, "text/html; charset=utf-8", b"<title>Landing</title>", head)
+        if path == "/go/head-refused":
+            return self.redirect(302, "/head-refused")
+        if path == "/moved":
+            return self.redirect(301, "/utf8")
+        if path == "/moved/v2":
+            return self.answer(200, "text/html; charset=utf-8", b"<title>Version 2</title>", head)
         if path == "/loop-a":
             return self.redirect(302, "/loop-b")
         if path == "/loop-b":

@@ -36,10 +36,17 @@ public enum DraftLinks {
             if case .unresolvable = resolved { return }
             let url = resolved.url
             guard let scheme = url.split(separator: ":", maxSplits: 1).first?.lowercased(), scheme == "http" || scheme == "https" else { return }
-            // The block's first line, then the first line from there that has the URL as written
-            // (a paragraph spans lines; cmark gives only where it starts).
+            // The block's first line, then the first line of the block that has the URL as written,
+            // whole (a paragraph spans lines; cmark gives only where it starts). The block ends
+            // at a blank line (`>` alone, in a quote).
             let start = max(0, issue.fileLine(blockLine) - 1)
-            let line = lines.indices.dropFirst(start).first { lines[$0].contains(written) }.map { $0 + 1 } ?? start + 1
+            var line = start + 1
+            var index = start
+            while index < lines.count {
+                if index > start, isBlank(lines[index]) { break }
+                if !occurrences(of: written, in: lines[index]).isEmpty { line = index + 1; break }
+                index += 1
+            }
             result.append(DraftLink(written: written, url: url, kind: kind, file: issue.sourcePath, line: line))
         }
         func walk(_ inlines: [MarkdownInline], blockLine: Int) {
@@ -148,9 +155,15 @@ public enum DraftLinks {
     /// `section` (any level, case ignored), or under a new `## section` at the end when the
     /// draft has none. Returns the new text and the bullet's 1-based line.
     public static func appending(_ bullet: String, toSection section: String, in text: String) -> (text: String, line: Int) {
-        let newline = text.contains("\r\n") ? "\r\n" : "\n"
-        var lines = text.components(separatedBy: newline)
-        if lines.last == "" { lines.removeLast() }
+        let (file, line) = appending(bullet, toSection: section, in: DraftFileText(text: text))
+        return (file.text, line)
+    }
+
+    /// The same on a draft as it is on disk: its byte-order mark and line endings are kept,
+    /// new lines end the way its first line does.
+    public static func appending(_ bullet: String, toSection section: String, in file: DraftFileText) -> (file: DraftFileText, line: Int) {
+        var file = file
+        let lines = file.lines
         let wanted = section.trimmingCharacters(in: .whitespaces).lowercased()
         let headings = self.headings(in: lines)
         if let index = headings.firstIndex(where: { $0.title.lowercased() == wanted }) {
@@ -167,12 +180,15 @@ public enum DraftLinks {
             var insert = joinsList ? [bullet] : ["", bullet]
             let position = last + 1
             if position < lines.count, !lines[position].trimmingCharacters(in: .whitespaces).isEmpty { insert.append("") }
-            lines.insert(contentsOf: insert, at: position)
-            return (lines.joined(separator: newline) + newline, position + insert.count - (insert.last == "" ? 1 : 0))
+            file.insert(insert, at: position)
+            return (file, position + insert.count - (insert.last == "" ? 1 : 0))
         }
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
-        lines += ["", "## " + section.trimmingCharacters(in: .whitespaces), "", bullet]
-        return (lines.joined(separator: newline) + newline, lines.count)
+        while let last = file.lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty {
+            file.lines.removeLast()
+            file.endings.removeLast()
+        }
+        file.insert(["", "## " + section.trimmingCharacters(in: .whitespaces), "", bullet], at: file.lines.count)
+        return (file, file.lines.count)
     }
 
     static func isListItem(_ line: String) -> Bool {
@@ -209,23 +225,81 @@ public enum DraftLinks {
         return result
     }
 
-    /// `text` with `old` replaced by `new` on the 1-based `line` only, inside a Markdown link
-    /// destination (`](old)`, `](<old>)`, `<old>` or a bare autolink). Nil when it is not there.
+    /// `text` with `old` replaced by `new` on the 1-based `line` only, where it stands whole
+    /// (see `occurrences`): as a link destination (`](old)`, `](<old>)`, `<old>`) when it is one
+    /// there, else as a bare autolink. Nil when it is not there. `new` is written as given:
+    /// pass it through `linkDestination`.
     public static func replacing(_ old: String, with new: String, onLine line: Int, in text: String) -> String? {
-        let newline = text.contains("\r\n") ? "\r\n" : "\n"
-        var lines = text.components(separatedBy: newline)
-        guard line >= 1, line <= lines.count else { return nil }
-        let original = lines[line - 1]
-        for (before, after) in [("](\(old))", "](\(new))"), ("](\(old) ", "](\(new) "), ("](<\(old)>", "](<\(new)>"), ("<\(old)>", "<\(new)>")] {
-            if original.contains(before) {
-                lines[line - 1] = original.replacingOccurrences(of: before, with: after)
-                return lines.joined(separator: newline)
+        replacing(old, with: new, onLine: line, in: DraftFileText(text: text))?.text
+    }
+
+    /// The same on a draft as it is on disk (its byte-order mark and line endings kept).
+    public static func replacing(_ old: String, with new: String, onLine line: Int, in file: DraftFileText) -> DraftFileText? {
+        guard line >= 1, line <= file.lines.count else { return nil }
+        var bytes = Array(file.lines[line - 1].utf8)
+        let found = occurrences(of: old, in: file.lines[line - 1])
+        guard !found.isEmpty else { return nil }
+        // A destination (after `](`, `](<` or `<`) rather than the link's text showing the address.
+        let destinations = found.filter { range in
+            let before = bytes[..<range.lowerBound]
+            return before.last == UInt8(ascii: "<") || before.suffix(2).elementsEqual("](".utf8)
+        }
+        for range in (destinations.isEmpty ? found : destinations).reversed() {
+            bytes.replaceSubrange(range, with: Array(new.utf8))
+        }
+        var result = file
+        result.lines[line - 1] = String(decoding: bytes, as: UTF8.self)
+        return result
+    }
+
+    /// The byte ranges where `url` stands whole in `line`: not inside a longer address, so
+    /// `https://x.com/docs` is not found in `https://x.com/docs/v2`. It ends at `)`, `>`, a
+    /// space, a title's quote or the line's end (a bare autolink's trailing `.,:;!?*_~` before
+    /// those does not count), and starts after `(`, `<`, `[`, a space or a quote, or at the line's start.
+    public static func occurrences(of url: String, in line: String) -> [Range<Int>] {
+        let bytes = Array(line.utf8), needle = Array(url.utf8)
+        guard !needle.isEmpty, needle.count <= bytes.count else { return [] }
+        let ends: Set<UInt8> = Set(")> \t\r\"'".utf8)
+        let starts: Set<UInt8> = Set("(<[ \t\"'*_~".utf8)
+        let trailing: Set<UInt8> = Set(".,:;!?*_~".utf8)
+        var result: [Range<Int>] = []
+        var index = 0
+        while index + needle.count <= bytes.count {
+            let end = index + needle.count
+            guard bytes[index..<end].elementsEqual(needle), index == 0 || starts.contains(bytes[index - 1]) else {
+                index += 1
+                continue
+            }
+            var after = end
+            while after < bytes.count, trailing.contains(bytes[after]) { after += 1 }
+            if after == bytes.count || ends.contains(bytes[after]) {
+                result.append(index..<end)
+                index = end
+            } else {
+                index += 1
             }
         }
-        if original.contains(old) {
-            lines[line - 1] = original.replacingOccurrences(of: old, with: new)
-            return lines.joined(separator: newline)
+        return result
+    }
+
+    /// A line with nothing but spaces (and a quote's `>`): where a paragraph ends.
+    static func isBlank(_ line: String) -> Bool {
+        line.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == UInt8(ascii: ">") }
+    }
+
+    /// `url` made safe to write as a Markdown link destination: `(`, `)`, `<`, `>`, `"`, `\`,
+    /// spaces and control characters percent-encoded (a server's `Location` can hold anything),
+    /// then written as `links add` writes a destination.
+    public static func linkDestination(_ url: String) -> String {
+        let unsafe: Set<UInt8> = Set("()<>\"\\".utf8)
+        var bytes: [UInt8] = []
+        for byte in url.utf8 {
+            if byte <= 0x20 || byte == 0x7F || unsafe.contains(byte) {
+                bytes += Array(String(format: "%%%02X", byte).utf8)
+            } else {
+                bytes.append(byte)
+            }
         }
-        return nil
+        return destination(String(decoding: bytes, as: UTF8.self))
     }
 }

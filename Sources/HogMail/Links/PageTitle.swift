@@ -43,10 +43,16 @@ public enum PageTitle {
         if body.starts(with: [0xFE, 0xFF]) { return "utf-16be" }
         if let contentType, let value = parameter("charset", in: contentType) { return value.lowercased() }
         let window = Array(body.prefix(4096))
+        // HTML's prescan: a page whose bytes hold `<meta charset=utf-16>` is not UTF-16 (those
+        // bytes would not be readable as ASCII), so the label counts as UTF-8.
+        func declared(_ value: String) -> String {
+            let name = value.trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t")).lowercased()
+            return ["utf-16", "utf-16le", "utf-16be", "unicode", "ucs-2", "csunicode", "iso-10646-ucs-2", "unicodefeff", "unicodefffe"].contains(name) ? "utf-8" : name
+        }
         for tag in metaTags(in: window) {
-            if let value = tag["charset"] { return value.trimmingCharacters(in: .whitespaces).lowercased() }
+            if let value = tag["charset"] { return declared(value) }
             if tag["http-equiv"]?.lowercased() == "content-type", let content = tag["content"], let value = parameter("charset", in: content) {
-                return value.lowercased()
+                return declared(value)
             }
         }
         return nil
@@ -57,7 +63,9 @@ public enum PageTitle {
     public static func decode(_ body: [UInt8], charset: String?) -> String {
         var name = charset?.trimmingCharacters(in: CharacterSet(charactersIn: "\"' ")).lowercased() ?? ""
         if name.isEmpty {
-            if let text = String(validating: body, as: UTF8.self) { return text }
+            // The body may stop inside a character (at `</head` or the size cap): that last
+            // incomplete sequence does not make UTF-8 something else.
+            if let text = String(validating: body[..<completeUTF8End(body)], as: UTF8.self) { return text }
             name = "windows-1252"
         }
         // The WHATWG Encoding Standard reads these labels as windows-1252 (pages say latin1 and mean it).
@@ -65,6 +73,17 @@ public enum PageTitle {
         if ["utf-8", "utf8", "unicode-1-1-utf-8"].contains(name) { return String(decoding: body, as: UTF8.self) }
         if ["shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j", "cp932"].contains(name) { name = "cp932" }
         return iconvDecode(body, from: name) ?? String(decoding: body, as: UTF8.self)
+    }
+
+    /// Where `bytes` ends without a UTF-8 sequence cut short at its end (its length when none is).
+    static func completeUTF8End(_ bytes: [UInt8]) -> Int {
+        // The last lead byte among the final three, and how long its sequence should be.
+        var index = bytes.count - 1
+        while index >= 0, index >= bytes.count - 3, bytes[index] & 0xC0 == 0x80 { index -= 1 }
+        guard index >= 0 else { return bytes.count }
+        let lead = bytes[index]
+        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        return length > bytes.count - index ? index : bytes.count
     }
 
     private static func iconvDecode(_ bytes: [UInt8], from charset: String) -> String? {
@@ -299,7 +318,11 @@ public enum HTMLEntities {
     private static func reference(_ name: String) -> String? {
         if name.hasPrefix("#") {
             let digits = name.dropFirst()
-            let value = digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+            // Only digits (or x and hex digits): UInt32 would also take a sign, as in `&#+65;`.
+            let hex = digits.first == "x" || digits.first == "X"
+            let number = hex ? digits.dropFirst() : digits
+            guard !number.isEmpty, number.unicodeScalars.allSatisfy({ hex ? $0.properties.isASCIIHexDigit : ("0"..."9").contains($0) }) else { return nil }
+            let value = UInt32(number, radix: hex ? 16 : 10)
             guard let value, value != 0, let scalar = Unicode.Scalar(value) else { return value == nil ? nil : "\u{FFFD}" }
             return String(Character(scalar))
         }

@@ -212,6 +212,19 @@ extension Hogmail {
             var bounced: [Recipient]?
         }
 
+        /// Messages a killed send had handed over, still only in its log of accepted messages,
+        /// count as sent here too: folded into the journal when no send runs (a running send
+        /// folds them itself). Only files a send made are opened, never created: a `status`
+        /// run by another user must not leave files the sender cannot open.
+        static func foldAcceptedMessages(_ store: SubscriberStore) throws {
+            let log = store.path + ".accepted", lock = store.path + ".send-lock"
+            let manager = FileManager.default
+            guard manager.fileExists(atPath: lock),
+                  let size = (try? manager.attributesOfItem(atPath: log))?[.size] as? Int, size > 0,
+                  let held = try? SendLock(storePath: store.path) else { return }
+            try withExtendedLifetime(held) { _ = try AcceptedLog(store: store).fold(into: store) }
+        }
+
         struct Recipient: Encodable {
             var email: String
             var lastAnswer: String?
@@ -223,6 +236,7 @@ extension Hogmail {
             try Console.run {
                 let environment = try SubscriberEnvironment(project)
                 let store = environment.store
+                try Self.foldAcceptedMessages(store)
                 let delivery = environment.configuration.delivery
                 let sends = try store.sends(issue: issue)
                 var statuses: [SendStatus] = []

@@ -33,4 +33,22 @@ import Testing
 
         #expect(status.stdout.contains("  failed: nobody@example.com: 550 5.1.1 <nobody@example.com>: user unknown"), "\(status.stdout)")
     }
+
+    /// A send killed after the server accepted a message but before the log was folded into
+    /// the journal: `status` (with no send running) counts it as sent.
+    @Test func statusCountsMessagesOnlyInAKilledSendsLogAsSent() throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("ada@example.com")
+        let send = try fixture.store.freezeSend(issue: "1", contentHash: "abc")
+        let row = try #require(try fixture.store.dueRecipients(of: send, limit: 10).first)
+        let storePath = fixture.folder.appendingPathComponent("hogmail.sqlite").path
+        FileManager.default.createFile(atPath: storePath + ".send-lock", contents: nil)
+        try Data("\(row.id) 1767000000.0 <ada1@example.com>\n".utf8).write(to: URL(fileURLWithPath: storePath + ".accepted"))
+
+        let status = try fixture.hogmail(["status", "1"])
+
+        #expect(status.stdout.contains("1/1 sent"), "\(status.stdout)")
+        #expect(try fixture.store.progress(of: send).sent == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: storePath + ".accepted")).isEmpty)
+    }
 }

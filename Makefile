@@ -2,7 +2,7 @@
 # it needs on a fresh Debian machine, so CI and a new developer start the same way.
 SHELL := /bin/bash
 SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
-DEBIAN_PACKAGES := libcurl4-openssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
+DEBIAN_PACKAGES := libcurl4-openssl-dev libssl-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libsqlite3-dev libxml2-dev pkg-config python3
 # Only for `make test`: the browser the preview test drives, the spam filter that checks the
 # sample emails, Python's venv for the test servers, systemd-analyze for the unit files, nginx
 # in front of `hogmail serve`, man/openssl for the install test, and Java for the Nu Html

@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "CHTMLParser", dependencies: ["CLibXML2"]),
         // curl_easy_setopt is variadic, which Swift cannot call: typed wrappers.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The SMTP client's byte stream: a TCP socket, OpenSSL's TLS over it (Debian's libssl-dev).
+        .target(name: "CSMTPStream", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(
             name: "HogMail",
             dependencies: [
@@ -64,8 +66,8 @@ let package = Package(
             name: "HogMailStore",
             dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // Transports: outbox now; SMTP and SES over libcurl.
-        .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim"]),
+        // Transports: outbox; SMTP with a client of its own; SES over libcurl.
+        .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim", "CSMTPStream"]),
         // Inbound delivery: what comes back after a send (bounces, complaints, unsubscribe
         // requests by mail, SES notifications). No web server in it: `process-mail` needs none.
         .target(

@@ -1,0 +1,63 @@
+#ifndef HOGMAIL_SMTP_STREAM_H
+#define HOGMAIL_SMTP_STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/// A byte stream to a mail server: a TCP connection, TLS over it once `start_tls` succeeded.
+/// Blocking, with a timeout on every read and write. Every call that can fail writes a sentence
+/// into `error` (at most `error_size` bytes, NUL-terminated) and returns one of these codes.
+typedef struct hogmail_stream hogmail_stream;
+
+enum {
+    HOGMAIL_STREAM_OK = 0,
+    /// The name does not resolve.
+    HOGMAIL_STREAM_DNS = 1,
+    /// The connection could not be made, or broke (reset, refused, broken pipe).
+    HOGMAIL_STREAM_IO = 2,
+    /// The server closed the connection.
+    HOGMAIL_STREAM_EOF = 3,
+    /// Nothing came or went for the whole timeout.
+    HOGMAIL_STREAM_TIMEOUT = 4,
+    /// The certificate is not signed by a trusted CA (or is expired, self-signed, ...).
+    HOGMAIL_STREAM_TLS_UNTRUSTED = 10,
+    /// The certificate is for another name.
+    HOGMAIL_STREAM_TLS_NAME = 11,
+    /// The CA file cannot be loaded.
+    HOGMAIL_STREAM_TLS_CA_FILE = 12,
+    /// The handshake failed for another reason (no TLS at all, no common protocol or cipher).
+    HOGMAIL_STREAM_TLS_HANDSHAKE = 13,
+};
+
+/// Connects to `host`:`port` (every address it resolves to, in order) within `timeout_ms`,
+/// which also bounds each later read and write.
+int hogmail_stream_connect(const char *host, int port, int timeout_ms, hogmail_stream **stream, char *error, size_t error_size);
+
+/// TLS over the connection (STARTTLS after the server's 220, or at once for implicit TLS): the
+/// certificate must chain to `ca_file` (a PEM file) or, when it is NULL, to the system's CAs,
+/// and must be for `host` (a DNS name or an IP address). TLS 1.2 at least.
+int hogmail_stream_start_tls(hogmail_stream *stream, const char *host, const char *ca_file, char *error, size_t error_size);
+
+/// Reads what is there, up to `size` bytes, waiting for at least one: the count read, or minus a code.
+ssize_t hogmail_stream_read(hogmail_stream *stream, void *buffer, size_t size, char *error, size_t error_size);
+
+/// Writes all of `first` then all of `second` (either may be empty): one system call for both
+/// on a plain connection when the kernel takes them.
+int hogmail_stream_write(hogmail_stream *stream, const void *first, size_t first_size, const void *second, size_t second_size,
+                         char *error, size_t error_size);
+
+/// Blocks SIGPIPE in the calling thread: OpenSSL writes with write(2), and a server that went
+/// away must be an error on that connection, not a signal that ends the process. Call it first
+/// in each thread that carries connections.
+void hogmail_stream_block_sigpipe(void);
+
+/// The first "\n." in `bytes` (where a line starts with a dot, which DATA must double), or NULL.
+const void *hogmail_find_line_dot(const void *bytes, size_t size);
+
+/// Whether TLS is on.
+int hogmail_stream_is_tls(const hogmail_stream *stream);
+
+/// Closes the connection (a TLS close_notify first, without waiting for the answer) and frees it.
+void hogmail_stream_close(hogmail_stream *stream);
+
+#endif

@@ -1,0 +1,478 @@
+import CSMTPStream
+import Foundation
+import HogMail
+
+/// One connection to the mail server, driven by its own thread: it opens lazily (greeting, EHLO,
+/// STARTTLS, EHLO again, AUTH), then carries one message after another, each in its own
+/// transaction with one recipient. With PIPELINING, `MAIL FROM`, `RCPT TO` and `DATA` go out in
+/// one write and the message with its ending dot in another: two writes and two replies' worth
+/// of reads a message, the least RFC 2920 allows (the body must wait for the 354).
+///
+/// Everything here runs on the connection's thread; nothing is shared but the job queue.
+final class SMTPConnection: @unchecked Sendable {
+    /// Where the server is and how to talk to it, read once from the settings.
+    struct Server: Sendable {
+        var host: String
+        var port: Int
+        /// TLS from the first byte (smtps://).
+        var implicitTLS: Bool
+        /// The domain said in EHLO.
+        var ehloDomain: String
+
+        init(_ settings: SMTPTransport.Settings) throws {
+            guard let url = URL(string: settings.url), let scheme = url.scheme?.lowercased(), var host = url.host, !host.isEmpty else {
+                throw HogMailError("`transport.smtp.url` is `\(settings.url)`; write it as smtp://host:587 or smtps://host:465.")
+            }
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self.host = host
+            implicitTLS = scheme == "smtps"
+            port = url.port ?? (implicitTLS ? 465 : 25)
+            // `smtp://host:587/example.com` says example.com in EHLO, as libcurl-based tools do.
+            let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            ehloDomain = path.isEmpty ? settings.heloDomain : path
+            guard !ehloDomain.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) else {
+                throw HogMailError("The domain HogMail would say in EHLO (`\(ehloDomain)`) has a space or a character that is not ASCII. Fix `list.from` or the path of `transport.smtp.url`.")
+            }
+        }
+    }
+
+    /// Why a message did not go, before it becomes a `DeliveryError` (`SMTPTransport.failure`).
+    enum Failure: Error, Equatable {
+        /// No usable reply: the connection failed, closed, stalled or spoke something else.
+        case connection(String)
+        /// The server answered a command of the transaction with a failure.
+        case reply(code: Int, text: String)
+        /// The server answered the login with a failure.
+        case login(code: Int, text: String)
+        /// The server turned the connection away (a 5xx greeting or HELO).
+        case refused(code: Int, text: String)
+        case noSTARTTLS
+        /// A username is set but the server offers no login HogMail speaks (the mechanisms it offers).
+        case noLogin([String])
+        case tlsName(String)
+        case tlsUntrusted(String)
+        case tlsCAFile(String)
+        case tlsHandshake(String)
+
+        /// The connection is gone or in an unknown state: it must be closed, not reused.
+        var breaksConnection: Bool {
+            switch self {
+            case .reply(let code, _): return code == 421
+            default: return true
+            }
+        }
+    }
+
+    /// A server reply: its code, and its lines' text when asked for or when it is a failure.
+    struct Reply {
+        var code: Int
+        var lines: [String]
+        var text: String { lines.joined(separator: " ") }
+        var isPositive: Bool { (200..<400).contains(code) }
+    }
+
+    /// What the server offers, from its EHLO reply.
+    struct Capabilities: Equatable {
+        var pipelining = false
+        var startTLS = false
+        var size = false
+        var smtpUTF8 = false
+        var auth: [String] = []
+
+        init() {}
+
+        /// From the lines after the first of an EHLO reply ("PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN").
+        init(ehloLines lines: [String]) {
+            for line in lines.dropFirst() {
+                let words = line.uppercased().split(whereSeparator: { $0 == " " || $0 == "=" }).map(String.init)
+                switch words.first {
+                case "PIPELINING": pipelining = true
+                case "STARTTLS": startTLS = true
+                case "SIZE": size = true
+                case "SMTPUTF8": smtpUTF8 = true
+                case "AUTH": auth += words.dropFirst().filter { !auth.contains($0) }
+                default: break
+                }
+            }
+        }
+    }
+
+    let server: Server
+    let settings: SMTPTransport.Settings
+    let index: Int
+    private let timeoutMilliseconds: Int32
+
+    // The connection's thread only:
+    private var stream: OpaquePointer?
+    private(set) var capabilities = Capabilities()
+    private var input = [UInt8](repeating: 0, count: 16 * 1024)
+    private var inputStart = 0
+    private var inputEnd = 0
+    private var commands: [UInt8] = []
+    private var errorText = [CChar](repeating: 0, count: 512)
+
+    /// A reply line longer than this is not SMTP (RFC 5321 allows 512 bytes).
+    private static let longestLine = 64 * 1024
+
+    init(server: Server, settings: SMTPTransport.Settings, index: Int) {
+        self.server = server
+        self.settings = settings
+        self.index = index
+        timeoutMilliseconds = Int32(clamping: max(1, Int(settings.timeout * 1000)))
+        commands.reserveCapacity(1024)
+    }
+
+    deinit {
+        if let stream { hogmail_stream_close(stream) }
+    }
+
+    /// The thread's loop: messages until the transport shuts down, then QUIT.
+    func run(_ jobs: SMTPTransport.JobQueue) {
+        hogmail_stream_block_sigpipe()
+        while let job = jobs.next() { deliver(job) }
+        quit()
+    }
+
+    // MARK: - One message
+
+    /// Carries one message and reports its outcome. An accepted message is journaled here, before
+    /// this connection takes its next one: a crash repeats at most the messages on the wire.
+    func deliver(_ job: SMTPTransport.Job) {
+        let message = job.message
+        let from = message.returnPath ?? message.from
+        for address in [from, message.to] where !Self.isSafeEnvelopeAddress(address) {
+            job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
+            return
+        }
+        let (body, ending) = Self.framed(message.data)
+        var retried = false
+        while true {
+            let kept = stream != nil
+            var answeredMail = false
+            do {
+                if stream == nil { try open() }
+                try transact(from: from, to: message.to, size: message.data.count, body: body, ending: ending, answeredMail: &answeredMail)
+            } catch let failure as Failure {
+                if failure.breaksConnection { close() }
+                // A kept connection the server closed while it idled (or closes now with a 421 to
+                // MAIL): nothing of this message went, so it goes once more on a new connection.
+                if kept && !retried && !answeredMail, failure.breaksConnection {
+                    retried = true
+                    continue
+                }
+                job.done(SMTPTransport.failure(failure, settings: settings))
+                return
+            } catch {
+                close()
+                job.done(DeliveryError.temporary("\(error)"))
+                return
+            }
+            break
+        }
+        do { try message.accepted?() } catch {
+            job.done(JournalFailure(error))
+            return
+        }
+        job.done(nil)
+    }
+
+    /// One transaction on an open connection. `answeredMail` turns true once the server answered
+    /// MAIL FROM with anything but 421: from then on the connection was alive.
+    private func transact(from: String, to: String, size: Int, body: [UInt8], ending: [UInt8], answeredMail: inout Bool) throws {
+        commands.removeAll(keepingCapacity: true)
+        commands += "MAIL FROM:<".utf8
+        commands += from.utf8
+        commands += ">".utf8
+        if capabilities.size { commands += " SIZE=\(size)".utf8 }
+        if capabilities.smtpUTF8 && !(from.utf8.allSatisfy { $0 < 0x80 } && to.utf8.allSatisfy { $0 < 0x80 }) { commands += " SMTPUTF8".utf8 }
+        commands += "\r\n".utf8
+        if capabilities.pipelining {
+            commands += "RCPT TO:<".utf8
+            commands += to.utf8
+            commands += ">\r\nDATA\r\n".utf8
+            try write(commands)
+            let mail = try readReply()
+            answeredMail = mail.code != 421
+            // Every pipelined command gets its reply, whatever the ones before said.
+            let rcpt = mail.code == 421 ? mail : try readReply()
+            let data = mail.code == 421 || rcpt.code == 421 ? rcpt : try readReply()
+            for reply in [mail, rcpt] where !reply.isPositive { try abandon(reply, dataReply: data) }
+            guard data.code == 354 else { try abandon(data, dataReply: data) }
+        } else {
+            try write(commands)
+            let mail = try readReply()
+            answeredMail = mail.code != 421
+            guard mail.isPositive else { try abandon(mail, dataReply: nil) }
+            commands.removeAll(keepingCapacity: true)
+            commands += "RCPT TO:<".utf8
+            commands += to.utf8
+            commands += ">\r\n".utf8
+            try write(commands)
+            let rcpt = try readReply()
+            guard rcpt.isPositive else { try abandon(rcpt, dataReply: nil) }
+            try write(Array("DATA\r\n".utf8))
+            let data = try readReply()
+            guard data.code == 354 else { try abandon(data, dataReply: nil) }
+        }
+        try write(body, ending)
+        let final = try readReply()
+        guard (200..<300).contains(final.code) else { throw Failure.reply(code: final.code, text: final.text) }
+    }
+
+    /// Ends a transaction the server refused before the message: the refusal is the message's
+    /// failure, and the connection is reset for the next message. A 354 to a pipelined DATA
+    /// after a refusal (which RFC 2920 does not expect) gets an empty message ended at once.
+    private func abandon(_ refusal: Reply, dataReply: Reply?) throws -> Never {
+        let failure = Failure.reply(code: refusal.code, text: refusal.text)
+        guard refusal.code != 421 else { throw failure }
+        if dataReply?.code == 354 {
+            try write(Array(".\r\n".utf8))
+            _ = try readReply()
+        }
+        try write(Array("RSET\r\n".utf8))
+        let reset = try readReply()
+        guard reset.isPositive else { throw Failure.connection("the server refused RSET (\(reset.code) \(reset.text)) after \(refusal.code) \(refusal.text)") }
+        throw failure
+    }
+
+    // MARK: - The session
+
+    private func open() throws {
+        var made: OpaquePointer?
+        let code = hogmail_stream_connect(server.host, Int32(server.port), timeoutMilliseconds, &made, &errorText, errorText.count)
+        guard Int(code) == HOGMAIL_STREAM_OK, let made else { throw streamFailure(code) }
+        stream = made
+        inputStart = 0
+        inputEnd = 0
+        capabilities = Capabilities()
+        do {
+            if server.implicitTLS { try startTLS() }
+            let greeting = try readReply(text: true)
+            guard greeting.code == 220 else {
+                throw greeting.code >= 500 ? Failure.refused(code: greeting.code, text: greeting.text) : Failure.reply(code: greeting.code, text: greeting.text)
+            }
+            try hello()
+            if settings.tls == .required && hogmail_stream_is_tls(made) == 0 {
+                guard capabilities.startTLS else { throw Failure.noSTARTTLS }
+                try write(Array("STARTTLS\r\n".utf8))
+                let reply = try readReply(text: true)
+                guard reply.code == 220 else {
+                    throw Failure.tlsHandshake("the server answered STARTTLS with \(reply.code) \(reply.text)")
+                }
+                // Bytes that came in the clear after the 220 would be read as if they came over
+                // TLS (a command-injection attack, CVE-2011-0411 and its kin): refuse them.
+                guard inputStart == inputEnd else {
+                    throw Failure.tlsHandshake("the server sent more after its 220 to STARTTLS, before the handshake; that text may have been injected")
+                }
+                try startTLS()
+                try hello()
+            }
+            if let username = settings.username { try login(username, settings.password ?? "") }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// EHLO, or HELO for a server that does not know EHLO (then it offers nothing).
+    private func hello() throws {
+        try write(Array("EHLO \(server.ehloDomain)\r\n".utf8))
+        let reply = try readReply(text: true)
+        if reply.code == 250 {
+            capabilities = Capabilities(ehloLines: reply.lines)
+            return
+        }
+        guard (500..<600).contains(reply.code) && reply.code != 554 else {
+            throw reply.code >= 500 ? Failure.refused(code: reply.code, text: reply.text) : Failure.reply(code: reply.code, text: reply.text)
+        }
+        try write(Array("HELO \(server.ehloDomain)\r\n".utf8))
+        let helo = try readReply(text: true)
+        guard helo.code == 250 else {
+            throw helo.code >= 500 ? Failure.refused(code: helo.code, text: helo.text) : Failure.reply(code: helo.code, text: helo.text)
+        }
+        capabilities = Capabilities()
+    }
+
+    /// AUTH PLAIN, else AUTH LOGIN (RFC 4954, 4616): the ones every submission server offers.
+    private func login(_ username: String, _ password: String) throws {
+        if capabilities.auth.contains("PLAIN") {
+            let token = Data([0] + Array(username.utf8) + [0] + Array(password.utf8)).base64EncodedString()
+            try write(Array("AUTH PLAIN \(token)\r\n".utf8))
+            let reply = try readReply(text: true)
+            guard reply.code == 235 else { throw Failure.login(code: reply.code, text: reply.text) }
+        } else if capabilities.auth.contains("LOGIN") {
+            try write(Array("AUTH LOGIN\r\n".utf8))
+            for secret in [username, password] {
+                let challenge = try readReply(text: true)
+                guard challenge.code == 334 else { throw Failure.login(code: challenge.code, text: challenge.text) }
+                try write(Array((Data(secret.utf8).base64EncodedString() + "\r\n").utf8))
+            }
+            let reply = try readReply(text: true)
+            guard reply.code == 235 else { throw Failure.login(code: reply.code, text: reply.text) }
+        } else {
+            throw Failure.noLogin(capabilities.auth)
+        }
+    }
+
+    private func startTLS() throws {
+        guard let stream else { throw Failure.connection("the connection is closed") }
+        let code = settings.caFile.withOptionalCString { caFile in
+            hogmail_stream_start_tls(stream, server.host, caFile, &errorText, errorText.count)
+        }
+        guard Int(code) == HOGMAIL_STREAM_OK else { throw streamFailure(code) }
+    }
+
+    private func quit() {
+        guard stream != nil else { return }
+        if (try? write(Array("QUIT\r\n".utf8))) != nil { _ = try? readReply() }
+        close()
+    }
+
+    private func close() {
+        if let stream { hogmail_stream_close(stream) }
+        stream = nil
+        inputStart = 0
+        inputEnd = 0
+    }
+
+    private func streamFailure(_ code: Int32) -> Failure {
+        let detail = errorText.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        switch Int(code) {
+        case HOGMAIL_STREAM_TLS_NAME: return .tlsName(detail)
+        case HOGMAIL_STREAM_TLS_UNTRUSTED: return .tlsUntrusted(detail)
+        case HOGMAIL_STREAM_TLS_CA_FILE: return .tlsCAFile(detail)
+        case HOGMAIL_STREAM_TLS_HANDSHAKE: return .tlsHandshake(detail)
+        default: return .connection(detail)
+        }
+    }
+
+    // MARK: - Bytes
+
+    private func write(_ first: [UInt8], _ second: [UInt8] = []) throws {
+        guard let stream else { throw Failure.connection("the connection is closed") }
+        let code = first.withUnsafeBytes { a in
+            second.withUnsafeBytes { b in
+                hogmail_stream_write(stream, a.baseAddress, a.count, b.baseAddress, b.count, &errorText, errorText.count)
+            }
+        }
+        guard Int(code) == HOGMAIL_STREAM_OK else { throw streamFailure(code) }
+    }
+
+    /// The next reply, all its lines. Its text is kept when asked for or when it is a failure
+    /// (a 250 in the middle of a send is only its code).
+    private func readReply(text wanted: Bool = false) throws -> Reply {
+        var code = 0
+        var lines: [String] = []
+        while true {
+            let (start, end) = try readLine()
+            let length = end - start
+            let (lineCode, more) = input.withUnsafeBufferPointer { bytes -> (Int?, Bool) in
+                guard length >= 3 else { return (nil, false) }
+                var value = 0
+                for i in start..<start + 3 {
+                    guard (48...57).contains(bytes[i]) else { return (nil, false) }
+                    value = value * 10 + Int(bytes[i] - 48)
+                }
+                return (value, length > 3 && bytes[start + 3] == UInt8(ascii: "-"))
+            }
+            guard let lineCode, (200..<600).contains(lineCode) else {
+                throw Failure.connection("the server answered something that is not SMTP: \(Self.printable(Array(input[start..<end])))")
+            }
+            if code == 0 { code = lineCode }
+            if wanted || lineCode >= 400 {
+                lines.append(Self.printable(Array(input[min(start + 4, end)..<end])))
+            }
+            if !more { return Reply(code: code, lines: lines) }
+        }
+    }
+
+    /// The next line in the input buffer (without its CRLF or LF), reading when needed. The
+    /// indices are valid until the next call.
+    private func readLine() throws -> (Int, Int) {
+        while true {
+            let newline = input.withUnsafeBufferPointer { bytes -> Int? in
+                guard inputEnd > inputStart, let found = memchr(bytes.baseAddress! + inputStart, 0x0A, inputEnd - inputStart) else { return nil }
+                return UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer(found))
+            }
+            if let newline {
+                let start = inputStart
+                inputStart = newline + 1
+                let end = newline > start && input[newline - 1] == 0x0D ? newline - 1 : newline
+                return (start, end)
+            }
+            // Make room: keep the partial line at the front, grow for a long one.
+            if inputStart > 0 {
+                let partial = inputEnd - inputStart
+                if partial > 0 { input.withUnsafeMutableBufferPointer { _ = memmove($0.baseAddress!, $0.baseAddress! + inputStart, partial) } }
+                inputStart = 0
+                inputEnd = partial
+            }
+            if inputEnd == input.count {
+                guard input.count < Self.longestLine else {
+                    throw Failure.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP")
+                }
+                input += [UInt8](repeating: 0, count: input.count)
+            }
+            guard let stream else { throw Failure.connection("the connection is closed") }
+            let count = input.withUnsafeMutableBufferPointer { buffer in
+                hogmail_stream_read(stream, buffer.baseAddress! + inputEnd, buffer.count - inputEnd, &errorText, errorText.count)
+            }
+            guard count > 0 else { throw streamFailure(Int32(-count)) }
+            inputEnd += count
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// The message as DATA carries it (RFC 5321 4.5.2): a line that starts with "." gets another
+    /// in front, and the ending is CRLF "." CRLF. The bytes are the caller's own unless a line
+    /// needs the extra dot.
+    static func framed(_ data: [UInt8]) -> (body: [UInt8], ending: [UInt8]) {
+        let ending: [UInt8] = data.isEmpty || data.last == 0x0A ? Array(".\r\n".utf8) : Array("\r\n.\r\n".utf8)
+        let stuffAt = data.withUnsafeBufferPointer { bytes -> [Int] in
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return [] }
+            var positions: [Int] = bytes[0] == 0x2E ? [0] : []
+            var from = 0
+            while from < bytes.count - 1, let found = hogmail_find_line_dot(base + from, bytes.count - from) {
+                let position = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found)) + 1
+                positions.append(position)
+                from = position
+            }
+            return positions
+        }
+        guard !stuffAt.isEmpty else { return (data, ending) }
+        var body: [UInt8] = []
+        body.reserveCapacity(data.count + stuffAt.count)
+        var copied = 0
+        for position in stuffAt {
+            body += data[copied..<position]
+            body.append(0x2E)
+            copied = position
+        }
+        body += data[copied...]
+        return (body, ending)
+    }
+
+    /// An address that cannot break out of `<…>` or the command line.
+    static func isSafeEnvelopeAddress(_ address: String) -> Bool {
+        !address.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }
+    }
+
+    /// Server text for a message or a log: UTF-8 (invalid bytes replaced), control characters as
+    /// spaces, at most 500 characters.
+    static func printable(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes.prefix(2000), as: UTF8.self)
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        let trimmed = cleaned.trimmingCharacters(in: .whitespaces)
+        return trimmed.count > 500 ? String(trimmed.prefix(500)) + "…" : trimmed
+    }
+}
+
+private extension Optional where Wrapped == String {
+    func withOptionalCString<R>(_ body: (UnsafePointer<CChar>?) -> R) -> R {
+        switch self {
+        case .some(let string): return string.withCString { body($0) }
+        case .none: return body(nil)
+        }
+    }
+}

@@ -1,0 +1,385 @@
+import Foundation
+import HogMail
+import Testing
+
+@testable import HogMailDelivery
+
+/// A mail server on 127.0.0.1 that follows a script, for what aiosmtpd will not stage: a server
+/// that injects text before TLS, answers garbage or endless lines, closes a kept connection,
+/// or checks that commands come one at a time.
+final class ScriptedSMTPServer: @unchecked Sendable {
+    /// One accepted connection, as the script sees it.
+    final class Session: @unchecked Sendable {
+        let index: Int
+        private let descriptor: Int32
+        private var buffer: [UInt8] = []
+
+        init(index: Int, descriptor: Int32) {
+            self.index = index
+            self.descriptor = descriptor
+            var limit = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        /// The next line the client sent, without CRLF; nil when it closed.
+        func line() -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = buffer[..<newline].last == 0x0D ? Array(buffer[..<(newline - 1)]) : Array(buffer[..<newline])
+                    buffer.removeFirst(newline + 1)
+                    return String(decoding: line, as: UTF8.self)
+                }
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                let count = recv(descriptor, &chunk, chunk.count, 0)
+                guard count > 0 else { return nil }
+                buffer += chunk[..<count]
+            }
+        }
+
+        /// Whether more of what the client sent is already here, past the line just read: the
+        /// client wrote it without waiting for a reply.
+        var hasMoreInput: Bool { !buffer.isEmpty }
+
+        /// The message after a 354, up to its ending dot, as the wire carries it (dots doubled).
+        func data() -> [String] {
+            var lines: [String] = []
+            while let line = line(), line != "." { lines.append(line) }
+            return lines
+        }
+
+        func send(_ text: String) {
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+
+        func close() { shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var sessions = 0
+    private var transcript: [String] = []
+
+    /// `script` runs on its own thread for each connection.
+    init(_ script: @escaping @Sendable (Session, ScriptedSMTPServer) -> Void) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) == 0 && getsockname(listener, $0, &size) == 0 }
+        }
+        guard bound, listen(listener, 16) == 0 else { throw HogMailError("The scripted SMTP server cannot listen: \(String(cString: strerror(errno))).") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [listener, weak self] in
+            while true {
+                let descriptor = accept(listener, nil, nil)
+                guard descriptor >= 0, let self else { return }
+                let index = self.lock.withLock { () -> Int in
+                    self.sessions += 1
+                    return self.sessions
+                }
+                let session = Session(index: index, descriptor: descriptor)
+                Thread {
+                    script(session, self)
+                    Glibc.close(descriptor)
+                }.start()
+            }
+        }
+        thread.start()
+    }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    /// How many connections the client opened.
+    var connections: Int { lock.withLock { sessions } }
+
+    /// Notes something the script saw, for the test to check.
+    func note(_ text: String) { lock.withLock { transcript.append(text) } }
+    var notes: [String] { lock.withLock { transcript } }
+
+    func transport(tls: SMTPTransport.Settings.TLS = .none, timeout: TimeInterval = 5) throws -> SMTPTransport {
+        var settings = SMTPTransport.Settings(url: "smtp://127.0.0.1:\(port)", tls: tls, username: nil, password: nil, connections: 1, heloDomain: "example.com")
+        settings.timeout = timeout
+        return try SMTPTransport(settings: settings)
+    }
+
+    /// Greeting and EHLO, offering `extensions`.
+    static func greet(_ session: Session, offering extensions: [String]) -> Bool {
+        session.send("220 mail.example.net ESMTP\r\n")
+        guard let ehlo = session.line(), ehlo.hasPrefix("EHLO ") else { return false }
+        let lines = ["mail.example.net"] + extensions
+        session.send(lines.enumerated().map { "250\($0.offset == lines.count - 1 ? " " : "-")\($0.element)\r\n" }.joined())
+        return true
+    }
+
+    /// Answers a whole session the way a well-behaved server does, noting every command and
+    /// each message's lines, until QUIT or the client closes.
+    /// `dataWithoutRecipients`: answers DATA with 354 even when every RCPT was refused, as RFC
+    /// 2920 says a server should not.
+    static func serve(_ session: Session, _ server: ScriptedSMTPServer, dataWithoutRecipients: Bool = false,
+                      rcpt: (String) -> String = { _ in "250 2.1.5 ok" }) {
+        var recipients = 0
+        while let line = session.line() {
+            server.note(line)
+            switch line.prefix(4).uppercased() {
+            case "MAIL":
+                recipients = 0
+                session.send("250 2.1.0 ok\r\n")
+            case "RCPT":
+                let reply = rcpt(line)
+                if reply.hasPrefix("2") { recipients += 1 }
+                session.send(reply + "\r\n")
+            case "DATA" where recipients == 0 && !dataWithoutRecipients:
+                session.send("554 5.5.1 no valid recipients\r\n")
+            case "DATA":
+                session.send("354 go ahead\r\n")
+                server.note("message: " + session.data().joined(separator: "\n"))
+                session.send("250 2.0.0 queued\r\n")
+            case "RSET": session.send("250 2.0.0 reset\r\n")
+            case "QUIT":
+                session.send("221 bye\r\n")
+                return
+            default: session.send("500 5.5.1 unknown command\r\n")
+            }
+        }
+    }
+}
+
+@Suite struct SMTPClientTests {
+    static func message(to: String = "reader@example.com", body: String = "Hello.\r\n") -> OutgoingMessage {
+        OutgoingMessage(from: "news@example.com", to: to, messageID: "<1@example.com>", data: "Subject: Hi\r\n\r\n" + body)
+    }
+
+    static func sendExpectingFailure(_ transport: SMTPTransport, _ message: OutgoingMessage = message()) async -> DeliveryError? {
+        do {
+            try await transport.send(message)
+            return nil
+        } catch {
+            return error as? DeliveryError
+        }
+    }
+
+    // MARK: - The wire format
+
+    @Test func aLineThatStartsWithADotGetsAnotherAndTheMessageEndsWithADotLine() {
+        let (body, ending) = SMTPConnection.framed(Array(".first\r\nmiddle\r\n..two\r\nlast.\r\n".utf8))
+        #expect(String(decoding: body, as: UTF8.self) == "..first\r\nmiddle\r\n...two\r\nlast.\r\n")
+        #expect(String(decoding: ending, as: UTF8.self) == ".\r\n")
+    }
+
+    @Test func aMessageWithoutDotsGoesAsItIsAndOneWithoutAFinalLineBreakGetsOne() {
+        let (body, ending) = SMTPConnection.framed(Array("a\r\nb".utf8))
+        #expect(body == Array("a\r\nb".utf8))
+        #expect(String(decoding: ending, as: UTF8.self) == "\r\n.\r\n")
+    }
+
+    @Test func capabilitiesComeFromTheEHLOReplyInAnyCaseAndBothAUTHForms() {
+        let capabilities = SMTPConnection.Capabilities(ehloLines: ["mail.example.net greets you", "pipelining", "SIZE 10240000", "AUTH=LOGIN", "AUTH PLAIN LOGIN", "STARTTLS", "SMTPUTF8"])
+        #expect(capabilities.pipelining && capabilities.size && capabilities.startTLS && capabilities.smtpUTF8)
+        #expect(capabilities.auth == ["LOGIN", "PLAIN"])
+        #expect(SMTPConnection.Capabilities(ehloLines: ["PIPELINING only in the greeting line"]) == SMTPConnection.Capabilities())
+    }
+
+    // MARK: - Talking to servers
+
+    @Test func withPipeliningTheEnvelopeGoesInOneWriteAndTheDotsComeBackUndoubled() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING", "SIZE 1000000"]) else { return }
+            guard let mail = session.line() else { return }
+            server.note(mail)
+            server.note("more after MAIL: \(session.hasMoreInput)")
+            guard let rcpt = session.line(), let data = session.line() else { return }
+            server.note(rcpt)
+            server.note(data)
+            session.send("250 ok\r\n250 ok\r\n354 go ahead\r\n")
+            server.note("message: " + session.data().joined(separator: "\n"))
+            session.send("250 queued\r\n")
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport()
+        let message = Self.message(body: "Hello.\r\n.hidden line\r\n")
+        try await transport.send(message)
+        let notes = server.notes
+        #expect(notes.prefix(4) == ["MAIL FROM:<news@example.com> SIZE=\(message.data.count)", "more after MAIL: true", "RCPT TO:<reader@example.com>", "DATA"])
+        #expect(notes.contains("message: Subject: Hi\n\nHello.\n..hidden line"))
+    }
+
+    @Test func withoutPipeliningEachCommandWaitsForItsReply() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: []) else { return }
+            while let line = session.line() {
+                if session.hasMoreInput { server.note("pipelined after \(line)") }
+                switch line.prefix(4) {
+                case "MAIL", "RCPT", "RSET": session.send("250 ok\r\n")
+                case "DATA":
+                    session.send("354 go ahead\r\n")
+                    _ = session.data()
+                    session.send("250 queued\r\n")
+                    server.note("delivered")
+                default:
+                    session.send("221 bye\r\n")
+                    return
+                }
+            }
+        }
+        let transport = try server.transport()
+        try await transport.send(Self.message())
+        try await transport.send(Self.message(to: "second@example.com"))
+        #expect(server.notes == ["delivered", "delivered"])
+    }
+
+    @Test func aRefusedRecipientResetsTheTransactionAndTheNextMessageUsesTheSameConnection() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server) { $0.contains("gone@") ? "550-5.1.1 The mailbox gone@example.com\r\n550 5.1.1 does not exist here" : "250 ok" }
+        }
+        let transport = try server.transport()
+        let failure = await Self.sendExpectingFailure(transport, Self.message(to: "gone@example.com"))
+        #expect(failure == .permanent("550 5.1.1 The mailbox gone@example.com 5.1.1 does not exist here", mailboxUnknown: true))
+        try await transport.send(Self.message(to: "here@example.com"))
+        #expect(server.connections == 1)
+        #expect(server.notes.contains("RSET"))
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 1)
+    }
+
+    @Test func aGoAheadForDATAAfterARefusedRecipientGetsAnEmptyMessageAndTheRefusalCounts() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server, dataWithoutRecipients: true) { _ in "550 5.1.1 user unknown" }
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport())
+        #expect(failure == .permanent("550 5.1.1 user unknown", mailboxUnknown: true))
+        #expect(server.notes.contains("message: "))
+        #expect(!server.notes.contains { $0.hasPrefix("message: Subject") })
+    }
+
+    @Test func aKeptConnectionTheServerClosedIsOpenedAgainAndTheMessageGoesOnce() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            if session.index == 1 {
+                // One message, then the connection ends as an idle timeout ends it: no reply, no 421.
+                guard session.line() != nil, session.line() != nil, session.line() != nil else { return }
+                session.send("250 ok\r\n250 ok\r\n354 go\r\n")
+                server.note("message: " + session.data().joined(separator: "\n"))
+                session.send("250 queued\r\n")
+                session.close()
+                return
+            }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport()
+        try await transport.send(Self.message(to: "one@example.com"))
+        try await Task.sleep(for: .milliseconds(100))
+        try await transport.send(Self.message(to: "two@example.com"))
+        #expect(server.connections == 2)
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 2)
+    }
+
+    @Test func textInjectedBeforeTheTLSHandshakeStopsTheSend() async throws {
+        let server = try ScriptedSMTPServer { session, _ in
+            guard ScriptedSMTPServer.greet(session, offering: ["STARTTLS"]), session.line() == "STARTTLS" else { return }
+            // A man in the middle appends a reply that the client would read as if it came over TLS.
+            session.send("220 2.0.0 ready\r\n250-injected\r\n250 AUTH PLAIN\r\n")
+            _ = session.line()
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport(tls: .required))
+        guard case .configuration(let sentence) = failure else {
+            Issue.record("expected a configuration failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(sentence.contains("TLS handshake") && sentence.contains("may have been injected"), "\(sentence)")
+    }
+
+    @Test func aServerThatAnswersSomethingElseThanSMTPIsATemporaryFailure() async throws {
+        let server = try ScriptedSMTPServer { session, _ in
+            session.send("HTTP/1.1 400 Bad Request\r\n\r\n")
+            _ = session.line()
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport())
+        #expect(failure == .temporary("the server answered something that is not SMTP: HTTP/1.1 400 Bad Request"))
+    }
+
+    @Test func anEndlessReplyLineIsRefusedWithoutGrowingForever() async throws {
+        let server = try ScriptedSMTPServer { session, _ in
+            let chunk = String(repeating: "2", count: 16384)
+            for _ in 0..<8 { session.send(chunk) }
+            _ = session.line()
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport())
+        #expect(failure == .temporary("the server sent a line of over 65536 bytes, which is not SMTP"))
+    }
+
+    @Test func aServerThatStopsAnsweringFailsTheMessageAfterTheTimeout() async throws {
+        let server = try ScriptedSMTPServer { session, _ in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            _ = session.line()
+            Thread.sleep(forTimeInterval: 3)
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport(timeout: 0.3))
+        guard case .temporary(let text) = failure else {
+            Issue.record("expected a temporary failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(text.contains("timed out"), "\(text)")
+    }
+
+    @Test func anEnvelopeAddressWithALineBreakNeverReachesTheServer() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport()
+        let failure = await Self.sendExpectingFailure(transport, Self.message(to: "a@example.com>\r\nRCPT TO:<evil@example.net"))
+        guard case .permanent(let text, mailboxUnknown: false) = failure else {
+            Issue.record("expected a permanent failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(text.contains("line break"))
+        #expect(!server.notes.contains { $0.hasPrefix("MAIL") || $0.hasPrefix("RCPT") })
+    }
+
+    @Test func anAddressThatIsNotASCIIAsksForSMTPUTF8WhenTheServerOffersIt() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING", "SMTPUTF8"]) else { return }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        try await server.transport().send(Self.message(to: "zoë@example.com"))
+        #expect(server.notes.contains("MAIL FROM:<news@example.com> SMTPUTF8"))
+        #expect(server.notes.contains("RCPT TO:<zoë@example.com>"))
+    }
+
+    @Test func aGreetingThatTurnsTheClientAwayStopsTheSend() async throws {
+        let server = try ScriptedSMTPServer { session, _ in
+            session.send("554 5.7.1 mail.example.net does not take mail from 127.0.0.1\r\n")
+            _ = session.line()
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport())
+        guard case .configuration(let sentence) = failure else {
+            Issue.record("expected a configuration failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(sentence.contains("refuses this client (554 5.7.1 mail.example.net does not take mail from 127.0.0.1)"), "\(sentence)")
+    }
+
+    @Test func aServerThatKnowsOnlyHELOStillGetsTheMessage() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            session.send("220 old.example.net SMTP\r\n")
+            guard session.line()?.hasPrefix("EHLO") == true else { return }
+            session.send("502 5.5.2 command not recognized\r\n")
+            guard let helo = session.line() else { return }
+            server.note(helo)
+            session.send("250 old.example.net\r\n")
+            ScriptedSMTPServer.serve(session, server)
+        }
+        try await server.transport().send(Self.message())
+        #expect(server.notes.first == "HELO example.com")
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 1)
+    }
+}

@@ -8,11 +8,14 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -23,6 +26,7 @@
 
 struct hogmail_stream {
     int fd;
+    int nonblocking;
     int timeout_ms;
     SSL_CTX *context;
     SSL *ssl;
@@ -218,12 +222,19 @@ ssize_t hogmail_stream_read(hogmail_stream *stream, void *buffer, size_t size, c
             errno = 0;
             result = SSL_read(stream->ssl, buffer, size > INT32_MAX ? INT32_MAX : (int)size);
         } while (result <= 0 && SSL_get_error(stream->ssl, result) == SSL_ERROR_SYSCALL && errno == EINTR);
-        return result > 0 ? result : -tls_failure(stream, result, errno, "read", error, error_size);
+        if (result > 0) return result;
+        int kind = SSL_get_error(stream->ssl, result);
+        if (stream->nonblocking && (kind == SSL_ERROR_WANT_READ || kind == SSL_ERROR_WANT_WRITE)) {
+            ERR_clear_error();
+            return -HOGMAIL_STREAM_AGAIN;
+        }
+        return -tls_failure(stream, result, errno, "read", error, error_size);
     }
     ssize_t count;
     do { count = recv(stream->fd, buffer, size, 0); } while (count < 0 && errno == EINTR);
     if (count > 0) return count;
     if (count == 0) return -fail(HOGMAIL_STREAM_EOF, error, error_size, "the server closed the connection");
+    if (stream->nonblocking && (errno == EAGAIN || errno == EWOULDBLOCK)) return -HOGMAIL_STREAM_AGAIN;
     return -socket_failure(errno, "read", error, error_size);
 }
 
@@ -294,6 +305,92 @@ const void *hogmail_find_line_dot(const void *bytes, size_t size) {
         at++;
     }
     return NULL;
+}
+
+int hogmail_stream_set_nonblocking(hogmail_stream *stream, int on) {
+    int flags = fcntl(stream->fd, F_GETFL);
+    if (flags < 0 || fcntl(stream->fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) != 0) return -1;
+    stream->nonblocking = on;
+    if (stream->ssl) {
+        // A write that could not finish is retried with the rest of the bytes, from wherever
+        // they are now.
+        SSL_set_mode(stream->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    return 0;
+}
+
+ssize_t hogmail_stream_send(hogmail_stream *stream, const void *first, size_t first_size, const void *second, size_t second_size,
+                            char *error, size_t error_size) {
+    if (stream->ssl) {
+        const void *bytes = first_size ? first : second;
+        size_t size = first_size ? first_size : second_size;
+        if (size == 0) return 0;
+        ERR_clear_error();
+        errno = 0;
+        int result = SSL_write(stream->ssl, bytes, size > INT32_MAX ? INT32_MAX : (int)size);
+        if (result > 0) return result;
+        int kind = SSL_get_error(stream->ssl, result);
+        if (kind == SSL_ERROR_WANT_WRITE || kind == SSL_ERROR_WANT_READ || (kind == SSL_ERROR_SYSCALL && errno == EINTR)) {
+            ERR_clear_error();
+            return -HOGMAIL_STREAM_AGAIN;
+        }
+        return -tls_failure(stream, result, errno, "write", error, error_size);
+    }
+    struct iovec parts[2] = {{(void *)first, first_size}, {(void *)second, second_size}};
+    struct msghdr message = {.msg_iov = first_size ? parts : parts + 1, .msg_iovlen = first_size ? 2 : 1};
+    ssize_t sent;
+    do { sent = sendmsg(stream->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT); } while (sent < 0 && errno == EINTR);
+    if (sent >= 0) return sent;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -HOGMAIL_STREAM_AGAIN;
+    return -socket_failure(errno, "write", error, error_size);
+}
+
+int hogmail_stream_descriptor(const hogmail_stream *stream) { return stream->fd; }
+
+int hogmail_loop_create(int *epoll, int *wakeup) {
+    *epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (*epoll < 0) return -1;
+    *wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event event = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+    if (*wakeup < 0 || epoll_ctl(*epoll, EPOLL_CTL_ADD, *wakeup, &event) != 0) {
+        int number = errno;
+        close(*epoll);
+        if (*wakeup >= 0) close(*wakeup);
+        errno = number;
+        return -1;
+    }
+    return 0;
+}
+
+int hogmail_loop_watch(int epoll, int descriptor, unsigned long long tag) {
+    struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = tag};
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event);
+}
+
+int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (capacity > 64) capacity = 64;
+    int count = epoll_wait(epoll, ready, capacity, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        tags[i] = ready[i].data.u64;
+        unsigned bits = 0;
+        if (ready[i].events & EPOLLIN) bits |= HOGMAIL_EVENT_READ;
+        if (ready[i].events & EPOLLOUT) bits |= HOGMAIL_EVENT_WRITE;
+        if (ready[i].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) bits |= HOGMAIL_EVENT_ERROR;
+        events[i] = bits;
+        if (tags[i] == UINT64_MAX) {
+            uint64_t value;
+            ssize_t ignored = read(wakeup, &value, sizeof value);
+            (void)ignored;
+        }
+    }
+    return count;
+}
+
+void hogmail_loop_wake(int wakeup) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wakeup, &one, sizeof one);
+    (void)ignored;
 }
 
 int hogmail_stream_is_tls(const hogmail_stream *stream) { return stream->ssl != NULL; }

@@ -2,13 +2,14 @@ import CSMTPStream
 import Foundation
 import HogMail
 
-/// One connection to the mail server, driven by its own thread: it opens lazily (greeting, EHLO,
-/// STARTTLS, EHLO again, AUTH), then carries one message after another, each in its own
-/// transaction with one recipient. With PIPELINING, `MAIL FROM`, `RCPT TO` and `DATA` go out in
-/// one write and the message with its ending dot in another: two writes and two replies' worth
-/// of reads a message, the least RFC 2920 allows (the body must wait for the 354).
+/// One connection to the mail server. It opens when it gets its first message (greeting, EHLO,
+/// STARTTLS, EHLO again, AUTH: blocking, bounded by the timeout), then carries one message after
+/// another, each in its own transaction with one recipient, driven by the transport's event
+/// loop (non-blocking, epoll). With PIPELINING, `MAIL FROM`, `RCPT TO` and `DATA` go out in one
+/// write and the message with its ending dot in another: two writes a message, the least RFC
+/// 2920 allows (the message must wait for the 354).
 ///
-/// Everything here runs on the connection's thread; nothing is shared but the job queue.
+/// Everything here runs on the event loop's thread.
 final class SMTPConnection: @unchecked Sendable {
     /// Where the server is and how to talk to it, read once from the settings.
     struct Server: Sendable {
@@ -101,8 +102,10 @@ final class SMTPConnection: @unchecked Sendable {
     let settings: SMTPTransport.Settings
     let index: Int
     private let timeoutMilliseconds: Int32
+    /// The event loop's epoll instance: an opened connection adds its socket (tagged `index`).
+    private let epoll: Int32
 
-    // The connection's thread only:
+    // The loop's thread only:
     private var stream: OpaquePointer?
     private(set) var capabilities = Capabilities()
     private var input = [UInt8](repeating: 0, count: 16 * 1024)
@@ -111,13 +114,37 @@ final class SMTPConnection: @unchecked Sendable {
     private var commands: [UInt8] = []
     private var errorText = [CChar](repeating: 0, count: 512)
 
+    /// The message on this connection, nil when it is free.
+    private(set) var job: SMTPTransport.Job?
+    /// The replies still to come, in order (RFC 2920: one for each command sent).
+    private var expected: [Expect] = []
+    private var expectedHead = 0
+    private var mailReply: Reply?
+    private var rcptReply: Reply?
+    /// The refusal that ends this message once the RSET after it is answered.
+    private var refusal: Failure?
+    private var body: [UInt8] = []
+    private var ending: [UInt8] = []
+    /// Bytes waiting for the socket: whole buffers, the first one from `outgoingOffset`.
+    private var outgoing: [[UInt8]] = []
+    private var outgoingOffset = 0
+    /// This message's connection carried a message before it (the server may have closed it while idle).
+    private var kept = false
+    private var retried = false
+    private var answeredMail = false
+    /// When the server has taken too long (monotonic nanoseconds; 0 when nothing is awaited).
+    private(set) var deadline: UInt64 = 0
+
+    enum Expect { case mail, rcpt, data, dot, rset, final }
+
     /// A reply line longer than this is not SMTP (RFC 5321 allows 512 bytes).
     private static let longestLine = 64 * 1024
 
-    init(server: Server, settings: SMTPTransport.Settings, index: Int) {
+    init(server: Server, settings: SMTPTransport.Settings, index: Int, epoll: Int32) {
         self.server = server
         self.settings = settings
         self.index = index
+        self.epoll = epoll
         timeoutMilliseconds = Int32(clamping: max(1, Int(settings.timeout * 1000)))
         commands.reserveCapacity(1024)
     }
@@ -126,113 +153,313 @@ final class SMTPConnection: @unchecked Sendable {
         if let stream { hogmail_stream_close(stream) }
     }
 
-    /// The thread's loop: messages until the transport shuts down, then QUIT.
-    func run(_ jobs: SMTPTransport.JobQueue) {
-        hogmail_stream_block_sigpipe()
-        while let job = jobs.next() { deliver(job) }
-        quit()
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
     // MARK: - One message
 
-    /// Carries one message and reports its outcome. An accepted message is journaled here, before
-    /// this connection takes its next one: a crash repeats at most the messages on the wire.
-    func deliver(_ job: SMTPTransport.Job) {
+    /// Takes a message: opens the connection first if it has none (blocking, bounded by the
+    /// timeout), then sends its envelope. The outcome comes later, from `handleEvents` or
+    /// `checkDeadline`, unless the message fails at once.
+    func begin(_ job: SMTPTransport.Job) {
+        self.job = job
         let message = job.message
         let from = message.returnPath ?? message.from
         for address in [from, message.to] where !Self.isSafeEnvelopeAddress(address) {
-            job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
+            finish(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
             return
         }
-        let (body, ending) = Self.framed(message.data)
-        var retried = false
-        while true {
-            let kept = stream != nil
-            var answeredMail = false
-            do {
-                if stream == nil { try open() }
-                try transact(from: from, to: message.to, size: message.data.count, body: body, ending: ending, answeredMail: &answeredMail)
-            } catch let failure as Failure {
-                if failure.breaksConnection { close() }
-                // A kept connection the server closed while it idled (or closes now with a 421 to
-                // MAIL): nothing of this message went, so it goes once more on a new connection.
-                if kept && !retried && !answeredMail, failure.breaksConnection {
-                    retried = true
-                    continue
-                }
-                job.done(SMTPTransport.failure(failure, settings: settings))
-                return
-            } catch {
-                close()
-                job.done(DeliveryError.temporary("\(error)"))
-                return
-            }
-            break
-        }
-        do { try message.accepted?() } catch {
-            job.done(JournalFailure(error))
-            return
-        }
-        job.done(nil)
+        (body, ending) = Self.framed(message.data)
+        retried = false
+        start()
     }
 
-    /// One transaction on an open connection. `answeredMail` turns true once the server answered
-    /// MAIL FROM with anything but 421: from then on the connection was alive.
-    private func transact(from: String, to: String, size: Int, body: [UInt8], ending: [UInt8], answeredMail: inout Bool) throws {
+    /// Sends the envelope of the current message, on a new connection if needed.
+    private func start() {
+        guard let job else { return }
+        kept = stream != nil
+        answeredMail = false
+        mailReply = nil
+        rcptReply = nil
+        refusal = nil
+        expected.removeAll(keepingCapacity: true)
+        expectedHead = 0
+        if stream == nil {
+            do { try open() } catch let failure as Failure {
+                finish(SMTPTransport.failure(failure, settings: settings))
+                return
+            } catch {
+                finish(DeliveryError.temporary("\(error)"))
+                return
+            }
+        }
+        let message = job.message
+        let from = message.returnPath ?? message.from
         commands.removeAll(keepingCapacity: true)
         commands += "MAIL FROM:<".utf8
         commands += from.utf8
         commands += ">".utf8
-        if capabilities.size { commands += " SIZE=\(size)".utf8 }
-        if capabilities.smtpUTF8 && !(from.utf8.allSatisfy { $0 < 0x80 } && to.utf8.allSatisfy { $0 < 0x80 }) { commands += " SMTPUTF8".utf8 }
+        if capabilities.size { commands += " SIZE=\(message.data.count)".utf8 }
+        if capabilities.smtpUTF8 && !(from.utf8.allSatisfy { $0 < 0x80 } && message.to.utf8.allSatisfy { $0 < 0x80 }) { commands += " SMTPUTF8".utf8 }
         commands += "\r\n".utf8
+        expected.append(.mail)
         if capabilities.pipelining {
-            commands += "RCPT TO:<".utf8
-            commands += to.utf8
-            commands += ">\r\nDATA\r\n".utf8
-            try write(commands)
-            let mail = try readReply()
-            answeredMail = mail.code != 421
-            // Every pipelined command gets its reply, whatever the ones before said.
-            let rcpt = mail.code == 421 ? mail : try readReply()
-            let data = mail.code == 421 || rcpt.code == 421 ? rcpt : try readReply()
-            for reply in [mail, rcpt] where !reply.isPositive { try abandon(reply, dataReply: data) }
-            guard data.code == 354 else { try abandon(data, dataReply: data) }
-        } else {
-            try write(commands)
-            let mail = try readReply()
-            answeredMail = mail.code != 421
-            guard mail.isPositive else { try abandon(mail, dataReply: nil) }
-            commands.removeAll(keepingCapacity: true)
-            commands += "RCPT TO:<".utf8
-            commands += to.utf8
-            commands += ">\r\n".utf8
-            try write(commands)
-            let rcpt = try readReply()
-            guard rcpt.isPositive else { try abandon(rcpt, dataReply: nil) }
-            try write(Array("DATA\r\n".utf8))
-            let data = try readReply()
-            guard data.code == 354 else { try abandon(data, dataReply: nil) }
+            // RFC 2920: MAIL, RCPT and DATA in one write; the message waits for the 354.
+            appendRecipient(message.to)
+            commands += "DATA\r\n".utf8
+            expected += [.rcpt, .data]
         }
-        try write(body, ending)
-        let final = try readReply()
-        guard (200..<300).contains(final.code) else { throw Failure.reply(code: final.code, text: final.text) }
+        send(commands)
     }
 
-    /// Ends a transaction the server refused before the message: the refusal is the message's
-    /// failure, and the connection is reset for the next message. A 354 to a pipelined DATA
-    /// after a refusal (which RFC 2920 does not expect) gets an empty message ended at once.
-    private func abandon(_ refusal: Reply, dataReply: Reply?) throws -> Never {
-        let failure = Failure.reply(code: refusal.code, text: refusal.text)
-        guard refusal.code != 421 else { throw failure }
-        if dataReply?.code == 354 {
-            try write(Array(".\r\n".utf8))
-            _ = try readReply()
+    private func appendRecipient(_ to: String) {
+        commands += "RCPT TO:<".utf8
+        commands += to.utf8
+        commands += ">\r\n".utf8
+    }
+
+    /// What epoll said about this connection's socket.
+    func handleEvents(_ events: UInt32) {
+        guard stream != nil else { return }
+        let write = UInt32(HOGMAIL_EVENT_WRITE), read = UInt32(HOGMAIL_EVENT_READ), error = UInt32(HOGMAIL_EVENT_ERROR)
+        if events & (write | error) != 0 { flush() }
+        if stream != nil && events & (read | error) != 0 { receive() }
+    }
+
+    /// The server took longer than the timeout to answer or to take bytes.
+    func checkDeadline(_ now: UInt64) {
+        guard deadline != 0, now >= deadline else { return }
+        broken(.connection("the server sent nothing for the whole timeout (\(settings.timeout) s): read timed out"))
+    }
+
+    private func armDeadline() {
+        deadline = Self.now() + UInt64(timeoutMilliseconds) * 1_000_000
+    }
+
+    /// Queues bytes and writes what the socket takes now.
+    private func send(_ first: [UInt8], _ second: [UInt8] = []) {
+        outgoing.append(first)
+        if !second.isEmpty { outgoing.append(second) }
+        armDeadline()
+        flush()
+    }
+
+    private func flush() {
+        guard let stream else { return }
+        while !outgoing.isEmpty {
+            let result = outgoing[0].withUnsafeBytes { a -> Int in
+                let first = UnsafeRawBufferPointer(rebasing: a[outgoingOffset...])
+                if outgoing.count > 1 {
+                    return outgoing[1].withUnsafeBytes { b in
+                        hogmail_stream_send(stream, first.baseAddress, first.count, b.baseAddress, b.count, &errorText, errorText.count)
+                    }
+                }
+                return hogmail_stream_send(stream, first.baseAddress, first.count, nil, 0, &errorText, errorText.count)
+            }
+            if result < 0 {
+                if Int(-result) == HOGMAIL_STREAM_AGAIN { return }
+                broken(streamFailure(Int32(-result)))
+                return
+            }
+            var written = result
+            while written > 0, !outgoing.isEmpty {
+                let left = outgoing[0].count - outgoingOffset
+                if written >= left {
+                    written -= left
+                    outgoing.removeFirst()
+                    outgoingOffset = 0
+                } else {
+                    outgoingOffset += written
+                    written = 0
+                }
+            }
+            armDeadline()
         }
-        try write(Array("RSET\r\n".utf8))
-        let reset = try readReply()
-        guard reset.isPositive else { throw Failure.connection("the server refused RSET (\(reset.code) \(reset.text)) after \(refusal.code) \(refusal.text)") }
-        throw failure
+    }
+
+    /// Reads what there is and acts on every whole reply in it.
+    private func receive() {
+        while let stream {
+            if inputStart > 0 && inputStart == inputEnd {
+                inputStart = 0
+                inputEnd = 0
+            }
+            if inputEnd == input.count {
+                if inputStart > 0 {
+                    let partial = inputEnd - inputStart
+                    input.withUnsafeMutableBufferPointer { _ = memmove($0.baseAddress!, $0.baseAddress! + inputStart, partial) }
+                    inputStart = 0
+                    inputEnd = partial
+                } else if input.count < Self.longestLine {
+                    input += [UInt8](repeating: 0, count: input.count)
+                } else {
+                    broken(.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP"))
+                    return
+                }
+            }
+            let count = input.withUnsafeMutableBufferPointer { buffer in
+                hogmail_stream_read(stream, buffer.baseAddress! + inputEnd, buffer.count - inputEnd, &errorText, errorText.count)
+            }
+            if count < 0 {
+                if Int(-count) == HOGMAIL_STREAM_AGAIN { return }
+                broken(streamFailure(Int32(-count)))
+                return
+            }
+            inputEnd += count
+            if expectedHead < expected.count { armDeadline() }
+            do {
+                while self.stream != nil, expectedHead < expected.count, let reply = try nextReply() {
+                    let expect = expected[expectedHead]
+                    expectedHead += 1
+                    handle(reply, for: expect)
+                }
+            } catch let failure as Failure {
+                broken(failure)
+                return
+            } catch {
+                broken(.connection("\(error)"))
+                return
+            }
+        }
+    }
+
+    /// A whole reply from the input buffer, consumed; nil while its last line has not come.
+    private func nextReply() throws -> Reply? {
+        var position = inputStart
+        var code = 0
+        var lines: [String] = []
+        while true {
+            let newline = input.withUnsafeBufferPointer { bytes -> Int? in
+                guard inputEnd > position, let found = memchr(bytes.baseAddress! + position, 0x0A, inputEnd - position) else { return nil }
+                return UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer(found))
+            }
+            guard let newline else {
+                if inputEnd - inputStart >= Self.longestLine {
+                    throw Failure.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP")
+                }
+                return nil
+            }
+            let end = newline > position && input[newline - 1] == 0x0D ? newline - 1 : newline
+            let (lineCode, more) = Self.parseCode(input, start: position, end: end)
+            guard let lineCode else {
+                throw Failure.connection("the server answered something that is not SMTP: \(Self.printable(Array(input[position..<end])))")
+            }
+            if code == 0 { code = lineCode }
+            if lineCode >= 400 { lines.append(Self.printable(Array(input[min(position + 4, end)..<end]))) }
+            position = newline + 1
+            if !more {
+                inputStart = position
+                return Reply(code: code, lines: lines)
+            }
+        }
+    }
+
+    private func handle(_ reply: Reply, for expect: Expect) {
+        switch expect {
+        case .mail:
+            guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
+            answeredMail = true
+            mailReply = reply
+            guard !capabilities.pipelining else { return }
+            guard reply.isPositive else { return refuse(reply, dataReply: nil) }
+            commands.removeAll(keepingCapacity: true)
+            appendRecipient(job!.message.to)
+            expected.append(.rcpt)
+            send(commands)
+        case .rcpt:
+            guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
+            rcptReply = reply
+            guard !capabilities.pipelining else { return }
+            guard reply.isPositive else { return refuse(reply, dataReply: nil) }
+            expected.append(.data)
+            send(Array("DATA\r\n".utf8))
+        case .data:
+            guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
+            if let refused = [mailReply, rcptReply].compactMap({ $0 }).first(where: { !$0.isPositive }) {
+                return refuse(refused, dataReply: reply)
+            }
+            guard reply.code == 354 else { return refuse(reply, dataReply: reply) }
+            expected.append(.final)
+            send(body, ending)
+        case .dot:
+            break
+        case .rset:
+            let failure = refusal ?? .reply(code: reply.code, text: reply.text)
+            // A server that will not reset is in a state HogMail does not know: start afresh.
+            if !reply.isPositive { close() }
+            finish(SMTPTransport.failure(failure, settings: settings))
+        case .final:
+            guard (200..<300).contains(reply.code) else {
+                if reply.code == 421 { close() }
+                return finish(SMTPTransport.failure(.reply(code: reply.code, text: reply.text), settings: settings))
+            }
+            finish(nil)
+        }
+    }
+
+    /// The server refused the message before it went: that is its outcome, once the
+    /// transaction is reset for the next message. A 354 to a pipelined DATA after a refusal
+    /// (which RFC 2920 does not expect) gets an empty message, ended at once.
+    private func refuse(_ reply: Reply, dataReply: Reply?) {
+        let failure = Failure.reply(code: reply.code, text: reply.text)
+        refusal = failure
+        commands.removeAll(keepingCapacity: true)
+        if dataReply?.code == 354 {
+            commands += ".\r\n".utf8
+            expected.append(.dot)
+        }
+        commands += "RSET\r\n".utf8
+        expected.append(.rset)
+        send(commands)
+    }
+
+    /// The connection failed (closed, reset, timed out, spoke something else, or 421). A kept
+    /// connection that failed before the server answered MAIL was closed by the server while it
+    /// idled: nothing of the message went, so it goes once more on a new connection.
+    private func broken(_ failure: Failure) {
+        close()
+        guard job != nil else { return }
+        if kept && !retried && !answeredMail {
+            retried = true
+            start()
+            return
+        }
+        finish(SMTPTransport.failure(failure, settings: settings))
+    }
+
+    /// Reports the outcome; an accepted message is journaled first, before this connection
+    /// takes its next message: a crash repeats at most the messages on the wire.
+    private func finish(_ error: (any Error)?) {
+        guard let job else { return }
+        self.job = nil
+        deadline = 0
+        outgoing.removeAll(keepingCapacity: true)
+        outgoingOffset = 0
+        body = []
+        if error == nil {
+            do { try job.message.accepted?() } catch {
+                job.done(JournalFailure(error))
+                return
+            }
+        }
+        job.done(error)
+    }
+
+    static func parseCode(_ input: [UInt8], start: Int, end: Int) -> (Int?, Bool) {
+        input.withUnsafeBufferPointer { bytes -> (Int?, Bool) in
+            let length = end - start
+            guard length >= 3 else { return (nil, false) }
+            var value = 0
+            for i in start..<start + 3 {
+                guard (48...57).contains(bytes[i]) else { return (nil, false) }
+                value = value * 10 + Int(bytes[i] - 48)
+            }
+            guard (200..<600).contains(value) else { return (nil, false) }
+            return (value, length > 3 && bytes[start + 3] == UInt8(ascii: "-"))
+        }
     }
 
     // MARK: - The session
@@ -268,6 +495,13 @@ final class SMTPConnection: @unchecked Sendable {
                 try hello()
             }
             if let username = settings.username { try login(username, settings.password ?? "") }
+            // From here on the event loop drives it: non-blocking, edge-triggered.
+            guard hogmail_stream_set_nonblocking(made, 1) == 0 else {
+                throw Failure.connection("the connection cannot be made non-blocking: \(String(cString: strerror(errno)))")
+            }
+            guard hogmail_loop_watch(epoll, hogmail_stream_descriptor(made), UInt64(index)) == 0 else {
+                throw Failure.connection("the connection cannot be watched: \(String(cString: strerror(errno)))")
+            }
         } catch {
             close()
             throw error
@@ -322,17 +556,22 @@ final class SMTPConnection: @unchecked Sendable {
         guard Int(code) == HOGMAIL_STREAM_OK else { throw streamFailure(code) }
     }
 
-    private func quit() {
-        guard stream != nil else { return }
-        if (try? write(Array("QUIT\r\n".utf8))) != nil { _ = try? readReply() }
+    /// QUIT, waiting for the answer (blocking, bounded by the timeout), then closes.
+    func quit() {
+        guard let stream else { return }
+        if hogmail_stream_set_nonblocking(stream, 0) == 0, (try? write(Array("QUIT\r\n".utf8))) != nil { _ = try? readReply() }
         close()
     }
 
+    /// Closes the connection (which takes it out of epoll) and drops what was waiting for it.
     private func close() {
         if let stream { hogmail_stream_close(stream) }
         stream = nil
         inputStart = 0
         inputEnd = 0
+        outgoing.removeAll(keepingCapacity: true)
+        outgoingOffset = 0
+        deadline = 0
     }
 
     private func streamFailure(_ code: Int32) -> Failure {
@@ -358,26 +597,17 @@ final class SMTPConnection: @unchecked Sendable {
         guard Int(code) == HOGMAIL_STREAM_OK else { throw streamFailure(code) }
     }
 
-    /// The next reply, all its lines. Its text is kept when asked for or when it is a failure
-    /// (a 250 in the middle of a send is only its code).
+    /// The next reply, waiting for it (the session's set-up and QUIT, which are blocking). Its
+    /// text is kept when asked for or when it is a failure.
     private func readReply(text wanted: Bool = false) throws -> Reply {
         var code = 0
         var lines: [String] = []
         while true {
             let (start, end) = try readLine()
-            let length = end - start
-            let (lineCode, more) = input.withUnsafeBufferPointer { bytes -> (Int?, Bool) in
-                guard length >= 3 else { return (nil, false) }
-                var value = 0
-                for i in start..<start + 3 {
-                    guard (48...57).contains(bytes[i]) else { return (nil, false) }
-                    value = value * 10 + Int(bytes[i] - 48)
-                }
-                return (value, length > 3 && bytes[start + 3] == UInt8(ascii: "-"))
-            }
-            guard let lineCode, (200..<600).contains(lineCode) else {
+            guard let lineCode = Self.parseCode(input, start: start, end: end).0 else {
                 throw Failure.connection("the server answered something that is not SMTP: \(Self.printable(Array(input[start..<end])))")
             }
+            let more = end - start > 3 && input[start + 3] == UInt8(ascii: "-")
             if code == 0 { code = lineCode }
             if wanted || lineCode >= 400 {
                 lines.append(Self.printable(Array(input[min(start + 4, end)..<end])))

@@ -3,8 +3,8 @@ import Foundation
 import HogMail
 
 /// SMTP with a client of HogMail's own (`SMTPConnection`): several connections at once
-/// (`connections:`), each on its own thread and kept from message to message, one recipient per
-/// transaction so every message carries its own unsubscribe link. Commands are pipelined when
+/// (`connections:`), all driven by one event-loop thread and kept from message to message, one
+/// recipient per transaction so every message carries its own unsubscribe link. Commands are pipelined when
 /// the server offers PIPELINING (RFC 2920), and a message goes to the socket in one write.
 /// STARTTLS is required unless the server is on loopback; TLS is OpenSSL's.
 public final class SMTPTransport: Transport, @unchecked Sendable {
@@ -39,8 +39,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// queued and starts at once, and the sender refills the queue only when half of it is done.
     /// Only `connections` messages are ever on the wire.
     public var parallelism: Int { 4 * max(1, settings.connections) }
-    /// How many connection threads run (one per connection).
-    var threadsInUse: Int { jobs.threadCount }
+    /// How many threads carry the connections (one event loop for all of them).
+    var threadsInUse: Int { 1 }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
     final class Job {
@@ -61,9 +61,9 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         try Self.check(settings)
         self.settings = settings
         let server = try SMTPConnection.Server(settings)
-        jobs = JobQueue()
-        let connections = (0..<max(1, settings.connections)).map { SMTPConnection(server: server, settings: settings, index: $0) }
-        jobs.start(connections)
+        jobs = try JobQueue()
+        let epoll = jobs.epoll
+        jobs.start((0..<max(1, settings.connections)).map { SMTPConnection(server: server, settings: settings, index: $0, epoll: epoll) })
     }
 
     deinit {
@@ -112,74 +112,138 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         jobs.add(Job(message: message) { error in outcomes.deliver(tag: tag, error: error) })
     }
 
-    // MARK: - The connections' queue
+    // MARK: - The queue and the event loop
 
-    /// Messages waiting for a connection, and the connection threads that take them. The threads
-    /// hold this, not the transport, so the transport can go away and stop them.
+    /// Messages waiting for a connection, and the event loop that carries them. The loop holds
+    /// this, not the transport, so the transport can go away and stop it.
     final class JobQueue: @unchecked Sendable {
+        let epoll: Int32
+        /// Written to wake the loop from `epoll_wait` (a new message, a shutdown).
+        private let wakeup: Int32
         private let condition = NSCondition()
         // All under `condition`:
         private var waiting: [Job] = []
         private var head = 0
         private var running = true
-        /// Threads waiting for a job: a new job signals one only when some wait (a signal per
-        /// message would be a system call per message while every connection is busy).
-        private var sleepers = 0
-        private var live = 0
-        private(set) var threadCount = 0
+        /// The loop sleeps with a connection free: a new message must wake it. While every
+        /// connection is busy nothing is written: the loop takes the next message itself when one
+        /// comes free (a wake-up per message was a system call and a switch per message).
+        private var sleeping = false
+        private var finished = false
+
+        init() throws {
+            var epoll: Int32 = -1, wakeup: Int32 = -1
+            guard hogmail_loop_create(&epoll, &wakeup) == 0 else {
+                throw HogMailError("The SMTP transport cannot start: \(String(cString: strerror(errno))). Too many open files? Raise the limit (ulimit -n) or lower `transport.smtp.connections`.")
+            }
+            self.epoll = epoll
+            self.wakeup = wakeup
+        }
+
+        deinit {
+            Glibc.close(wakeup)
+            Glibc.close(epoll)
+        }
 
         func start(_ connections: [SMTPConnection]) {
-            condition.withLock {
-                live = connections.count
-                threadCount = connections.count
-            }
-            for connection in connections {
-                let thread = Thread { [self] in
-                    connection.run(self)
-                    condition.withLock {
-                        live -= 1
-                        condition.broadcast()
-                    }
+            let thread = Thread { [self] in
+                run(connections)
+                condition.withLock {
+                    finished = true
+                    condition.broadcast()
                 }
-                thread.name = "hogmail-smtp-\(connection.index)"
-                thread.start()
             }
+            thread.name = "hogmail-smtp"
+            thread.start()
         }
 
         func add(_ job: Job) {
-            condition.withLock {
+            let wake = condition.withLock { () -> Bool in
                 waiting.append(job)
-                if sleepers > 0 { condition.signal() }
+                guard sleeping else { return false }
+                sleeping = false
+                return true
             }
+            if wake { wakeLoop() }
         }
 
-        /// The oldest waiting job, after waiting for one; nil once the transport is shutting down.
-        func next() -> Job? {
+        private func wakeLoop() { hogmail_loop_wake(wakeup) }
+
+        /// Up to `limit` waiting jobs, oldest first; with none, the loop is marked sleeping.
+        /// Nil once the transport shuts down.
+        private func take(_ limit: Int) -> [Job]? {
             condition.withLock {
-                while running && head == waiting.count {
-                    sleepers += 1
-                    condition.wait()
-                    sleepers -= 1
-                }
                 guard running else { return nil }
-                let job = waiting[head]
-                head += 1
+                let count = min(waiting.count - head, limit)
+                guard count > 0 else {
+                    sleeping = true
+                    return []
+                }
+                sleeping = false
+                let jobs = Array(waiting[head..<head + count])
+                head += count
                 // Drop taken jobs now and then, not on every take (that would move the whole queue).
                 if head > 64 && head * 2 > waiting.count {
                     waiting.removeFirst(head)
                     head = 0
                 }
-                return job
+                return jobs
             }
         }
 
-        /// Lets each connection finish the message it carries, say QUIT and end its thread, then
+        /// The event loop: free connections take waiting messages, epoll says which sockets can
+        /// move, each connection acts on its replies; deadlines end stalled servers.
+        private func run(_ connections: [SMTPConnection]) {
+            hogmail_stream_block_sigpipe()
+            var tags = [UInt64](repeating: 0, count: 64)
+            var events = [UInt32](repeating: 0, count: 64)
+            var accepting = true
+            while true {
+                var free = 0
+                for connection in connections where connection.job == nil { free += 1 }
+                if accepting && free > 0 {
+                    if let taken = take(free) {
+                        var next = 0
+                        for connection in connections where connection.job == nil && next < taken.count {
+                            connection.begin(taken[next])
+                            next += 1
+                        }
+                        // A message that failed at once left its connection free: take another now.
+                        if !taken.isEmpty { continue }
+                    } else {
+                        accepting = false
+                    }
+                }
+                if !accepting && connections.allSatisfy({ $0.job == nil }) { break }
+                var timeout: Int32 = -1
+                let now = SMTPConnection.now()
+                for connection in connections where connection.deadline != 0 {
+                    let left = connection.deadline > now ? Int32(clamping: (connection.deadline - now) / 1_000_000 + 1) : 0
+                    timeout = timeout < 0 ? left : min(timeout, left)
+                }
+                // Past a shutdown, look at the queue again now and then (its wake-up may be spent).
+                if !accepting && timeout < 0 { timeout = 100 }
+                let count = hogmail_loop_wait(epoll, wakeup, &tags, &events, 64, timeout)
+                if count < 0 && errno != EINTR { break }
+                for i in 0..<max(0, Int(count)) where tags[i] != UInt64.max {
+                    connections[Int(tags[i])].handleEvents(events[i])
+                }
+                let after = SMTPConnection.now()
+                for connection in connections where connection.deadline != 0 { connection.checkDeadline(after) }
+            }
+            for connection in connections { connection.quit() }
+        }
+
+        /// Lets each connection finish the message it carries and say QUIT, ends the loop, then
         /// fails what is still waiting.
         func shutDown() {
-            let left = condition.withLock { () -> [Job] in
+            condition.withLock {
                 running = false
-                condition.broadcast()
-                while live > 0 { condition.wait() }
+                sleeping = false
+            }
+            wakeLoop()
+            let left = condition.withLock { () -> [Job] in
+                while !finished { condition.wait() }
                 let left = Array(waiting[head...])
                 waiting.removeAll()
                 head = 0

@@ -27,6 +27,8 @@ enum {
     HOGMAIL_STREAM_TLS_CA_FILE = 12,
     /// The handshake failed for another reason (no TLS at all, no common protocol or cipher).
     HOGMAIL_STREAM_TLS_HANDSHAKE = 13,
+    /// Non-blocking only: nothing can be read (or written) now; wait for the socket to say so.
+    HOGMAIL_STREAM_AGAIN = 20,
 };
 
 /// Connects to `host`:`port` (every address it resolves to, in order) within `timeout_ms`,
@@ -53,6 +55,41 @@ void hogmail_stream_block_sigpipe(void);
 
 /// The first "\n." in `bytes` (where a line starts with a dot, which DATA must double), or NULL.
 const void *hogmail_find_line_dot(const void *bytes, size_t size);
+
+/// Switches the connection to non-blocking use (after the session is set up blocking): then
+/// `hogmail_stream_read` and `hogmail_stream_send` return HOGMAIL_STREAM_AGAIN instead of waiting.
+int hogmail_stream_set_nonblocking(hogmail_stream *stream, int on);
+
+/// Non-blocking write of what the socket takes now from `first` then `second`: the count
+/// written (0 < count), or minus a code (HOGMAIL_STREAM_AGAIN when the socket is full).
+ssize_t hogmail_stream_send(hogmail_stream *stream, const void *first, size_t first_size, const void *second, size_t second_size,
+                            char *error, size_t error_size);
+
+/// The socket, for epoll.
+int hogmail_stream_descriptor(const hogmail_stream *stream);
+
+/// epoll, for the event loop that drives the connections (its struct is packed, which Swift
+/// cannot lay out): events as these bits.
+enum {
+    HOGMAIL_EVENT_READ = 1,
+    HOGMAIL_EVENT_WRITE = 2,
+    /// An error or a hang-up: reading or writing says which.
+    HOGMAIL_EVENT_ERROR = 4,
+};
+
+/// A new epoll instance with an eventfd in it (tagged UINT64_MAX) to wake it: 0, or -1 with errno.
+int hogmail_loop_create(int *epoll, int *wakeup);
+
+/// Watches a connection's socket, edge-triggered, for reading and writing, under `tag`.
+int hogmail_loop_watch(int epoll, int descriptor, unsigned long long tag);
+
+/// Waits up to `timeout_ms` (-1: no limit) for events: how many were stored in `tags` and
+/// `events` (at most `capacity`), or -1 with errno. The wake-up's own event is read and reported
+/// with the tag UINT64_MAX.
+int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms);
+
+/// Wakes a loop waiting in `hogmail_loop_wait`.
+void hogmail_loop_wake(int wakeup);
 
 /// Whether TLS is on.
 int hogmail_stream_is_tls(const hogmail_stream *stream);

@@ -13,8 +13,6 @@ if [ ! -x .bench/venv/bin/python ]; then
   .bench/venv/bin/pip install --quiet markdown jinja2 premailer pyyaml
 fi
 bash scripts/install-postfix-tools.sh
-# libcurl's own cost per message, the floor of any libcurl sender (scripts/bench/curl_floor.c).
-cc -O2 -o .bench/curl_floor scripts/bench/curl_floor.c -lcurl
 echo "== build"
 .bench/venv/bin/python scripts/bench.py .build/release/hogmail .bench/venv/bin/python "${BENCH_RUNS:-21}"
 echo "== message assembly"

@@ -25,8 +25,6 @@ from bench_common import free_port, smtp_project
 SINK = "/usr/sbin/smtp-sink"
 CONNECTIONS = (1, 4, 8)
 SOURCE = "/usr/sbin/smtp-source"
-# scripts/bench/curl_floor.c, compiled by bench.sh: libcurl's own cost with the same settings.
-FLOOR = os.environ.get("HOGMAIL_CURL_FLOOR", ".bench/curl_floor")
 
 
 def project(folder, port, connections, messages, hogmail):
@@ -81,20 +79,6 @@ def main():
             results[name] = statistics.median(times)
             cpu[name] = statistics.median(cpus)
             size = len(sample) // 1024
-            if FLOOR and os.path.exists(FLOOR):
-                message = os.path.join(tempfile.gettempdir(), "hogmail-bench-message.eml")
-                with open(message, "wb") as out:
-                    out.write(sample)
-                times, cpus = [], []
-                for _ in range(runs):
-                    start = time.perf_counter()
-                    printed = subprocess.run([FLOOR, "smtp://127.0.0.1:%d/example.com" % port, message, str(messages), str(connections)],
-                                             check=True, capture_output=True, text=True).stdout
-                    times.append(time.perf_counter() - start)
-                    cpus.append(float(printed.strip()))
-                name = "libcurl alone, %d connection%s" % (connections, "s" if connections > 1 else "")
-                results[name] = statistics.median(times)
-                cpu[name] = statistics.median(cpus)
             for label, flags in (("", []), (" -d", ["-d"])):
                 times, cpus = [], []
                 for _ in range(runs):
@@ -128,10 +112,6 @@ def main():
         print("    %d connection%s: CPU per message %.2f× (target ≤ 1.0), wall rate %.2f× (target ≥ 0.9 at 1 and 4)"
               "; rate against smtp-source without -d %.2f×"
               % (c, "s" if c > 1 else " ", cpu[mine] / cpu[reusing], results[reusing] / results[mine], results[fresh] / results[mine]))
-        floor = "libcurl alone, %d connection%s" % (c, "s" if c > 1 else "")
-        if floor in cpu:
-            print("      libcurl alone, same settings, no journal or message building: %.0f µs a message; hogmail spends %.0f µs more"
-                  % (cpu[floor] / messages * 1e6, (cpu[mine] - cpu[floor]) / messages * 1e6))
     print("  hogmail (4 connections) / smtplib: %.1f×" % (results["Python smtplib, 1 connection"] / results["hogmail send, 4 connections"]))
 
 

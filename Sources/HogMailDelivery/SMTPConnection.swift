@@ -114,28 +114,49 @@ final class SMTPConnection: @unchecked Sendable {
     private var commands: [UInt8] = []
     private var errorText = [CChar](repeating: 0, count: 512)
 
-    /// The message on this connection, nil when it is free.
-    private(set) var job: SMTPTransport.Job?
+    /// One message's transaction on this connection.
+    final class Transaction {
+        let job: SMTPTransport.Job
+        let body: [UInt8]
+        let ending: [UInt8]
+        var mailReply: Reply?
+        var rcptReply: Reply?
+        /// The refusal that ends this message once the RSET after it is answered.
+        var refusal: Failure?
+        /// The server answered MAIL FROM with anything but 421: the connection was alive.
+        var answeredMail = false
+        /// The message itself went (after the 354): from then on a broken connection may have
+        /// delivered it, so it is a failure to retry later, never a silent retry now.
+        var bodySent = false
+        /// Its envelope went on a connection that already carried a message (the server may have
+        /// closed it while idle), or behind another message's.
+        var kept = false
+        var retried = false
+
+        init(job: SMTPTransport.Job, body: [UInt8], ending: [UInt8]) {
+            self.job = job
+            self.body = body
+            self.ending = ending
+        }
+    }
+
+    /// The messages on this connection, oldest first: at most two, the second's envelope
+    /// pipelined behind the first's body. Empty when the connection is free.
+    private var transactions: [Transaction] = []
     /// The replies still to come, in order (RFC 2920: one for each command sent).
-    private var expected: [Expect] = []
+    private var expected: [(Expect, Transaction)] = []
     private var expectedHead = 0
-    private var mailReply: Reply?
-    private var rcptReply: Reply?
-    /// The refusal that ends this message once the RSET after it is answered.
-    private var refusal: Failure?
-    private var body: [UInt8] = []
-    private var ending: [UInt8] = []
     /// Bytes waiting for the socket: whole buffers, the first one from `outgoingOffset`.
     private var outgoing: [[UInt8]] = []
     private var outgoingOffset = 0
-    /// This message's connection carried a message before it (the server may have closed it while idle).
-    private var kept = false
-    private var retried = false
-    private var answeredMail = false
     /// When the server has taken too long (monotonic nanoseconds; 0 when nothing is awaited).
     private(set) var deadline: UInt64 = 0
+    /// The next waiting message, if any, without waiting (the transport's queue).
+    var nextJob: () -> SMTPTransport.Job? = { nil }
 
     enum Expect { case mail, rcpt, data, dot, rset, final }
+
+    var isFree: Bool { transactions.isEmpty }
 
     /// A reply line longer than this is not SMTP (RFC 5321 allows 512 bytes).
     private static let longestLine = 64 * 1024
@@ -161,58 +182,67 @@ final class SMTPConnection: @unchecked Sendable {
 
     // MARK: - One message
 
-    /// Takes a message: opens the connection first if it has none (blocking, bounded by the
-    /// timeout), then sends its envelope. The outcome comes later, from `handleEvents` or
-    /// `checkDeadline`, unless the message fails at once.
+    /// Takes a message on a free connection: opens the connection first if it has none
+    /// (blocking, bounded by the timeout), then sends its envelope. The outcome comes later,
+    /// from `handleEvents` or `checkDeadline`, unless the message fails at once.
     func begin(_ job: SMTPTransport.Job) {
-        self.job = job
-        let message = job.message
-        let from = message.returnPath ?? message.from
-        for address in [from, message.to] where !Self.isSafeEnvelopeAddress(address) {
-            finish(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
-            return
-        }
-        (body, ending) = Self.framed(message.data)
-        retried = false
-        start()
+        guard let transaction = transaction(for: job) else { return }
+        transactions.append(transaction)
+        start(transaction)
     }
 
-    /// Sends the envelope of the current message, on a new connection if needed.
-    private func start() {
-        guard let job else { return }
-        kept = stream != nil
-        answeredMail = false
-        mailReply = nil
-        rcptReply = nil
-        refusal = nil
+    /// The message's transaction, or nil when its envelope cannot be sent (then it has failed).
+    private func transaction(for job: SMTPTransport.Job) -> Transaction? {
+        let message = job.message
+        for address in [message.returnPath ?? message.from, message.to] where !Self.isSafeEnvelopeAddress(address) {
+            job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
+            return nil
+        }
+        let (body, ending) = Self.framed(message.data)
+        return Transaction(job: job, body: body, ending: ending)
+    }
+
+    /// Sends the envelope of a connection's only transaction, on a new connection if needed.
+    private func start(_ transaction: Transaction) {
+        transaction.kept = stream != nil
+        transaction.answeredMail = false
+        transaction.mailReply = nil
+        transaction.rcptReply = nil
+        transaction.refusal = nil
         expected.removeAll(keepingCapacity: true)
         expectedHead = 0
         if stream == nil {
             do { try open() } catch let failure as Failure {
-                finish(SMTPTransport.failure(failure, settings: settings))
+                finish(transaction, SMTPTransport.failure(failure, settings: settings))
                 return
             } catch {
-                finish(DeliveryError.temporary("\(error)"))
+                finish(transaction, DeliveryError.temporary("\(error)"))
                 return
             }
         }
-        let message = job.message
-        let from = message.returnPath ?? message.from
         commands.removeAll(keepingCapacity: true)
+        appendEnvelope(transaction)
+        send(commands)
+    }
+
+    /// MAIL FROM, and with PIPELINING also RCPT TO and DATA (RFC 2920: one write; the message
+    /// waits for the 354), into `commands`; their replies are expected.
+    private func appendEnvelope(_ transaction: Transaction) {
+        let message = transaction.job.message
+        let from = message.returnPath ?? message.from
         commands += "MAIL FROM:<".utf8
         commands += from.utf8
         commands += ">".utf8
         if capabilities.size { commands += " SIZE=\(message.data.count)".utf8 }
         if capabilities.smtpUTF8 && !(from.utf8.allSatisfy { $0 < 0x80 } && message.to.utf8.allSatisfy { $0 < 0x80 }) { commands += " SMTPUTF8".utf8 }
         commands += "\r\n".utf8
-        expected.append(.mail)
+        expected.append((.mail, transaction))
         if capabilities.pipelining {
-            // RFC 2920: MAIL, RCPT and DATA in one write; the message waits for the 354.
             appendRecipient(message.to)
             commands += "DATA\r\n".utf8
-            expected += [.rcpt, .data]
+            expected.append((.rcpt, transaction))
+            expected.append((.data, transaction))
         }
-        send(commands)
     }
 
     private func appendRecipient(_ to: String) {
@@ -300,8 +330,9 @@ final class SMTPConnection: @unchecked Sendable {
                     return
                 }
             }
+            let space = input.count - inputEnd
             let count = input.withUnsafeMutableBufferPointer { buffer in
-                hogmail_stream_read(stream, buffer.baseAddress! + inputEnd, buffer.count - inputEnd, &errorText, errorText.count)
+                hogmail_stream_read(stream, buffer.baseAddress! + inputEnd, space, &errorText, errorText.count)
             }
             if count < 0 {
                 if Int(-count) == HOGMAIL_STREAM_AGAIN { return }
@@ -310,11 +341,19 @@ final class SMTPConnection: @unchecked Sendable {
             }
             inputEnd += count
             if expectedHead < expected.count { armDeadline() }
+            // A plain socket that gave less than there was room for is empty now: epoll will say
+            // when more comes (edge-triggered), so no read just to hear EAGAIN. TLS may hold
+            // decrypted bytes of its own, so it is read until it says so.
+            let drained = count < space && hogmail_stream_is_tls(stream) == 0
             do {
                 while self.stream != nil, expectedHead < expected.count, let reply = try nextReply() {
-                    let expect = expected[expectedHead]
+                    let (expect, transaction) = expected[expectedHead]
                     expectedHead += 1
-                    handle(reply, for: expect)
+                    if expectedHead == expected.count {
+                        expected.removeAll(keepingCapacity: true)
+                        expectedHead = 0
+                    }
+                    handle(reply, for: expect, of: transaction)
                 }
             } catch let failure as Failure {
                 broken(failure)
@@ -323,6 +362,7 @@ final class SMTPConnection: @unchecked Sendable {
                 broken(.connection("\(error)"))
                 return
             }
+            if drained { return }
         }
     }
 
@@ -357,88 +397,109 @@ final class SMTPConnection: @unchecked Sendable {
         }
     }
 
-    private func handle(_ reply: Reply, for expect: Expect) {
+    private func handle(_ reply: Reply, for expect: Expect, of transaction: Transaction) {
         switch expect {
         case .mail:
             guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
-            answeredMail = true
-            mailReply = reply
+            transaction.answeredMail = true
+            transaction.mailReply = reply
             guard !capabilities.pipelining else { return }
-            guard reply.isPositive else { return refuse(reply, dataReply: nil) }
+            guard reply.isPositive else { return refuse(transaction, reply, dataReply: nil) }
             commands.removeAll(keepingCapacity: true)
-            appendRecipient(job!.message.to)
-            expected.append(.rcpt)
+            appendRecipient(transaction.job.message.to)
+            expected.append((.rcpt, transaction))
             send(commands)
         case .rcpt:
             guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
-            rcptReply = reply
+            transaction.rcptReply = reply
             guard !capabilities.pipelining else { return }
-            guard reply.isPositive else { return refuse(reply, dataReply: nil) }
-            expected.append(.data)
+            guard reply.isPositive else { return refuse(transaction, reply, dataReply: nil) }
+            expected.append((.data, transaction))
             send(Array("DATA\r\n".utf8))
         case .data:
             guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
-            if let refused = [mailReply, rcptReply].compactMap({ $0 }).first(where: { !$0.isPositive }) {
-                return refuse(refused, dataReply: reply)
+            if let refused = [transaction.mailReply, transaction.rcptReply].compactMap({ $0 }).first(where: { !$0.isPositive }) {
+                return refuse(transaction, refused, dataReply: reply)
             }
-            guard reply.code == 354 else { return refuse(reply, dataReply: reply) }
-            expected.append(.final)
-            send(body, ending)
+            guard reply.code == 354 else { return refuse(transaction, reply, dataReply: reply) }
+            transaction.bodySent = true
+            expected.append((.final, transaction))
+            // The next message's envelope rides behind this one's ending dot (RFC 2920 lets the
+            // message be followed by commands in one group): one write and one round trip a
+            // message. Its own message still waits for its 354, which comes after this one's
+            // 250, so it is journaled before the next one goes.
+            var tail = transaction.ending
+            if capabilities.pipelining, transactions.count == 1, let job = nextJob(), let next = self.transaction(for: job) {
+                next.kept = true
+                transactions.append(next)
+                commands.removeAll(keepingCapacity: true)
+                appendEnvelope(next)
+                tail += commands
+            }
+            send(transaction.body, tail)
         case .dot:
             break
         case .rset:
-            let failure = refusal ?? .reply(code: reply.code, text: reply.text)
+            let failure = transaction.refusal ?? .reply(code: reply.code, text: reply.text)
+            finish(transaction, SMTPTransport.failure(failure, settings: settings))
             // A server that will not reset is in a state HogMail does not know: start afresh.
-            if !reply.isPositive { close() }
-            finish(SMTPTransport.failure(failure, settings: settings))
+            if !reply.isPositive { broken(.connection("the server refused RSET (\(reply.code) \(reply.text))")) }
         case .final:
             guard (200..<300).contains(reply.code) else {
-                if reply.code == 421 { close() }
-                return finish(SMTPTransport.failure(.reply(code: reply.code, text: reply.text), settings: settings))
+                finish(transaction, SMTPTransport.failure(.reply(code: reply.code, text: reply.text), settings: settings))
+                if reply.code == 421 { broken(.reply(code: reply.code, text: reply.text)) }
+                return
             }
-            finish(nil)
+            finish(transaction, nil)
         }
     }
 
     /// The server refused the message before it went: that is its outcome, once the
     /// transaction is reset for the next message. A 354 to a pipelined DATA after a refusal
     /// (which RFC 2920 does not expect) gets an empty message, ended at once.
-    private func refuse(_ reply: Reply, dataReply: Reply?) {
-        let failure = Failure.reply(code: reply.code, text: reply.text)
-        refusal = failure
+    private func refuse(_ transaction: Transaction, _ reply: Reply, dataReply: Reply?) {
+        transaction.refusal = Failure.reply(code: reply.code, text: reply.text)
         commands.removeAll(keepingCapacity: true)
         if dataReply?.code == 354 {
             commands += ".\r\n".utf8
-            expected.append(.dot)
+            expected.append((.dot, transaction))
         }
         commands += "RSET\r\n".utf8
-        expected.append(.rset)
+        expected.append((.rset, transaction))
         send(commands)
     }
 
-    /// The connection failed (closed, reset, timed out, spoke something else, or 421). A kept
-    /// connection that failed before the server answered MAIL was closed by the server while it
-    /// idled: nothing of the message went, so it goes once more on a new connection.
+    /// The connection failed (closed, reset, timed out, spoke something else, or 421). A
+    /// message whose body went fails (it may have arrived: the sender decides when to try it
+    /// again). A message whose envelope went on a kept connection, or behind another message,
+    /// and that the server did not answer MAIL for, never went: it goes once more on a new
+    /// connection (the server closed an idle connection, or closed after the message before).
     private func broken(_ failure: Failure) {
         close()
-        guard job != nil else { return }
-        if kept && !retried && !answeredMail {
-            retried = true
-            start()
-            return
+        let inFlight = transactions
+        transactions.removeAll()
+        var again: Transaction?
+        for transaction in inFlight {
+            if !transaction.bodySent && transaction.kept && !transaction.retried && !transaction.answeredMail && again == nil {
+                transaction.retried = true
+                again = transaction
+            } else {
+                transaction.job.done(SMTPTransport.failure(failure, settings: settings))
+            }
         }
-        finish(SMTPTransport.failure(failure, settings: settings))
+        if let again {
+            transactions.append(again)
+            start(again)
+        }
     }
 
     /// Reports the outcome; an accepted message is journaled first, before this connection
-    /// takes its next message: a crash repeats at most the messages on the wire.
-    private func finish(_ error: (any Error)?) {
-        guard let job else { return }
-        self.job = nil
-        deadline = 0
-        outgoing.removeAll(keepingCapacity: true)
-        outgoingOffset = 0
-        body = []
+    /// carries its next message: a crash repeats at most the messages on the wire.
+    private func finish(_ transaction: Transaction, _ error: (any Error)?) {
+        guard let position = transactions.firstIndex(where: { $0 === transaction }) else { return }
+        transactions.remove(at: position)
+        if transactions.isEmpty { deadline = 0 }
+        let job = transaction.job
         if error == nil {
             do { try job.message.accepted?() } catch {
                 job.done(JournalFailure(error))

@@ -191,20 +191,36 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             }
         }
 
+        /// The next waiting job for a connection that can pipeline it behind its current message;
+        /// nil when none waits (the loop is not marked sleeping: it has a connection busy).
+        private func takeOne() -> Job? {
+            condition.withLock {
+                guard running, head < waiting.count else { return nil }
+                let job = waiting[head]
+                head += 1
+                if head > 64 && head * 2 > waiting.count {
+                    waiting.removeFirst(head)
+                    head = 0
+                }
+                return job
+            }
+        }
+
         /// The event loop: free connections take waiting messages, epoll says which sockets can
         /// move, each connection acts on its replies; deadlines end stalled servers.
         private func run(_ connections: [SMTPConnection]) {
             hogmail_stream_block_sigpipe()
+            for connection in connections { connection.nextJob = { [unowned self] in takeOne() } }
             var tags = [UInt64](repeating: 0, count: 64)
             var events = [UInt32](repeating: 0, count: 64)
             var accepting = true
             while true {
                 var free = 0
-                for connection in connections where connection.job == nil { free += 1 }
+                for connection in connections where connection.isFree { free += 1 }
                 if accepting && free > 0 {
                     if let taken = take(free) {
                         var next = 0
-                        for connection in connections where connection.job == nil && next < taken.count {
+                        for connection in connections where connection.isFree && next < taken.count {
                             connection.begin(taken[next])
                             next += 1
                         }
@@ -214,7 +230,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                         accepting = false
                     }
                 }
-                if !accepting && connections.allSatisfy({ $0.job == nil }) { break }
+                if !accepting && connections.allSatisfy({ $0.isFree }) { break }
                 var timeout: Int32 = -1
                 let now = SMTPConnection.now()
                 for connection in connections where connection.deadline != 0 {

@@ -211,6 +211,77 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         #expect(notes.contains("message: Subject: Hi\n\nHello.\n..hidden line"))
     }
 
+    /// Queues `count` messages at once (before the server has even greeted, when the script
+    /// waits a little), so each can ride behind the one before; throws the first failure.
+    static func sendAll(_ transport: SMTPTransport, count: Int) async throws {
+        let outcomes = SendOutcomes()
+        for i in 1...count {
+            outcomes.expect()
+            transport.submit(message(to: "r\(i)@example.com"), tag: i, to: outcomes)
+        }
+        var done = 0
+        while done < count {
+            for outcome in await outcomes.next(lowWater: 0) {
+                if let error = outcome.error { throw error }
+                done += 1
+            }
+        }
+    }
+
+    @Test func theNextEnvelopeRidesBehindTheEndingDotAndItsMessageWaitsForItsOwn354() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            Thread.sleep(forTimeInterval: 0.2)
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            var pendingData = false
+            while let line = session.line() {
+                switch line.prefix(4) {
+                case "MAIL", "RCPT": session.send("250 ok\r\n")
+                case "DATA":
+                    pendingData = true
+                    // The client must not send its message before this 354: nothing else may be here.
+                    if session.hasMoreInput { server.note("message before its 354") }
+                    session.send("354 go ahead\r\n")
+                    _ = session.data()
+                    server.note(session.hasMoreInput ? "envelope behind the dot" : "nothing behind the dot")
+                    session.send("250 queued\r\n")
+                    pendingData = false
+                default:
+                    session.send("221 bye\r\n")
+                    return
+                }
+            }
+            _ = pendingData
+        }
+        let transport = try server.transport()
+        try await Self.sendAll(transport, count: 3)
+        #expect(server.connections == 1)
+        #expect(!server.notes.contains("message before its 354"))
+        #expect(server.notes.filter { $0 == "envelope behind the dot" }.count == 2, "\(server.notes)")
+    }
+
+    @Test func aServerThatClosesAfterAMessageGetsTheEnvelopeBehindItAgainOnANewConnection() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            if session.index == 1 {
+                // One message a connection: the next envelope, already sent, gets a 421 and the end.
+                guard session.line() != nil, session.line() != nil, session.line() != nil else { return }
+                session.send("250 ok\r\n250 ok\r\n354 go\r\n")
+                server.note("message: " + session.data().joined(separator: "\n"))
+                session.send("250 queued\r\n")
+                _ = session.line()
+                session.send("421 4.7.0 one message a connection\r\n")
+                session.close()
+                return
+            }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport()
+        try await Self.sendAll(transport, count: 2)
+        let messages = server.notes.filter { $0.hasPrefix("message:") }
+        #expect(messages.count == 2, "\(server.notes)")
+        #expect(server.connections == 2)
+    }
+
     @Test func withoutPipeliningEachCommandWaitsForItsReply() async throws {
         let server = try ScriptedSMTPServer { session, server in
             guard ScriptedSMTPServer.greet(session, offering: []) else { return }

@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
-        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery"]),
+        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HogMailDeliveryTests",
             dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", .product(name: "GRDB", package: "GRDB.swift")],

@@ -49,6 +49,17 @@ public struct SendProgress: Sendable, Equatable {
 }
 
 extension SubscriberStore {
+    /// After the feedback migration (4): stores made before it get the index too.
+    static func registerPendingIndex(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("5 pending recipients in order") { db in
+            // The next page of pending recipients (`id > cursor ORDER BY id`) read straight off
+            // an index in id order. Through `send_recipient_due` SQLite found every pending row of
+            // the send and sorted them for each page of 500: a million-recipient send sorted
+            // half a million rows two thousand times.
+            try db.execute(sql: "CREATE INDEX send_recipient_pending ON send_recipient(send_id, id) WHERE state = 'pending'")
+        }
+    }
+
     static func registerJournal(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("2 send journal") { db in
             try db.execute(sql: """
@@ -148,15 +159,17 @@ extension SubscriberStore {
 
     /// The next recipients due now: retries whose time has come, then pending rows in id order.
     /// Pending rows are read by primary key from a cursor, so a million-row send never sorts.
+    /// The next page of pending recipients, in id order from a cursor: read off the index
+    /// `send_recipient_pending` in order, never sorted (a test checks the query plan).
+    static let pendingPageSQL = "SELECT * FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?"
+
     public func dueRecipients(of send: SendRecord, limit: Int, after cursor: Int64 = 0, now: Date = Date()) throws -> [SendRecipient] {
         try database.read { db in
             var rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
                 """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
             if rows.count < limit {
-                rows += try Row.fetchAll(db, sql: """
-                    SELECT * FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?
-                    """, arguments: [cursor, send.id, limit - rows.count]).map(Self.recipient)
+                rows += try Row.fetchAll(db, sql: Self.pendingPageSQL, arguments: [cursor, send.id, limit - rows.count]).map(Self.recipient)
             }
             return rows
         }

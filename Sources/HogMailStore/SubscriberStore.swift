@@ -97,6 +97,7 @@ public final class SubscriberStore: Sendable {
         registerJournal(&migrator)
         registerSubscriptionRequests(&migrator)
         registerFeedback(&migrator)
+        registerPendingIndex(&migrator)
         return migrator
     }
 

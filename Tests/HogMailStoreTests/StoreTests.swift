@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HogMail
 import Testing
 
@@ -14,6 +15,16 @@ let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_0
                                      text: "Send me HogMail.", ip: "127.0.0.1", userAgent: "test")
 
 @Suite struct SubscriberStoreTests {
+    /// A page of a million-recipient send must not find and sort every pending row.
+    @Test func theNextPageOfPendingRecipientsIsReadOffAnIndexInOrderWithoutSorting() throws {
+        let (store, folder) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let plan = try store.database.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SubscriberStore.pendingPageSQL, arguments: [0, 1, 500]).map { $0["detail"] as String }
+        }
+        #expect(plan == ["SEARCH send_recipient USING INDEX send_recipient_pending (send_id=? AND id>?)"])
+    }
+
     @Test func addressesAreNormalisedKeepingTheLocalPart() {
         #expect(Subscriber.normalize("  Ada.Lovelace@Example.COM ") == "Ada.Lovelace@example.com")
         #expect(Subscriber.normalize("not an address") == nil)

@@ -137,3 +137,18 @@ public final class SendLock: @unchecked Sendable {
         close(descriptor)
     }
 }
+
+extension SendLock {
+    /// Messages a killed send had handed over, still only in its log of accepted messages,
+    /// count as sent for `hogmail status` too: folded into the journal when no send holds the
+    /// lock (a running send folds them itself). Only files a send made are opened, never
+    /// created: a `status` run by another user must not leave files the sender cannot open.
+    public static func foldAcceptedMessages(into store: SubscriberStore) throws {
+        let log = store.path + ".accepted", lock = store.path + ".send-lock"
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: lock),
+              let size = (try? manager.attributesOfItem(atPath: log))?[.size] as? Int, size > 0,
+              let held = try? SendLock(storePath: store.path) else { return }
+        try withExtendedLifetime(held) { _ = try AcceptedLog(store: store).fold(into: store) }
+    }
+}

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import HogMail
 import HogMailDelivery
-import HogMailServer
 import HogMailStore
 
 extension Hogmail {
@@ -53,237 +52,90 @@ extension Hogmail {
                 let signer = try TokenSigner.fromEnvironment(configuration)
                 let transport = try configuration.transport(projectDirectory: environment.project.directory)
                 let job = SendJob(configuration: configuration, store: environment.store, signer: signer, transport: transport)
-
-                let drafts = draft.map { [$0] } ?? []
-                // With --due, a draft that does not parse (next issue, half written) is a warning: it
-                // cannot be due-checked, so it is not sent, and the issues that are due still go out.
-                let report = try BuildPipeline(options: .init(projectDirectory: project.directory, drafts: drafts, write: false,
-                                                              leaveOutBrokenDrafts: due)).run()
-                report.warnings.forEach(Console.warn)
-                let nowDate = now.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
-                var issues = report.issues
-                if due {
-                    issues = issues.filter { !$0.isDraft && $0.issue.sendTime.instant(schedule: configuration.schedule) <= nowDate }
+                let mode: SendRun.Mode = !test.isEmpty ? .test(test) : dryRun ? .dryRun : .send
+                let options = SendRun.Options(mode: mode, draft: draft, due: due, now: now.flatMap { ISO8601DateFormatter().date(from: $0) },
+                                              newSend: newSend, resume: resume, acceptRisk: acceptRisk, allowDeadLinks: allowDeadLinks)
+                let printer = SendPrinter(transport: transport.name, ratePerHour: configuration.ratePerHour, due: due, allowDeadLinks: allowDeadLinks)
+                let confirm: ((SendRun.Confirmation) -> Bool)? = yes || !Console.isInteractive ? nil : { question in
+                    let count = question.recipients
+                    print("Send \"\(question.issue.subject)\" to \(count) confirmed subscriber\(count == 1 ? "" : "s") through \(transport.name)? [y/N] ", terminator: "")
+                    return readLine()?.lowercased().hasPrefix("y") == true
                 }
-                for issue in issues where issue.lint.errorCount > 0 {
-                    issue.lint.findings.filter { $0.severity == .error && !$0.isSilenced }.forEach { Console.printError($0.description) }
-                    throw HogMailError(file: issue.sourcePath, "The linter found errors, so nothing was sent. Fix them and send again.")
-                }
-
-                if !test.isEmpty {
-                    for issue in issues {
-                        let sent = try await job.sendTest(issue, to: test)
-                        print("Sent a test of \(issue.sourcePath) to \(sent.joined(separator: ", ")) through \(transport.name). It is not part of any send.")
-                        if let note = issue.imagesNotOnlineNote { Console.warn(Warning(file: issue.sourcePath, note)) }
-                    }
-                    return
-                }
-                if dryRun {
-                    let (count, sample) = try environment.store.eligibleRecipients(limit: 20)
-                    for issue in issues {
-                        print("\(issue.sourcePath): \(SendJob.explain(try job.decide(issue, newSend: newSend), issue: issue))")
-                    }
-                    print("\(count) confirmed subscriber\(count == 1 ? "" : "s") would get it through \(transport.name):")
-                    sample.forEach { print("  \($0)") }
-                    if count > sample.count { print("  … and \(count - sample.count) more.") }
-                    return
-                }
-
-                // A dead link goes to every reader: checked before a send starts (not before a
-                // resume: part of the list has the issue already, and the rest should get the same).
-                if configuration.links.checkBeforeSend {
-                    let starting = try issues.filter { try !$0.isDraft && job.decide($0, newSend: newSend) == .start }
-                    if !starting.isEmpty {
-                        let verdict = await DeadLinkGate.check(starting.map(\.issue), project: environment.project, configuration: configuration,
-                                                               allowDeadLinks: allowDeadLinks)
-                        verdict.report.warnings.forEach(Console.warn)
-                        for entry in verdict.report.needsALook {
-                            Console.warn(Warning(file: entry.link.file, line: entry.link.line, "\(entry.status.label) \(entry.link.url) (\(entry.status.detail))"))
-                        }
-                        for entry in verdict.report.dead {
-                            Console.printError(allowDeadLinks ? "\(entry.line) — sent anyway (--allow-dead-links)" : entry.line)
-                        }
-                        if let refusal = verdict.refusal { throw refusal }
-                    }
-                }
-
-                let lock: SendLock
-                do { lock = try SendLock(storePath: environment.store.path) } catch SendLock.Failure.heldBy(let holder) {
-                    Console.printError("Another send is running (\(holder)); this run does nothing. It will be picked up next time.")
-                    exitCode = 75
-                    return
-                }
-                defer { withExtendedLifetime(lock) {} }
-
-                var acted = 0
-                defer { if due && acted == 0 { print("Nothing is due: every issue whose date has come is sent.") } }
-                sending: for issue in issues {
-                    if issue.isDraft {
-                        throw HogMailError(file: issue.sourcePath, "This issue is marked `draft: true`; remove that line from the front matter to send it.")
-                    }
-                    let decision = try job.decide(issue, newSend: newSend)
-                    switch decision {
-                    case .alreadySent:
-                        if !due { print(SendJob.explain(decision, issue: issue)) }
-                        continue
-                    case .start where resume:
-                        throw HogMailError(file: issue.sourcePath, "There is no paused send of this issue to resume. Run `hogmail send \(issue.sourcePath)` to start one.")
-                    case .changedAfterSend:
-                        throw HogMailError(file: issue.sourcePath, SendJob.explain(decision, issue: issue))
-                    case .start, .resume:
-                        acted += 1
-                    }
-                    if case .start = decision, !due, !yes, Console.isInteractive {
-                        let (count, _) = try environment.store.eligibleRecipients(limit: 0)
-                        print("Send \"\(issue.subject)\" to \(count) confirmed subscriber\(count == 1 ? "" : "s") through \(transport.name)? [y/N] ", terminator: "")
-                        guard readLine()?.lowercased().hasPrefix("y") == true else { print("Nothing was sent."); return }
-                    }
-                    let bar = ProgressReporter(label: issue.folder)
-                    let outcome: (SendRecord, IssueSender.Summary)?
-                    do {
-                        outcome = try await job.run(issue, decision: decision, acceptRisk: acceptRisk, progress: { bar.update($0) })
-                    } catch let paused as BreakerPaused {
-                        // Waits for a person: the scheduled job says so on every run, and sends nothing.
-                        Console.printError(paused.send.note ?? "Send #\(paused.send.id) is paused by the reputation breaker; run `hogmail send \(paused.send.issue) --resume --accept-risk` to go on.")
-                        exitCode = 75
-                        continue
-                    }
-                    guard let (send, summary) = outcome else { continue }
-                    bar.finish()
-                    let progress = try environment.store.progress(of: send)
-                    print("Send #\(send.id) of \(issue.sourcePath): \(summary.sent) sent now, \(progress.sent) of \(progress.total) in all; \(progress.failed) failed (\(summary.bounced) bounced); \(progress.pending + progress.retrying) left; \(String(format: "%.1f", summary.seconds)) s.")
-                    if summary.failed > 0 {
-                        print("`hogmail status \(send.issue)` lists each failed recipient and why.")
-                    }
-                    switch summary.ending {
-                    case .completed: break
-                    case .retriesLater(let date):
-                        print("\(progress.retrying) message\(progress.retrying == 1 ? "" : "s") will be retried from \(ISO8601DateFormatter().string(from: date)); the next run continues.")
-                        exitCode = 75
-                    case .hourlyLimit:
-                        print("The hourly limit (transport.rate.per_hour: \(configuration.ratePerHour)) is reached; the next run continues.")
-                        exitCode = 75
-                    case .paused(let reason), .breaker(let reason):
-                        Console.printError(reason)
-                        exitCode = 75
-                    case .misconfigured(let problem):
-                        // Coming back later cannot help until the setting is fixed; the next issue would fail the same way.
-                        Console.report(HogMailError(problem))
-                        exitCode = 1
-                        break sending
-                    }
-                }
-                if acted > 0 { Self.publish(project.directory) }
+                exitCode = try await SendRun(project: environment.project, job: job, options: options).run(confirm: confirm, report: printer.say).exitCode
             }
             if exitCode != 0 { throw ExitCode(exitCode) }
         }
     }
+}
 
-    struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Show sends: progress, bounces, complaints, unsubscribes and their rates, and who failed.",
-            discussion: """
-            Rates: bounce rate = hard bounces / messages out (accepted or refused); complaint rate = complaints /
-            messages accepted; both against delivery.max_bounce_rate and delivery.max_complaint_rate.
-            Examples:
-              hogmail status
-              hogmail status 3
-              hogmail status 3 --format json
-            """)
+/// Says what a send run tells, as `hogmail send` always has: results on standard output,
+/// warnings, errors and progress on standard error.
+final class SendPrinter: @unchecked Sendable {
+    let transport: String
+    let ratePerHour: Int
+    /// The scheduled job does not list the issues sent already.
+    let due: Bool
+    let allowDeadLinks: Bool
+    private var bar: ProgressReporter?
 
-        @OptionGroup var project: ProjectOptions
-        @Argument(help: "An issue (number or folder name) to show in detail.") var issue: String?
-        @Option(help: "text or json.") var format: OutputFormat = .text
+    init(transport: String, ratePerHour: Int, due: Bool, allowDeadLinks: Bool) {
+        self.transport = transport
+        self.ratePerHour = ratePerHour
+        self.due = due
+        self.allowDeadLinks = allowDeadLinks
+    }
 
-        struct SendStatus: Encodable {
-            var send: Int64
-            var issue: String
-            var started: Date
-            var state: String
-            var note: String?
-            var report: SendReport
-            var bounceRate: Double
-            var complaintRate: Double
-            var unsubscribeRate: Double
-            var maxBounceRate: Double
-            var maxComplaintRate: Double
-            var failed: [Recipient]?
-            var retrying: [Recipient]?
-            var bounced: [Recipient]?
-        }
-
-        /// Messages a killed send had handed over, still only in its log of accepted messages,
-        /// count as sent here too: folded into the journal when no send runs (a running send
-        /// folds them itself). Only files a send made are opened, never created: a `status`
-        /// run by another user must not leave files the sender cannot open.
-        static func foldAcceptedMessages(_ store: SubscriberStore) throws {
-            let log = store.path + ".accepted", lock = store.path + ".send-lock"
-            let manager = FileManager.default
-            guard manager.fileExists(atPath: lock),
-                  let size = (try? manager.attributesOfItem(atPath: log))?[.size] as? Int, size > 0,
-                  let held = try? SendLock(storePath: store.path) else { return }
-            try withExtendedLifetime(held) { _ = try AcceptedLog(store: store).fold(into: store) }
-        }
-
-        struct Recipient: Encodable {
-            var email: String
-            var lastAnswer: String?
-            var nextAttempt: Date?
-            var feedback: String?
-        }
-
-        func run() throws {
-            try Console.run {
-                let environment = try SubscriberEnvironment(project)
-                let store = environment.store
-                try Self.foldAcceptedMessages(store)
-                let delivery = environment.configuration.delivery
-                let sends = try store.sends(issue: issue)
-                var statuses: [SendStatus] = []
-                for send in sends {
-                    let report = try store.report(of: send)
-                    var status = SendStatus(send: send.id, issue: send.issue, started: send.createdAt, state: send.state.rawValue, note: send.note,
-                                            report: report, bounceRate: report.bounceRate, complaintRate: report.complaintRate,
-                                            unsubscribeRate: report.unsubscribeRate, maxBounceRate: delivery.maxBounceRate,
-                                            maxComplaintRate: delivery.maxComplaintRate)
-                    if issue != nil {
-                        status.failed = try store.failures(of: send).map { Recipient(email: $0.email, lastAnswer: $0.lastResponse) }
-                        status.retrying = try store.retrying(of: send).map { Recipient(email: $0.email, lastAnswer: $0.lastResponse, nextAttempt: $0.nextAttemptAt) }
-                        status.bounced = try store.feedbackRecipients(of: send).map { Recipient(email: $0.recipient.email, lastAnswer: $0.detail, feedback: $0.kind.rawValue) }
-                    }
-                    statuses.append(status)
-                }
-                if format == .json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    encoder.dateEncodingStrategy = .iso8601
-                    print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
-                    return
-                }
-                if sends.isEmpty { print(issue.map { "Issue \($0) has not been sent." } ?? "Nothing has been sent yet."); return }
-                let formatter = ISO8601DateFormatter()
-                for status in statuses {
-                    let r = status.report
-                    print("Send #\(status.send) of issue \(status.issue), started \(formatter.string(from: status.started)): \(status.state); \(r.accepted)/\(r.total) sent, \(r.failed) failed, \(r.retrying) retrying, \(r.pending) pending.")
-                    print("  delivered \(r.delivered); bounced \(r.hardBounced) hard, \(r.softBounced) soft; complained \(r.complained); unsubscribed \(r.unsubscribed) through this issue's links.")
-                    print("  bounce rate \(Self.percent(r.bounceRate)) (pauses above \(Self.percent(delivery.maxBounceRate))); complaint rate \(Self.percent(r.complaintRate)) (pauses above \(Self.percent(delivery.maxComplaintRate))); unsubscribe rate \(Self.percent(r.unsubscribeRate)).")
-                    if let note = status.note { print("  \(note)") }
-                    for failure in status.failed ?? [] {
-                        print("  failed: \(Subscriber.visible(failure.email)): \(Subscriber.visible(failure.lastAnswer ?? "", limit: 500))")
-                    }
-                    for retry in status.retrying ?? [] {
-                        let when = retry.nextAttempt.map { " (next try \(formatter.string(from: $0)))" } ?? ""
-                        print("  retrying\(when): \(Subscriber.visible(retry.email)): \(Subscriber.visible(retry.lastAnswer ?? "", limit: 500))")
-                    }
-                    for bounce in status.bounced ?? [] {
-                        let label = DeliveryFeedback.Kind(rawValue: bounce.feedback ?? "")?.label ?? "bounce"
-                        print("  \(label): \(Subscriber.visible(bounce.email)): \(Subscriber.visible(bounce.lastAnswer ?? "", limit: 300))")
-                    }
-                }
+    func say(_ event: SendRun.Event) {
+        switch event {
+        case .warning(let warning): Console.warn(warning)
+        case .lintError(let finding): Console.printError(finding.description)
+        case .testSent(let issue, let addresses):
+            print("Sent a test of \(issue.sourcePath) to \(addresses.joined(separator: ", ")) through \(transport). It is not part of any send.")
+        case .wouldSend(let issue, let decision): print("\(issue.sourcePath): \(SendJob.explain(decision, issue: issue))")
+        case .wouldReach(let count, let sample):
+            print("\(count) confirmed subscriber\(count == 1 ? "" : "s") would get it through \(transport):")
+            sample.forEach { print("  \($0)") }
+            if count > sample.count { print("  … and \(count - sample.count) more.") }
+        case .linksChecked(let report):
+            report.warnings.forEach(Console.warn)
+            for entry in report.needsALook {
+                Console.warn(Warning(file: entry.link.file, line: entry.link.line, "\(entry.status.label) \(entry.link.url) (\(entry.status.detail))"))
             }
+            for entry in report.dead {
+                Console.printError(allowDeadLinks ? "\(entry.line) — sent anyway (--allow-dead-links)" : entry.line)
+            }
+        case .lockHeld(let holder):
+            Console.printError("Another send is running (\(holder)); this run does nothing. It will be picked up next time.")
+        case .alreadySent(let issue, let decision):
+            if !due { print(SendJob.explain(decision, issue: issue)) }
+        case .declined: print("Nothing was sent.")
+        case .sending(let issue): bar = ProgressReporter(label: issue.folder)
+        case .progress(_, let progress): bar?.update(progress)
+        case .stoppedSending: bar?.finish()
+        case .sent(let issue, let sent):
+            let (send, summary, progress) = (sent.send, sent.summary, sent.progress)
+            print("Send #\(send.id) of \(issue.sourcePath): \(summary.sent) sent now, \(progress.sent) of \(progress.total) in all; \(progress.failed) failed (\(summary.bounced) bounced); \(progress.pending + progress.retrying) left; \(String(format: "%.1f", summary.seconds)) s.")
+            if summary.failed > 0 {
+                print("`hogmail status \(send.issue)` lists each failed recipient and why.")
+            }
+            switch summary.ending {
+            case .completed: break
+            case .retriesLater(let date):
+                print("\(progress.retrying) message\(progress.retrying == 1 ? "" : "s") will be retried from \(ISO8601DateFormatter().string(from: date)); the next run continues.")
+            case .hourlyLimit:
+                print("The hourly limit (transport.rate.per_hour: \(ratePerHour)) is reached; the next run continues.")
+            case .paused(let reason), .breaker(let reason):
+                Console.printError(reason)
+            case .misconfigured(let problem):
+                Console.report(HogMailError(problem))
+            }
+        case .waitsForAcceptRisk(_, let paused): Console.printError(paused.sentence)
+        case .published(let archiveWritten):
+            if archiveWritten { print("The archive and feed now list every sent issue.") }
+        case .notPublished(let error):
+            Console.warn(Warning("the archive and feed were not rebuilt after the send: \(Console.personError(error).description) Run `hogmail build` to publish the issue."))
+        case .nothingDue: print("Nothing is due: every issue whose date has come is sent.")
         }
-
-        static let percent = SendReport.percent
     }
 }
 
@@ -318,18 +170,4 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
-}
-
-extension Hogmail.Send {
-    /// A send makes its issue public: the archive and feed are rebuilt to list it. A failure
-    /// here does not undo the send; it is said, and `hogmail build` does the same later.
-    static func publish(_ directory: URL) {
-        do {
-            let options = BuildPipeline.Options(projectDirectory: directory, sentIssues: try Hogmail.Build.sentIssues(directory))
-            let report = try BuildPipeline(options: options).run()
-            if report.archiveWritten { print("The archive and feed now list every sent issue.") }
-        } catch {
-            Console.warn(Warning("the archive and feed were not rebuilt after the send: \(Console.personError(error).description) Run `hogmail build` to publish the issue."))
-        }
-    }
 }

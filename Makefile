@@ -9,6 +9,7 @@ DEBIAN_PACKAGES := libcurl4-openssl-dev libssl-dev libcmark-gfm-dev libcmark-gfm
 # Checker of the client test (its vnu.jar comes from PyPI). Postfix, for the bounce
 # tests' private instance (Tests/servers/postfix_bounces.py), comes from
 # scripts/install-postfix-tools.sh: preseeded "No configuration", the system's own never started.
+BLOCKING_SUITES := KillResumeTests|PostfixBounceTests
 TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl default-jre-headless
 BENCH_PYTHON := .bench/venv/bin/python
 # The tests' python3 is the project's own venv (scripts/install-python-test-deps.sh).
@@ -42,7 +43,11 @@ test: deps
 	@bash scripts/install-postfix-tools.sh
 	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
-	PATH="$(TEST_PATH)" $(SWIFT) test
+	# The kill and Postfix tests wait for processes by blocking (usleep, waitUntilExit) on the
+	# test process's two cooperative threads; beside the server tests, a slow run of theirs
+	# starved every async test for a minute (CI, 2026-12-03). They run apart.
+	PATH="$(TEST_PATH)" $(SWIFT) test --skip '$(BLOCKING_SUITES)'
+	PATH="$(TEST_PATH)" $(SWIFT) test --filter '$(BLOCKING_SUITES)'
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done
 	PATH="$(TEST_PATH)" python3 Tests/browser/preview_test.py .build/debug/hogmail

@@ -17,7 +17,8 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         init(index: Int, descriptor: Int32) {
             self.index = index
             self.descriptor = descriptor
-            var limit = timeval(tv_sec: 10, tv_usec: 0)
+            // Long: a test process whose threads are busy may take its time with the next message.
+            var limit = timeval(tv_sec: 60, tv_usec: 0)
             setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         }
 

@@ -54,14 +54,6 @@ final class SMTPConnection: @unchecked Sendable {
         case tlsUntrusted(String)
         case tlsCAFile(String)
         case tlsHandshake(String)
-
-        /// The connection is gone or in an unknown state: it must be closed, not reused.
-        var breaksConnection: Bool {
-            switch self {
-            case .reply(let code, _): return code == 421
-            default: return true
-            }
-        }
     }
 
     /// A server reply: its code, and its lines' text when asked for or when it is a failure.
@@ -313,22 +305,9 @@ final class SMTPConnection: @unchecked Sendable {
     /// Reads what there is and acts on every whole reply in it.
     private func receive() {
         while let stream {
-            if inputStart > 0 && inputStart == inputEnd {
-                inputStart = 0
-                inputEnd = 0
-            }
-            if inputEnd == input.count {
-                if inputStart > 0 {
-                    let partial = inputEnd - inputStart
-                    input.withUnsafeMutableBufferPointer { _ = memmove($0.baseAddress!, $0.baseAddress! + inputStart, partial) }
-                    inputStart = 0
-                    inputEnd = partial
-                } else if input.count < Self.longestLine {
-                    input += [UInt8](repeating: 0, count: input.count)
-                } else {
-                    broken(.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP"))
-                    return
-                }
+            do { try makeRoom() } catch {
+                broken(Self.lineTooLong)
+                return
             }
             let space = input.count - inputEnd
             let count = input.withUnsafeMutableBufferPointer { buffer in
@@ -366,8 +345,32 @@ final class SMTPConnection: @unchecked Sendable {
         }
     }
 
-    /// A whole reply from the input buffer, consumed; nil while its last line has not come.
-    private func nextReply() throws -> Reply? {
+    static let lineTooLong = Failure.connection("the server sent a line of over \(longestLine) bytes, which is not SMTP")
+
+    /// Room to read into: what is left of a reply moved to the front of the buffer, or the
+    /// buffer doubled for a long line (up to `longestLine`).
+    private func makeRoom() throws {
+        if inputStart > 0 && inputStart == inputEnd {
+            inputStart = 0
+            inputEnd = 0
+        }
+        guard inputEnd == input.count else { return }
+        if inputStart > 0 {
+            let partial = inputEnd - inputStart
+            input.withUnsafeMutableBufferPointer { _ = memmove($0.baseAddress!, $0.baseAddress! + inputStart, partial) }
+            inputStart = 0
+            inputEnd = partial
+        } else if input.count < Self.longestLine {
+            input += [UInt8](repeating: 0, count: input.count)
+        } else {
+            throw Self.lineTooLong
+        }
+    }
+
+    /// A whole reply from the input buffer, consumed; nil while its last line has not come. Its
+    /// text is kept when asked for or when it is a failure (a 250 in the middle of a send is only
+    /// its code).
+    private func nextReply(text wanted: Bool = false) throws -> Reply? {
         var position = inputStart
         var code = 0
         var lines: [String] = []
@@ -377,9 +380,7 @@ final class SMTPConnection: @unchecked Sendable {
                 return UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer(found))
             }
             guard let newline else {
-                if inputEnd - inputStart >= Self.longestLine {
-                    throw Failure.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP")
-                }
+                if inputEnd - inputStart >= Self.longestLine { throw Self.lineTooLong }
                 return nil
             }
             let end = newline > position && input[newline - 1] == 0x0D ? newline - 1 : newline
@@ -388,7 +389,7 @@ final class SMTPConnection: @unchecked Sendable {
                 throw Failure.connection("the server answered something that is not SMTP: \(Self.printable(Array(input[position..<end])))")
             }
             if code == 0 { code = lineCode }
-            if lineCode >= 400 { lines.append(Self.printable(Array(input[min(position + 4, end)..<end]))) }
+            if wanted || lineCode >= 400 { lines.append(Self.printable(Array(input[min(position + 4, end)..<end]))) }
             position = newline + 1
             if !more {
                 inputStart = position
@@ -658,52 +659,11 @@ final class SMTPConnection: @unchecked Sendable {
         guard Int(code) == HOGMAIL_STREAM_OK else { throw streamFailure(code) }
     }
 
-    /// The next reply, waiting for it (the session's set-up and QUIT, which are blocking). Its
-    /// text is kept when asked for or when it is a failure.
+    /// The next reply, waiting for it (the session's set-up and QUIT, which are blocking).
     private func readReply(text wanted: Bool = false) throws -> Reply {
-        var code = 0
-        var lines: [String] = []
         while true {
-            let (start, end) = try readLine()
-            guard let lineCode = Self.parseCode(input, start: start, end: end).0 else {
-                throw Failure.connection("the server answered something that is not SMTP: \(Self.printable(Array(input[start..<end])))")
-            }
-            let more = end - start > 3 && input[start + 3] == UInt8(ascii: "-")
-            if code == 0 { code = lineCode }
-            if wanted || lineCode >= 400 {
-                lines.append(Self.printable(Array(input[min(start + 4, end)..<end])))
-            }
-            if !more { return Reply(code: code, lines: lines) }
-        }
-    }
-
-    /// The next line in the input buffer (without its CRLF or LF), reading when needed. The
-    /// indices are valid until the next call.
-    private func readLine() throws -> (Int, Int) {
-        while true {
-            let newline = input.withUnsafeBufferPointer { bytes -> Int? in
-                guard inputEnd > inputStart, let found = memchr(bytes.baseAddress! + inputStart, 0x0A, inputEnd - inputStart) else { return nil }
-                return UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer(found))
-            }
-            if let newline {
-                let start = inputStart
-                inputStart = newline + 1
-                let end = newline > start && input[newline - 1] == 0x0D ? newline - 1 : newline
-                return (start, end)
-            }
-            // Make room: keep the partial line at the front, grow for a long one.
-            if inputStart > 0 {
-                let partial = inputEnd - inputStart
-                if partial > 0 { input.withUnsafeMutableBufferPointer { _ = memmove($0.baseAddress!, $0.baseAddress! + inputStart, partial) } }
-                inputStart = 0
-                inputEnd = partial
-            }
-            if inputEnd == input.count {
-                guard input.count < Self.longestLine else {
-                    throw Failure.connection("the server sent a line of over \(Self.longestLine) bytes, which is not SMTP")
-                }
-                input += [UInt8](repeating: 0, count: input.count)
-            }
+            if let reply = try nextReply(text: wanted) { return reply }
+            try makeRoom()
             guard let stream else { throw Failure.connection("the connection is closed") }
             let count = input.withUnsafeMutableBufferPointer { buffer in
                 hogmail_stream_read(stream, buffer.baseAddress! + inputEnd, buffer.count - inputEnd, &errorText, errorText.count)

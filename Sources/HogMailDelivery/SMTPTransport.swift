@@ -176,19 +176,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         private func take(_ limit: Int) -> [Job]? {
             condition.withLock {
                 guard running else { return nil }
-                let count = min(waiting.count - head, limit)
-                guard count > 0 else {
-                    sleeping = true
-                    return []
-                }
-                sleeping = false
-                let jobs = Array(waiting[head..<head + count])
-                head += count
-                // Drop taken jobs now and then, not on every take (that would move the whole queue).
-                if head > 64 && head * 2 > waiting.count {
-                    waiting.removeFirst(head)
-                    head = 0
-                }
+                let jobs = pop(limit)
+                sleeping = jobs.isEmpty
                 return jobs
             }
         }
@@ -196,16 +185,21 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// The next waiting job for a connection that can pipeline it behind its current message;
         /// nil when none waits (the loop is not marked sleeping: it has a connection busy).
         private func takeOne() -> Job? {
-            condition.withLock {
-                guard running, head < waiting.count else { return nil }
-                let job = waiting[head]
-                head += 1
-                if head > 64 && head * 2 > waiting.count {
-                    waiting.removeFirst(head)
-                    head = 0
-                }
-                return job
+            condition.withLock { running ? pop(1).first : nil }
+        }
+
+        /// Up to `limit` waiting jobs, oldest first, off the queue. Under `condition`.
+        private func pop(_ limit: Int) -> [Job] {
+            let count = min(waiting.count - head, limit)
+            guard count > 0 else { return [] }
+            let jobs = Array(waiting[head..<head + count])
+            head += count
+            // Drop taken jobs now and then, not on every take (that would move the whole queue).
+            if head > 64 && head * 2 > waiting.count {
+                waiting.removeFirst(head)
+                head = 0
             }
+            return jobs
         }
 
         /// The event loop: free connections take waiting messages, epoll says which sockets can

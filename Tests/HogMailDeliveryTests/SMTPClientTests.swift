@@ -120,6 +120,16 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         return true
     }
 
+    /// Takes one pipelined message (MAIL, RCPT and DATA, then the message) and notes it; false
+    /// when the client closed first.
+    static func takePipelinedMessage(_ session: Session, _ server: ScriptedSMTPServer) -> Bool {
+        guard session.line() != nil, session.line() != nil, session.line() != nil else { return false }
+        session.send("250 ok\r\n250 ok\r\n354 go\r\n")
+        server.note("message: " + session.data().joined(separator: "\n"))
+        session.send("250 queued\r\n")
+        return true
+    }
+
     /// Answers a whole session the way a well-behaved server does, noting every command and
     /// each message's lines, until QUIT or the client closes.
     /// `dataWithoutRecipients`: answers DATA with 354 even when every RCPT was refused, as RFC
@@ -265,10 +275,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
             guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
             if session.index == 1 {
                 // One message a connection: the next envelope, already sent, gets a 421 and the end.
-                guard session.line() != nil, session.line() != nil, session.line() != nil else { return }
-                session.send("250 ok\r\n250 ok\r\n354 go\r\n")
-                server.note("message: " + session.data().joined(separator: "\n"))
-                session.send("250 queued\r\n")
+                guard ScriptedSMTPServer.takePipelinedMessage(session, server) else { return }
                 _ = session.line()
                 session.send("421 4.7.0 one message a connection\r\n")
                 session.close()
@@ -337,10 +344,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
             guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
             if session.index == 1 {
                 // One message, then the connection ends as an idle timeout ends it: no reply, no 421.
-                guard session.line() != nil, session.line() != nil, session.line() != nil else { return }
-                session.send("250 ok\r\n250 ok\r\n354 go\r\n")
-                server.note("message: " + session.data().joined(separator: "\n"))
-                session.send("250 queued\r\n")
+                guard ScriptedSMTPServer.takePipelinedMessage(session, server) else { return }
                 session.close()
                 return
             }

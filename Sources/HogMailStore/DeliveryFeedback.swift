@@ -148,7 +148,7 @@ extension SubscriberStore {
     /// got makes them bounced. One transaction.
     public func apply(_ feedback: DeliveryFeedback, softBounceLimit: Int = 3, now: Date = Date()) throws -> FeedbackOutcome {
         try database.write { db -> FeedbackOutcome in
-            let reference = Self.hex(SHA256.hash(data: Data("\(feedback.source)\u{0}\(feedback.reference)\u{0}\(feedback.kind.rawValue)".utf8)))
+            let reference = SHA256.hash(data: Data("\(feedback.source)\u{0}\(feedback.reference)\u{0}\(feedback.kind.rawValue)".utf8)).hexString
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM delivery_feedback WHERE reference = ?", arguments: [reference]) == true {
                 return .duplicate
             }
@@ -299,7 +299,8 @@ extension SubscriberStore {
     public func feedbackRecipients(of send: SendRecord) throws -> [(recipient: SendRecipient, kind: DeliveryFeedback.Kind, detail: String)] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT r.*, (SELECT f.detail FROM delivery_feedback f WHERE f.recipient_id = r.id ORDER BY f.id DESC LIMIT 1) AS feedback_detail
+                SELECT \(Self.recipientColumns), feedback,
+                    (SELECT f.detail FROM delivery_feedback f WHERE f.recipient_id = r.id ORDER BY f.id DESC LIMIT 1) AS feedback_detail
                 FROM send_recipient r WHERE r.send_id = ? AND r.feedback IS NOT NULL AND r.state = 'sent' ORDER BY r.id
                 """, arguments: [send.id]).map { row in
                 (Self.recipient(row), DeliveryFeedback.Kind(rawValue: row["feedback"]) ?? .softBounce, (row["feedback_detail"] as String?) ?? "")

@@ -64,7 +64,7 @@ extension SubscriberStore {
                     """)
                 let event = try db.makeStatement(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, NULL, ?, 'import', ?)")
                 let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
-                let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+                let hasher = AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
                 let suppressed = try db.makeStatement(sql: "SELECT 1 FROM suppression WHERE address_hash = ?")
                 while let fields = try reader.next() {
                     let row = reader.recordLine
@@ -114,7 +114,7 @@ extension SubscriberStore {
                         report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
                         continue
                     }
-                    if try Bool.fetchOne(suppressed, arguments: [Self.addressHash(email, key: key)]) ?? false {
+                    if try Bool.fetchOne(suppressed, arguments: [hasher.hash(email)]) ?? false {
                         report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
                         continue
                     }

@@ -161,12 +161,12 @@ extension SubscriberStore {
     /// Pending rows are read by primary key from a cursor, so a million-row send never sorts.
     /// The next page of pending recipients, in id order from a cursor: read off the index
     /// `send_recipient_pending` in order, never sorted (a test checks the query plan).
-    static let pendingPageSQL = "SELECT * FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?"
+    static let pendingPageSQL = "SELECT \(recipientColumns) FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?"
 
     public func dueRecipients(of send: SendRecord, limit: Int, after cursor: Int64 = 0, now: Date = Date()) throws -> [SendRecipient] {
         try database.read { db in
             var rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
+                SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
                 """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
             if rows.count < limit {
                 rows += try Row.fetchAll(db, sql: Self.pendingPageSQL, arguments: [cursor, send.id, limit - rows.count]).map(Self.recipient)
@@ -185,7 +185,7 @@ extension SubscriberStore {
 
     public func failures(of send: SendRecord) throws -> [SendRecipient] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM send_recipient WHERE send_id = ? AND state = 'failed' ORDER BY id", arguments: [send.id]).map(Self.recipient)
+            try Row.fetchAll(db, sql: "SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'failed' ORDER BY id", arguments: [send.id]).map(Self.recipient)
         }
     }
 
@@ -234,7 +234,7 @@ extension SubscriberStore {
     /// The retrying recipients of a send, soonest first.
     public func retrying(of send: SendRecord) throws -> [SendRecipient] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM send_recipient WHERE send_id = ? AND state = 'retrying' ORDER BY next_attempt_at, id", arguments: [send.id]).map(Self.recipient)
+            try Row.fetchAll(db, sql: "SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' ORDER BY next_attempt_at, id", arguments: [send.id]).map(Self.recipient)
         }
     }
 
@@ -251,10 +251,15 @@ extension SubscriberStore {
                    pauseKind: (row["pause_kind"] as String?).flatMap(SendRecord.PauseKind.init), acceptRisk: row["accept_risk"] ?? false)
     }
 
+    /// The columns `recipient(_:)` reads, in its order; a query may select more after them.
+    static let recipientColumns = "id, subscriber_id, email, name, public_id, state, attempts, next_attempt_at, last_response, message_id"
+
+    /// A row that starts with `recipientColumns`. Read by position: a send reads every row
+    /// once, and a lookup by name lower-cases the name each time.
     static func recipient(_ row: Row) -> SendRecipient {
-        SendRecipient(id: row["id"], subscriberID: row["subscriber_id"], email: row["email"], name: row["name"], publicID: row["public_id"],
-                      state: SendRecipient.State(rawValue: row["state"]) ?? .pending, attempts: row["attempts"],
-                      nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-                      lastResponse: row["last_response"], messageID: row["message_id"])
+        SendRecipient(id: row[0], subscriberID: row[1], email: row[2], name: row[3], publicID: row[4],
+                      state: SendRecipient.State(rawValue: row[5]) ?? .pending, attempts: row[6],
+                      nextAttemptAt: (row[7] as Double?).map { Date(timeIntervalSince1970: $0) },
+                      lastResponse: row[8], messageID: row[9])
     }
 }

@@ -41,9 +41,9 @@ public final class SubscriberStore: Sendable {
             }
             // The suppression hash as a SQL function, so "who may receive" is one query.
             try database.writeWithoutTransaction { db in
-                let key: Data = try Data.fetchOne(db, sql: "SELECT key FROM store_key")!
+                let hasher = AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
                 db.add(function: DatabaseFunction("hogmail_address_hash", argumentCount: 1, pure: true) { values in
-                    String.fromDatabaseValue(values[0]).map { Self.addressHash($0, key: key) }
+                    String.fromDatabaseValue(values[0]).map(hasher.hash)
                 })
             }
         } catch let error as DatabaseError {
@@ -353,21 +353,7 @@ public final class SubscriberStore: Sendable {
     }
 
     static func addressHash(_ normalizedEmail: String, key: Data) -> String {
-        // The whole address lower-cased: a suppression must hold whatever case an import uses.
-        let code = HMAC<SHA256>.authenticationCode(for: Data(normalizedEmail.lowercased().utf8), using: SymmetricKey(data: key))
-        return hex(code)
-    }
-
-    /// Lower-case hex without `String(format:)`, which is slow on Linux and runs once per imported row.
-    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var result: [UInt8] = []
-        result.reserveCapacity(64)
-        for byte in bytes {
-            result.append(digits[Int(byte >> 4)])
-            result.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: result, as: UTF8.self)
+        AddressHasher(key: key).hash(normalizedEmail)
     }
 
     static func isSuppressed(_ normalizedEmail: String, _ db: Database) throws -> Bool {
@@ -384,5 +370,20 @@ public final class SubscriberStore: Sendable {
                 method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .cli, source: row["consent_source"],
                 text: row["consent_text"], ip: row["consent_ip"], userAgent: row["consent_user_agent"],
                 confirmedAt: (row["confirmed_at"] as Double?).map { Date(timeIntervalSince1970: $0) }))
+    }
+}
+
+/// The suppression list's key for an address: HMAC-SHA256 of the whole address lower-cased
+/// (a suppression must hold whatever case an import uses), in hex. The list keeps these, not
+/// addresses. Set up once per key: a send's freeze hashes every subscriber.
+struct AddressHasher: Sendable {
+    private let mac: KeyedMAC
+
+    init(key: Data) {
+        mac = KeyedMAC(key: Array(key))
+    }
+
+    func hash(_ normalizedEmail: String) -> String {
+        normalizedEmail.lowercasedUTF8.withUnsafeBytes { mac.code($0) }.hexString
     }
 }

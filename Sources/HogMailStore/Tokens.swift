@@ -15,41 +15,8 @@ public struct TokenSigner: Sendable {
         case malformed, forged, expired
     }
 
-    /// HMAC-SHA256 (RFC 2104) keyed with the secret, the list id already fed in: each token only
-    /// copies the two hash states and adds its payload. Written over the concrete `SHA256`
-    /// rather than `HMAC<SHA256>`, whose generic code cost a fifth of assembling a message.
+    /// HMAC-SHA256 keyed with the secret, the list id already fed in.
     private let keyed: KeyedMAC
-
-    /// Crypto does not mark SHA256 Sendable: its state is copied on write, and the copies kept
-    /// here are never mutated, only copied out and updated by each token.
-    private struct KeyedMAC: @unchecked Sendable {
-        /// After `(key ⊕ ipad) ‖ listID ‖ NUL`.
-        let inner: SHA256
-        /// After `key ⊕ opad`.
-        let outer: SHA256
-
-        init(key: [UInt8], prefix: [UInt8]) {
-            // Keys longer than the block are hashed first (RFC 2104 §2); shorter ones are zero-padded.
-            var block = key.count > 64 ? Array(SHA256.hash(data: key)) : key
-            block += [UInt8](repeating: 0, count: 64 - block.count)
-            var inner = SHA256()
-            inner.update(data: block.map { $0 ^ 0x36 })
-            inner.update(data: prefix)
-            var outer = SHA256()
-            outer.update(data: block.map { $0 ^ 0x5c })
-            self.inner = inner
-            self.outer = outer
-        }
-
-        func code(_ payload: String) -> SHA256.Digest {
-            var inner = self.inner
-            var payload = payload
-            payload.withUTF8 { inner.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-            var outer = self.outer
-            inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
-            return outer.finalize()
-        }
-    }
 
     public static let minimumSecretLength = 32
 
@@ -170,5 +137,45 @@ public struct TokenSigner: Sendable {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         return Data(base64Encoded: base64)
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) with the key, and any fixed prefix of the message, already hashed in:
+/// each code only copies the two hash states and adds its payload. Written over the concrete
+/// `SHA256` rather than `HMAC<SHA256>`, whose generic code and key set-up cost a fifth of
+/// assembling a message.
+///
+/// Crypto does not mark SHA256 Sendable: its state is copied on write, and the copies kept
+/// here are never mutated, only copied out and updated by each code.
+struct KeyedMAC: @unchecked Sendable {
+    /// After `(key ⊕ ipad) ‖ prefix`.
+    let inner: SHA256
+    /// After `key ⊕ opad`.
+    let outer: SHA256
+
+    init(key: [UInt8], prefix: [UInt8] = []) {
+        // Keys longer than the block are hashed first (RFC 2104 §2); shorter ones are zero-padded.
+        var block = key.count > 64 ? Array(SHA256.hash(data: key)) : key
+        block += [UInt8](repeating: 0, count: 64 - block.count)
+        var inner = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        inner.update(data: prefix)
+        var outer = SHA256()
+        outer.update(data: block.map { $0 ^ 0x5c })
+        self.inner = inner
+        self.outer = outer
+    }
+
+    func code(_ payload: String) -> SHA256.Digest {
+        var payload = payload
+        return payload.withUTF8 { code(UnsafeRawBufferPointer($0)) }
+    }
+
+    func code(_ payload: UnsafeRawBufferPointer) -> SHA256.Digest {
+        var inner = self.inner
+        inner.update(bufferPointer: payload)
+        var outer = self.outer
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize()
     }
 }

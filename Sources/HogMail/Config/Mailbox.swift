@@ -35,17 +35,19 @@ public struct Mailbox: Equatable, Sendable, CustomStringConvertible {
 
     /// A practical check (RFC 5321 dot-atom local part, a dotted domain of LDH labels): what a
     /// form or import should accept. Hand-written, not a regex: imports call it for every row.
+    /// RFC 5322 `atext` besides letters and digits.
+    private static let atextSymbols = Set("!#$%&'*+/=?^_`{|}~-".utf8)
+
     public static func isValidAddress(_ address: String) -> Bool {
         let bytes = Array(address.utf8)
         guard bytes.count <= 254, let at = bytes.lastIndex(of: UInt8(ascii: "@")), at > 0, at <= 64, at < bytes.count - 1 else { return false }
         let local = bytes[..<at], domain = bytes[(at + 1)...]
-        let atext = Set("!#$%&'*+/=?^_`{|}~-".utf8)
         func isAlphanumeric(_ b: UInt8) -> Bool { (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) }
         guard local.first != UInt8(ascii: "."), local.last != UInt8(ascii: ".") else { return false }
         var previousDot = false
         for byte in local {
             let dot = byte == UInt8(ascii: ".")
-            guard isAlphanumeric(byte) || atext.contains(byte) || dot, !(dot && previousDot) else { return false }
+            guard isAlphanumeric(byte) || atextSymbols.contains(byte) || dot, !(dot && previousDot) else { return false }
             previousDot = dot
         }
         let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)

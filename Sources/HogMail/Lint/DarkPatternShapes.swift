@@ -77,9 +77,7 @@ public struct DarkPatternShapes: Sendable {
 
     /// Lower-cased, with curly quotes straightened: the form the shapes are written for.
     static func normalize(_ sentence: String) -> String {
-        sentence.lowercased()
-            .replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{2018}", with: "'")
-            .replacingOccurrences(of: "\u{201C}", with: "\"").replacingOccurrences(of: "\u{201D}", with: "\"")
+        sentence.lowercased().straighteningQuotes()
     }
 
     /// Every shape (of the given kinds) that matches one sentence.
@@ -108,7 +106,7 @@ public struct DarkPatternShapes: Sendable {
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             let startsBlock = trimmed.isEmpty || trimmed.hasPrefix("- ") || trimmed.hasPrefix("* ") || trimmed.hasPrefix("+ ")
-                || trimmed.hasPrefix(">") || trimmed.hasPrefix("#") || trimmed.range(of: #"^\d+[.)] "#, options: .regularExpression) != nil
+                || trimmed.hasPrefix(">") || trimmed.hasPrefix("#") || startsOrderedItem(trimmed)
             if startsBlock, !current.isEmpty { paragraphs.append(current); current = "" }
             if !trimmed.isEmpty { current += (current.isEmpty ? "" : " ") + trimmed }
         }
@@ -129,6 +127,14 @@ public struct DarkPatternShapes: Sendable {
             if !sentence.isEmpty { result.append(sentence) }
         }
         return result.flatMap(Self.windows)
+    }
+
+    /// `12. ` or `3) `: ASCII digits (as CommonMark has them), then `.` or `)`, then a space.
+    static func startsOrderedItem<S: StringProtocol>(_ line: S) -> Bool {
+        let bytes = Array(line.utf8.prefix(12))
+        let digits = bytes.prefix { (48...57).contains($0) }.count
+        guard digits > 0, digits + 1 < bytes.count else { return false }
+        return (bytes[digits] == UInt8(ascii: ".") || bytes[digits] == UInt8(ascii: ")")) && bytes[digits + 1] == UInt8(ascii: " ")
     }
 
     /// A manipulative sentence is short; a "sentence" of a megabyte (a draft of links with no

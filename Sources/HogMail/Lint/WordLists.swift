@@ -62,7 +62,7 @@ public enum PhraseMatcher {
         if !current.isEmpty { words.append(current) }
         return words.compactMap { word in
             let original = word.trimmingCharacters(in: CharacterSet(charactersIn: "'\u{2019}\u{2018}"))
-            let folded = original.lowercased().replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{2018}", with: "'")
+            let folded = original.lowercased().straighteningQuotes()
             guard !folded.isEmpty else { return nil }
             if folded.allSatisfy({ $0.isNumber }) || numberWords.contains(folded) { return ("{n}", original) }
             return (folded, original)

@@ -160,13 +160,7 @@ public struct MessageIDs: @unchecked Sendable {
     public func messageID(recipient: String) -> String {
         var hasher = keyed
         // Lower-cased: the same address in any case is the same recipient.
-        var bytes = Array(recipient.utf8)
-        if bytes.contains(where: { $0 >= 128 }) {
-            bytes = Array(recipient.lowercased().utf8)
-        } else {
-            for index in bytes.indices where (65...90).contains(bytes[index]) { bytes[index] += 32 }
-        }
-        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        recipient.lowercasedUTF8.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return "<" + hasher.finalize().prefix(16).hexString + suffix
     }
 }

@@ -232,18 +232,19 @@ public enum HTML {
         // Most values (URLs, addresses) have nothing to escape: return them as they are.
         guard text.containsUTF8Byte(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || (quotes && $0 == UInt8(ascii: "\"")) })
         else { return text }
-        var result = ""
+        // On the UTF-8 bytes: the markup characters are ASCII, so no multi-byte character is cut.
+        var result: [UInt8] = []
         result.reserveCapacity(text.utf8.count + 16)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"" where quotes: result += "&quot;"
-            default: result.unicodeScalars.append(character)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): result += "&amp;".utf8
+            case UInt8(ascii: "<"): result += "&lt;".utf8
+            case UInt8(ascii: ">"): result += "&gt;".utf8
+            case UInt8(ascii: "\"") where quotes: result += "&quot;".utf8
+            default: result.append(byte)
             }
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 
     /// The few entities that appear in attribute values written by hand.

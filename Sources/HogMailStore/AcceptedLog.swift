@@ -1,38 +1,57 @@
 import Foundation
 import GRDB
 import HogMail
+import Synchronization
 
-/// The messages a send's server accepted, one line each, appended to a file beside the store
+/// The messages a send's server accepted, one line each, written to a file beside the store
 /// (`hogmail.sqlite.accepted`) the moment the server says 250 and before that connection
-/// carries another message: one `write(2)` per message, no transaction. A SIGKILL loses
-/// nothing written (the data is in the kernel's page cache), so a killed send repeats at most
-/// the messages on the wire. The sender folds the lines into the journal in one transaction
+/// carries another message, with no transaction and no system call: the file is mapped
+/// into memory (`MAP_SHARED`), so a line is a copy into the kernel's page cache. A SIGKILL
+/// loses nothing copied there (as with `write(2)`), so a killed send repeats at most the
+/// messages on the wire. The sender folds the lines into the journal in one transaction
 /// before it reads which recipients are due, and at the start and end of a run (a killed
 /// run's lines are folded by the next one).
 ///
-/// A line is `<recipient row id> <unix seconds> <Message-ID>\n`; a last line without its
-/// newline (a write cut short by a full disk) is ignored, and its message is sent again.
+/// A line is `<recipient row id> <unix seconds> <Message-ID>\n`. The file is grown ahead of
+/// the lines with `posix_fallocate`, so a full disk is an error when the space is asked for,
+/// never a fault on a copy; the space not yet written is zeros, where reading stops. A line's
+/// newline is written after the rest of it, so a line cut short by a kill has none and is
+/// ignored, and its message is sent again.
 public final class AcceptedLog: @unchecked Sendable {
     public let path: String
     private let descriptor: Int32
     /// Appends and folds exclude each other: a line written while a fold reads would be lost
     /// when the fold empties the file.
     private let lock = NSLock()
+    /// The mapped file while lines are being written; nil until the first line after opening
+    /// or after a fold.
+    private var mapping: UnsafeMutableRawPointer?
+    private var capacity = 0
+    /// Where the next line goes: the end of the complete lines.
+    private var used = 0
+
+    /// How much the file grows at a time: about a thousand lines.
+    static let growth = 64 * 1024
 
     public init(store: SubscriberStore) throws {
         path = store.path + ".accepted"
-        descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw HogMailError(file: path, "The send journal's log of accepted messages cannot be opened: \(String(cString: strerror(errno))). Check the permissions of the store's folder.")
         }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        unmap()
+        // What was reserved and never written goes, so the file holds just its lines.
+        if capacity > 0 { ftruncate(descriptor, off_t(used)) }
+        close(descriptor)
+    }
 
-    /// Records one accepted message. Throws when the line could not be written whole.
+    /// Records one accepted message. Throws when the space for the line cannot be had.
     public func append(recipientID: Int64, messageID: String, at date: Date) throws {
-        // A Message-ID is `<hex@domain>`; a space or line break would split the line.
-        guard !messageID.utf8.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) else {
+        // A Message-ID is `<hex@domain>`; a space, line break or NUL would break the line.
+        guard !messageID.utf8.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
             throw HogMailError(file: path, "The Message-ID `\(messageID)` has a space or a line break and cannot be journaled.")
         }
         var line = Array("\(recipientID) \(date.timeIntervalSince1970) ".utf8)
@@ -40,12 +59,63 @@ public final class AcceptedLog: @unchecked Sendable {
         line.append(0x0A)
         try lock.withLock {
             Failpoint.reach("journal-commit")
-            let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard written == line.count else {
-                let reason = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(line.count) bytes were written (is the disk full?)"
-                throw HogMailError(file: path, "An accepted message could not be journaled: \(reason). The send stops so that it is not sent twice; free some space and run `hogmail send` again.")
-            }
+            if mapping == nil || used + line.count > capacity { try grow(toHold: line.count) }
+            let start = mapping!.advanced(by: used)
+            line.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: line.count - 1) }
+            // The newline last: no line that has one can be missing any of its other bytes.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+            start.storeBytes(of: 0x0A, toByteOffset: line.count - 1, as: UInt8.self)
+            used += line.count
         }
+    }
+
+    /// Maps the file with room for `bytes` more. The first time after opening or a fold, the
+    /// file is cut back to its complete lines (a killed run's cut line, or the zeros of its
+    /// unused space, are dropped) and the next line goes after them.
+    private func grow(toHold bytes: Int) throws {
+        if mapping == nil {
+            let content = try readAll()
+            used = Self.completeLength(content)
+            guard ftruncate(descriptor, off_t(used)) == 0 else { throw spaceError(String(cString: strerror(errno))) }
+        }
+        unmap()
+        let pages = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let wanted = max(used + bytes, capacity * 2, used + Self.growth)
+        let size = (wanted + pages - 1) / pages * pages
+        let reserved = posix_fallocate(descriptor, 0, off_t(size))
+        guard reserved == 0 else { throw spaceError(String(cString: strerror(reserved))) }
+        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
+            throw spaceError(String(cString: strerror(errno)))
+        }
+        mapping = mapped
+        capacity = size
+    }
+
+    private func unmap() {
+        if let mapping { munmap(mapping, capacity) }
+        mapping = nil
+    }
+
+    private func spaceError(_ reason: String) -> HogMailError {
+        HogMailError(file: path, "An accepted message could not be journaled: \(reason) (is the disk full?). The send stops so that it is not sent twice; free some space and run `hogmail send` again.")
+    }
+
+    /// The whole file as it is on disk (lines written by this process or a killed one).
+    private func readAll() throws -> [UInt8] {
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, Int(size), 0) }
+        guard read == size else {
+            throw HogMailError(file: path, "The log of accepted messages cannot be read: \(String(cString: strerror(errno))).")
+        }
+        return bytes
+    }
+
+    /// The length of the complete lines: up to the last newline before the first zero byte.
+    static func completeLength(_ bytes: [UInt8]) -> Int {
+        let written = bytes.firstIndex(of: 0) ?? bytes.count
+        return bytes[..<written].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
     }
 
     /// Moves every line into the journal (`send_recipient` marked sent) in one transaction,
@@ -54,15 +124,13 @@ public final class AcceptedLog: @unchecked Sendable {
     @discardableResult
     public func fold(into store: SubscriberStore) throws -> Int {
         try lock.withLock {
-            let size = lseek(descriptor, 0, SEEK_END)
-            guard size > 0 else { return 0 }
-            var bytes = [UInt8](repeating: 0, count: Int(size))
-            let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, Int(size), 0) }
-            guard read == size else {
-                throw HogMailError(file: path, "The log of accepted messages cannot be read: \(String(cString: strerror(errno))).")
-            }
+            let bytes = try readAll()
+            guard !bytes.isEmpty else { return 0 }
             let entries = Self.parse(bytes)
             try store.recordSent(entries)
+            unmap()
+            capacity = 0
+            used = 0
             guard ftruncate(descriptor, 0) == 0 else {
                 throw HogMailError(file: path, "The log of accepted messages cannot be emptied: \(String(cString: strerror(errno))).")
             }
@@ -70,9 +138,11 @@ public final class AcceptedLog: @unchecked Sendable {
         }
     }
 
-    /// The complete lines of the log; a line that is not `id seconds message-id` is skipped.
+    /// The complete lines of the log, up to the space not yet written (zeros); a line that is
+    /// not `id seconds message-id` is skipped.
     static func parse(_ bytes: [UInt8]) -> [(recipientID: Int64, sentAt: Double, messageID: String)] {
         var entries: [(Int64, Double, String)] = []
+        let bytes = bytes[..<completeLength(bytes)]
         var start = 0
         while let end = bytes[start...].firstIndex(of: 0x0A) {
             let fields = bytes[start..<end].split(separator: 0x20, maxSplits: 2)

@@ -63,3 +63,58 @@ import Testing
         #expect(throws: HogMailError.self) { try log.append(recipientID: recipients[0].id, messageID: "<a@x>\n9 1 <b@x>", at: Date()) }
     }
 }
+
+/// The log is a mapped file: what a line's copy put there is in the file at once (a kill
+/// loses nothing), the space reserved ahead is zeros, and a log opened after a kill goes on
+/// after the complete lines.
+@Suite struct MappedAcceptedLogTests {
+    @Test func aLineIsInTheFileAsSoonAsItIsWrittenWithZerosAfterIt() throws {
+        let (store, _, recipients) = try AcceptedLogTests().sendToTwo()
+        let log = try AcceptedLog(store: store)
+        try log.append(recipientID: recipients[0].id, messageID: "<a1@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000))
+
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: log.path)))
+        let line = Array("\(recipients[0].id) 1767000000.0 <a1@example.com>\n".utf8)
+        #expect(Array(bytes.prefix(line.count)) == line)
+        #expect(bytes.count >= AcceptedLog.growth && bytes.dropFirst(line.count).allSatisfy { $0 == 0 })
+    }
+
+    @Test func aLogOpenedAfterAKillWritesAfterTheCompleteLinesAndDropsTheCutOne() throws {
+        let (store, send, recipients) = try AcceptedLogTests().sendToTwo()
+        // A killed run: one whole line, one cut by the kill, and the zeros reserved after them.
+        let killed = Array("\(recipients[0].id) 1767000000.0 <a1@example.com>\n\(recipients[1].id) 17670".utf8) + [UInt8](repeating: 0, count: 4096)
+        try Data(killed).write(to: URL(fileURLWithPath: store.path + ".accepted"))
+        let log = try AcceptedLog(store: store)
+        try log.append(recipientID: recipients[1].id, messageID: "<b1@example.com>", at: Date(timeIntervalSince1970: 1_767_000_001))
+
+        #expect(try log.fold(into: store) == 2)
+        #expect(try store.progress(of: send).sent == 2)
+    }
+
+    @Test func linesPastTheReservedSpaceGrowTheFileAndAllAreFolded() throws {
+        let (store, _) = try temporaryStore()
+        let log = try AcceptedLog(store: store)
+        let count = AcceptedLog.growth / 20
+        for id in 1...count {
+            try log.append(recipientID: Int64(id), messageID: "<m\(id)@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000))
+        }
+        let lines = AcceptedLog.parse(Array(try Data(contentsOf: URL(fileURLWithPath: log.path))))
+        #expect(lines.count == count && lines.last?.messageID == "<m\(count)@example.com>")
+    }
+
+    @Test func aClosedLogKeepsJustItsLines() throws {
+        let (store, _) = try temporaryStore()
+        let path = store.path + ".accepted"
+        do {
+            let log = try AcceptedLog(store: store)
+            try log.append(recipientID: 3, messageID: "<c@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("3 1767000000.0 <c@example.com>\n".utf8))
+    }
+
+    @Test func aMessageIDWithANulIsRefused() throws {
+        let (store, _) = try temporaryStore()
+        let log = try AcceptedLog(store: store)
+        #expect(throws: HogMailError.self) { try log.append(recipientID: 1, messageID: "<a\u{0}@x>", at: Date()) }
+    }
+}

@@ -4,6 +4,9 @@
 generator) with the same counts against the same sink, and Python's smtplib on one
 connection (the script a user would write) — all in the same run. Medians of RUNS.
 
+Each round runs hogmail, smtp-source and smtp-source -d one after the other, so the machine's
+swings in load fall on all of them alike.
+
 smtp-source is run two ways: as it comes (a new connection for each message; the baseline
 of the ratio the issue sets) and with -d (each session keeps its connection, as hogmail
 does), which shows what the wire allows with no message building and no journal.
@@ -62,33 +65,32 @@ def main():
         time.sleep(0.5)
         sample = None
         for connections in CONNECTIONS:
-            times, cpus = [], []
+            # One round runs hogmail, smtp-source and smtp-source -d back to back, so a swing in
+            # the machine's load falls on all three alike; the medians are over the rounds.
+            names = ["hogmail send, %d connection%s" % (connections, "s" if connections > 1 else "")]
+            names += ["smtp-source%s, %d session%s" % (label, connections, "s" if connections > 1 else "") for label in ("", " -d")]
+            times, cpus = {name: [] for name in names}, {name: [] for name in names}
             for _ in range(runs):
                 folder = tempfile.mkdtemp(prefix="hogmail-bench-send-")
                 try:
                     project(folder, port, connections, messages, hogmail)
                     wall, used = cpu_of([hogmail, "send", "1", "--yes", "--project", folder], env=env)
-                    times.append(wall)
-                    cpus.append(used)
+                    times[names[0]].append(wall)
+                    cpus[names[0]].append(used)
                     if sample is None:
                         sample = subprocess.run([hogmail, "build", "--project", folder, "--out", os.path.join(folder, "out")],
                                                 capture_output=True) and open(os.path.join(folder, "out/1/email.eml"), "rb").read()
                 finally:
                     shutil.rmtree(folder)
-            name = "hogmail send, %d connection%s" % (connections, "s" if connections > 1 else "")
-            results[name] = statistics.median(times)
-            cpu[name] = statistics.median(cpus)
-            size = len(sample) // 1024
-            for label, flags in (("", []), (" -d", ["-d"])):
-                times, cpus = [], []
-                for _ in range(runs):
+                for name, flags in zip(names[1:], ([], ["-d"])):
                     wall, used = cpu_of([SOURCE] + flags + ["-s", str(connections), "-m", str(messages), "-l", str(len(sample)),
                                          "-f", "hogmail@example.com", "-t", "reader@example.com", "127.0.0.1:%d" % port])
-                    times.append(wall)
-                    cpus.append(used)
-                name = "smtp-source%s, %d session%s" % (label, connections, "s" if connections > 1 else "")
-                results[name] = statistics.median(times)
-                cpu[name] = statistics.median(cpus)
+                    times[name].append(wall)
+                    cpus[name].append(used)
+            for name in names:
+                results[name] = statistics.median(times[name])
+                cpu[name] = statistics.median(cpus[name])
+            size = len(sample) // 1024
         times = []
         for _ in range(runs):
             start = time.perf_counter()

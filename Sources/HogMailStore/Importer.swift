@@ -59,8 +59,8 @@ extension SubscriberStore {
                 }
                 let insert = try db.makeStatement(sql: """
                     INSERT OR IGNORE INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source,
-                                                      consent_text, consent_ip, consent_user_agent, confirmed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, ?, ?)
+                                                      consent_text, consent_ip, consent_user_agent, confirmed_at, address_hash)
+                    VALUES (?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, ?, ?, ?)
                     """)
                 let event = try db.makeStatement(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, NULL, ?, 'import', ?)")
                 let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
@@ -114,7 +114,8 @@ extension SubscriberStore {
                         report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
                         continue
                     }
-                    if try Bool.fetchOne(suppressed, arguments: [hasher.hash(email)]) ?? false {
+                    let hash = hasher.hash(email)
+                    if try Bool.fetchOne(suppressed, arguments: [hash]) ?? false {
                         report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
                         continue
                     }
@@ -123,7 +124,7 @@ extension SubscriberStore {
                     try insert.execute(arguments: [
                         publicID, email, name, status.rawValue, now.timeIntervalSince1970, consentedAt.timeIntervalSince1970,
                         "\(source) (imported from \(fileName), row \(row))", value("consent_text"), value("ip"), value("user_agent"),
-                        confirmedAt?.timeIntervalSince1970,
+                        confirmedAt?.timeIntervalSince1970, hash,
                     ])
                     guard db.changesCount == 1 else {
                         report.refuse(.duplicate, row: row, "\(email) is already in the list (or earlier in this file)")

@@ -98,6 +98,7 @@ public final class SubscriberStore: Sendable {
         registerSubscriptionRequests(&migrator)
         registerFeedback(&migrator)
         registerPendingIndex(&migrator)
+        registerAddressHashes(&migrator)
         return migrator
     }
 
@@ -334,11 +335,11 @@ public final class SubscriberStore: Sendable {
         let publicID = TokenSigner.newPublicID()
         try db.execute(sql: """
             INSERT INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source,
-                                    consent_text, consent_ip, consent_user_agent, confirmed_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    consent_text, consent_ip, consent_user_agent, confirmed_at, address_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [publicID, email, name, status.rawValue, now.timeIntervalSince1970, consent.at.timeIntervalSince1970,
                              consent.method.rawValue, consent.source, consent.text, consent.ip, consent.userAgent,
-                             consent.confirmedAt?.timeIntervalSince1970])
+                             consent.confirmedAt?.timeIntervalSince1970, try addressHash(email, db)])
         return Subscriber(id: db.lastInsertedRowID, publicID: publicID, email: email, name: name, status: status, createdAt: now, consent: consent)
     }
 

@@ -7,6 +7,7 @@ import Logging
 /// `serve`'s background worker: turns recorded subscribe requests into pending subscribers and
 /// sends their confirmation emails, outside the request. A transport that fails is tried again
 /// with backoff (30 s, doubling, at most an hour apart) for about a day; what happened is logged.
+/// Several servers on one store share the queue: each request is claimed by one worker.
 public actor ConfirmationWorker {
     public struct Report: Sendable, Equatable {
         public var sent = 0
@@ -20,6 +21,9 @@ public actor ConfirmationWorker {
     public var maxAttempts = 12
     public var baseBackoff: TimeInterval = 30
     public var maxBackoff: TimeInterval = 3600
+    /// How long a claimed request stays this worker's (other servers on the store skip it):
+    /// longer than any send of one confirmation takes; a worker that dies loses its claims then.
+    public var claimLease: TimeInterval = 600
     private var wakeUp: AsyncStream<Void>.Continuation?
 
     public init(service: SubscriptionService, logger: Logger = Logger(label: "hogmail.confirmations")) {
@@ -34,7 +38,8 @@ public actor ConfirmationWorker {
         let store = service.store
         while true {
             let due: [SubscriptionRequest]
-            do { due = try store.dueSubscriptionRequests(limit: 50, now: now) } catch {
+            // Claimed, not just read: another `serve` on the same store works through other rows.
+            do { due = try store.claimSubscriptionRequests(limit: 50, lease: claimLease, now: now) } catch {
                 logger.error("The subscription requests cannot be read from the store: \(String(describing: error))")
                 return report
             }

@@ -37,12 +37,12 @@ public struct PublicServer: Sendable {
     var webhookLogger = Logger(label: "hogmail.webhooks")
 
     public init(service: SubscriptionService, outputDirectory: URL,
-                perAddress: RateLimiter = RateLimiter(limit: 3, window: 3600),
-                perClient: RateLimiter = RateLimiter(limit: 20, window: 3600)) {
+                perAddressLimit: Int = 3, perClientLimit: Int = 20) {
         self.service = service
         self.outputDirectory = outputDirectory
-        self.perAddress = perAddress
-        self.perClient = perClient
+        // In the store: two servers on one store hold the same limits as one.
+        self.perAddress = RateLimiter(store: service.store, scope: "subscribe-address", limit: perAddressLimit, window: 3600)
+        self.perClient = RateLimiter(store: service.store, scope: "subscribe-client", limit: perClientLimit, window: 3600)
         self.clients = ClientAddressResolver(configuration: service.configuration)
         self.confirmations = ConfirmationWorker(service: service)
         self.sesWebhook = SESWebhook(configuration: service.configuration, store: service.store)
@@ -106,7 +106,7 @@ public struct PublicServer: Sendable {
     func subscribe(_ request: Request, _ context: HogMailRequestContext) async throws -> Response {
         guard let fields = try await form(request) else { return message(.badRequest, "That request was not understood", "Send the form from the subscribe page.") }
         let client = clients.client(peer: context.peerAddress, headers: request.headers)
-        guard await perClient.allow(client) else {
+        guard try await perClient.allow(client) else {
             return message(.tooManyRequests, "Too many requests", "Please wait a while before trying again.", retryAfter: 3600)
         }
         guard let raw = fields["email"], raw.utf8.count <= 254, Subscriber.validateAddress(raw) == nil, let email = Subscriber.normalize(raw) else {
@@ -119,7 +119,7 @@ public struct PublicServer: Sendable {
             return message(.badRequest, "That name cannot be used", "Go back and write your name on one line, in at most 200 characters (or leave it empty).")
         }
         // One person, however they spell the address's case: the limit holds for `Victim@` and `victim@` alike.
-        guard await perAddress.allow(email.lowercased()) else {
+        guard try await perAddress.allow(email.lowercased()) else {
             return message(.tooManyRequests, "Too many requests", "Please wait a while before trying again.", retryAfter: 3600)
         }
         let consent = Subscriber.Consent(

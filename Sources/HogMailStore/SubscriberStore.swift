@@ -99,6 +99,7 @@ public final class SubscriberStore: Sendable {
         registerFeedback(&migrator)
         registerPendingIndex(&migrator)
         registerAddressHashes(&migrator)
+        registerSharedLimits(&migrator)
         return migrator
     }
 
@@ -282,6 +283,8 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
                            arguments: [hash, (existing?["status"] as String?).flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed",
                                        now.timeIntervalSince1970])
+            // The form's rate limits keep the same hash for an hour; they go now.
+            try db.execute(sql: "DELETE FROM rate_limit_event WHERE key_hash = ?", arguments: [hash])
             try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
             // Bounce and complaint records stay for the send's counts, without the server's words (which quote the address).
             try db.execute(sql: """

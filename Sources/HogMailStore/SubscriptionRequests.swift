@@ -54,16 +54,18 @@ extension SubscriberStore {
     public func dueSubscriptionRequests(limit: Int = 50, now: Date = Date()) throws -> [SubscriptionRequest] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM subscription_request WHERE next_attempt_at <= ? ORDER BY id LIMIT ?",
-                             arguments: [now.timeIntervalSince1970, limit]).map { row in
-                SubscriptionRequest(
-                    id: row["id"], email: row["email"], name: row["name"],
-                    consent: Subscriber.Consent(at: Date(timeIntervalSince1970: row["consent_at"]),
-                                                method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .form,
-                                                source: row["consent_source"], text: row["consent_text"], ip: row["consent_ip"],
-                                                userAgent: row["consent_user_agent"]),
-                    attempts: row["attempts"], lastError: row["last_error"])
-            }
+                             arguments: [now.timeIntervalSince1970, limit]).map(Self.subscriptionRequest)
         }
+    }
+
+    static func subscriptionRequest(_ row: Row) -> SubscriptionRequest {
+        SubscriptionRequest(
+            id: row["id"], email: row["email"], name: row["name"],
+            consent: Subscriber.Consent(at: Date(timeIntervalSince1970: row["consent_at"]),
+                                        method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .form,
+                                        source: row["consent_source"], text: row["consent_text"], ip: row["consent_ip"],
+                                        userAgent: row["consent_user_agent"]),
+            attempts: row["attempts"], lastError: row["last_error"])
     }
 
     /// Done (confirmation sent, or nothing to send): the row and its copy of the address go.
@@ -71,10 +73,10 @@ extension SubscriberStore {
         try database.write { db in try db.execute(sql: "DELETE FROM subscription_request WHERE id = ?", arguments: [request.id]) }
     }
 
-    /// A failed attempt, tried again at `nextAttempt`.
+    /// A failed attempt, tried again at `nextAttempt` by whichever worker claims it then.
     public func deferSubscriptionRequest(_ request: SubscriptionRequest, error: String, nextAttempt: Date) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE subscription_request SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE subscription_request SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
                            arguments: [String(error.prefix(500)), nextAttempt.timeIntervalSince1970, request.id])
         }
     }

@@ -17,8 +17,10 @@ struct ServerFixture {
     var outbox: URL { folder.appendingPathComponent("outbox") }
 
     init(perAddress: Int = 3, perClient: Int = 20, configurationText: String? = nil, transport: (any Transport)? = nil,
-         limits: ConnectionLimits = ConnectionLimits()) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-server-\(UUID().uuidString)")
+         limits: ConnectionLimits = ConnectionLimits(), sharing other: ServerFixture? = nil) throws {
+        // `sharing`: a second server on the first one's store file and outbox, with a store
+        // handle of its own (as a second `hogmail serve` process has).
+        folder = other?.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("out/1"), withIntermediateDirectories: true)
         try Data("<h1>Issue one</h1>".utf8).write(to: folder.appendingPathComponent("out/1/web.html"))
         try Data("<ol>archive</ol>".utf8).write(to: folder.appendingPathComponent("out/index.html"))
@@ -30,7 +32,7 @@ struct ServerFixture {
                                       signer: TokenSigner(secret: String(repeating: "s", count: 40), listID: configuration.list.id),
                                       transport: transport ?? OutboxTransport(directory: folder.appendingPathComponent("outbox")), templates: templates)
         var server = PublicServer(service: service, outputDirectory: folder.appendingPathComponent("out"),
-                                  perAddress: RateLimiter(limit: perAddress, window: 3600), perClient: RateLimiter(limit: perClient, window: 3600))
+                                  perAddressLimit: perAddress, perClientLimit: perClient)
         server.limits = limits
         self.server = server
     }

@@ -100,6 +100,7 @@ public final class SubscriberStore: Sendable {
         registerPendingIndex(&migrator)
         registerAddressHashes(&migrator)
         registerSharedLimits(&migrator)
+        registerPartialJournalIndexes(&migrator)
         return migrator
     }
 

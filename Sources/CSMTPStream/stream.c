@@ -1,3 +1,6 @@
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "CSMTPStream.h"
 
 #include <arpa/inet.h>
@@ -297,14 +300,30 @@ void hogmail_stream_block_sigpipe(void) {
 }
 
 const void *hogmail_find_line_dot(const void *bytes, size_t size) {
+    const unsigned char *at = bytes, *end = at + size;
+#if defined(__SSE2__)
+    // Sixteen positions at a time: where a "\n" is followed by a ".". A memchr for each line
+    // end cost a call per line (hundreds in a newsletter), 6% of a send's CPU.
+    const __m128i newline = _mm_set1_epi8('\n'), dot = _mm_set1_epi8('.');
+    while (end - at >= 17) {
+        __m128i here = _mm_loadu_si128((const __m128i *)at), next = _mm_loadu_si128((const __m128i *)(at + 1));
+        int found = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(here, newline), _mm_cmpeq_epi8(next, dot)));
+        if (found) return at + __builtin_ctz((unsigned)found);
+        at += 16;
+    }
+    for (; at + 1 < end; at++) {
+        if (at[0] == '\n' && at[1] == '.') return at;
+    }
+    return NULL;
+#else
     // memchr for each line end, not memmem: glibc's memmem starts a two-way search at every
     // "\n" of a body with hundreds of lines, which cost 8% of a whole send.
-    const unsigned char *at = bytes, *end = at + size;
     while (at + 1 < end && (at = memchr(at, '\n', (size_t)(end - at - 1)))) {
         if (at[1] == '.') return at;
         at++;
     }
     return NULL;
+#endif
 }
 
 int hogmail_stream_set_nonblocking(hogmail_stream *stream, int on) {

@@ -185,6 +185,26 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         #expect(String(decoding: ending, as: UTF8.self) == ".\r\n")
     }
 
+    /// The scan looks at sixteen bytes at a time: a line-start dot at every offset around
+    /// those blocks' edges, and at the very end, is found, and a dot after any other byte is not.
+    @Test func aLineStartDotIsFoundAtEveryOffsetAroundTheScansBlocks() {
+        for length in 1...70 {
+            for position in 0..<length {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                bytes[position] = 0x2E
+                if position > 0 { bytes[position - 1] = 0x0A }
+                let (body, _) = SMTPConnection.framed(bytes)
+                var expected = bytes
+                expected.insert(0x2E, at: position)
+                #expect(body == expected, "a dot at \(position) of \(length)")
+            }
+            var noLineStart = [UInt8](repeating: UInt8(ascii: "."), count: length)
+            noLineStart[0] = UInt8(ascii: "x")
+            #expect(SMTPConnection.framed(noLineStart).body == noLineStart)
+            #expect(SMTPConnection.framed(Array(repeating: 0x0A, count: length)).body == Array(repeating: 0x0A, count: length))
+        }
+    }
+
     @Test func aMessageWithoutDotsGoesAsItIsAndOneWithoutAFinalLineBreakGetsOne() {
         let (body, ending) = SMTPConnection.framed(Array("a\r\nb".utf8))
         #expect(body == Array("a\r\nb".utf8))

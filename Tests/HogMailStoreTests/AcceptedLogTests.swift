@@ -74,7 +74,7 @@ import Testing
         try log.append(recipientID: recipients[0].id, messageID: "<a1@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000))
 
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: log.path)))
-        let line = Array("\(recipients[0].id) 1767000000.0 <a1@example.com>\n".utf8)
+        let line = Array("\(recipients[0].id) 1767000000.000 <a1@example.com>\n".utf8)
         #expect(Array(bytes.prefix(line.count)) == line)
         #expect(bytes.count >= AcceptedLog.growth && bytes.dropFirst(line.count).allSatisfy { $0 == 0 })
     }
@@ -109,7 +109,20 @@ import Testing
             let log = try AcceptedLog(store: store)
             try log.append(recipientID: 3, messageID: "<c@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000))
         }
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("3 1767000000.0 <c@example.com>\n".utf8))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("3 1767000000.000 <c@example.com>\n".utf8))
+    }
+
+    @Test func theTimeIsWrittenWithMilliseconds() throws {
+        let (store, _) = try temporaryStore()
+        let path = store.path + ".accepted"
+        do {
+            let log = try AcceptedLog(store: store)
+            try log.append(recipientID: 1234567, messageID: "<t@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000.0456))
+            try log.append(recipientID: 0, messageID: "<u@example.com>", at: Date(timeIntervalSince1970: 5.9996))
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "1234567 1767000000.046 <t@example.com>\n0 6.000 <u@example.com>\n")
+        let lines = AcceptedLog.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(lines.map(\.sentAt) == [1_767_000_000.046, 6.0])
     }
 
     @Test func aMessageIDWithANulIsRefused() throws {

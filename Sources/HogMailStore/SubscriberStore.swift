@@ -21,6 +21,10 @@ public final class SubscriberStore: Sendable {
             // Deleted rows are overwritten, so `forget` leaves no trace in the file.
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Up to 64 MB of pages (SQLite's default is 2 MB): a million-recipient journal's
+            // Message-ID index takes random inserts, and with the default cache most of them
+            // read and write pages through the kernel. Grown only as pages are used.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         // The store holds people's addresses and consent: owner only. A new file is made 0600
         // before SQLite opens it (SQLite gives its -wal and -shm the main file's mode), and an

@@ -47,8 +47,6 @@ extension SubscriberStore {
         var report = ImportReport()
         report.dryRun = dryRun
         do {
-            // A larger page cache for the random-order index inserts of a big import (bounded: 64 MB).
-            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -65536") }
             try database.inTransaction { db in
                 guard let header = try reader.next() else {
                     throw HogMailError(file: displayPath, line: 1, "The file is empty. The first line must name the columns: email, consented_at, consent_source, confirmed_at, name, ip.")

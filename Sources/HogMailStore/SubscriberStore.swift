@@ -23,7 +23,8 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Up to 64 MB of pages (SQLite's default is 2 MB): a million-recipient journal's
             // Message-ID index takes random inserts, and with the default cache most of them
-            // read and write pages through the kernel. Grown only as pages are used.
+            // read and write pages through the kernel (so did a big import's). Grown only as
+            // pages are used.
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         // The store holds people's addresses and consent: owner only. A new file is made 0600

@@ -16,6 +16,15 @@ import Testing
         try store.database.read { db in try SubscriberStore.addressHash(email, db) }
     }
 
+    func storeWithAdaAndBob() throws -> SubscriberStore {
+        let (store, _) = try temporaryStore()
+        for address in ["ada@example.com", "bob@example.com"] {
+            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
+            try store.confirm(publicID: subscriber.publicID)
+        }
+        return store
+    }
+
     @Test func aSubscriberFromTheFormHasItsHash() throws {
         let (store, _) = try temporaryStore()
         _ = try store.requestSubscription(email: "Ada@Example.com", name: nil, consent: formConsent, actor: "form")
@@ -32,11 +41,7 @@ import Testing
     }
 
     @Test func aSuppressedRowWithoutAStoredHashIsStillLeftOut() throws {
-        let (store, _) = try temporaryStore()
-        for address in ["ada@example.com", "bob@example.com"] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
+        let store = try storeWithAdaAndBob()
         let hash = try expectedHash(store, "bob@example.com")
         try store.database.write { db in
             try db.execute(sql: "UPDATE subscriber SET address_hash = NULL")
@@ -47,11 +52,7 @@ import Testing
     }
 
     @Test func aSuppressedRowWithItsHashIsLeftOut() throws {
-        let (store, _) = try temporaryStore()
-        for address in ["ada@example.com", "bob@example.com"] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
+        let store = try storeWithAdaAndBob()
         let hash = try expectedHash(store, "ada@example.com")
         try store.database.write { db in
             try db.execute(sql: "INSERT INTO suppression (address_hash, status, at) VALUES (?, 'unsubscribed', 0)", arguments: [hash])

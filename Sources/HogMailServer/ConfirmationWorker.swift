@@ -22,7 +22,8 @@ public actor ConfirmationWorker {
     public var baseBackoff: TimeInterval = 30
     public var maxBackoff: TimeInterval = 3600
     /// How long a claimed request stays this worker's (other servers on the store skip it):
-    /// longer than any send of one confirmation takes; a worker that dies loses its claims then.
+    /// far longer than one confirmation's send, whose every step is bounded by the transport's
+    /// timeout; a worker that dies loses its claim then, and another sends it.
     public var claimLease: TimeInterval = 600
     private var wakeUp: AsyncStream<Void>.Continuation?
 
@@ -31,20 +32,23 @@ public actor ConfirmationWorker {
         self.logger = logger
     }
 
-    /// Works through every request due now.
+    /// Works through every request due now. `now` fixes the time for tests; a running worker
+    /// reads the clock for each request, so each claim's lease starts when its send does.
     @discardableResult
-    public func processDue(now: Date = Date()) async -> Report {
+    public func processDue(now fixed: Date? = nil) async -> Report {
         var report = Report()
         let store = service.store
         while true {
-            let due: [SubscriptionRequest]
-            // Claimed, not just read: another `serve` on the same store works through other rows.
-            do { due = try store.claimSubscriptionRequests(limit: 50, lease: claimLease, now: now) } catch {
+            let now = fixed ?? Date()
+            // Claimed one at a time, not read: another `serve` on the same store works through
+            // other rows, and a claim never waits behind other sends long enough to expire.
+            let claimed: SubscriptionRequest?
+            do { claimed = try store.claimSubscriptionRequests(limit: 1, lease: claimLease, now: now).first } catch {
                 logger.error("The subscription requests cannot be read from the store: \(String(describing: error))")
                 return report
             }
-            guard !due.isEmpty else { return report }
-            for request in due { await process(request, now: now, &report) }
+            guard let request = claimed else { return report }
+            await process(request, now: now, &report)
         }
     }
 

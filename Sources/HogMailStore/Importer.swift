@@ -62,7 +62,7 @@ extension SubscriberStore {
                     """)
                 let event = try db.makeStatement(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason) VALUES (?, ?, NULL, ?, 'import', ?)")
                 let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
-                let hasher = AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
+                let hasher = try Self.addressHasher(db)
                 let suppressed = try db.makeStatement(sql: "SELECT 1 FROM suppression WHERE address_hash = ?")
                 while let fields = try reader.next() {
                     let row = reader.recordLine

@@ -65,7 +65,7 @@ extension SubscriberStore {
     static func registerAddressHashes(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("6 subscriber address hashes") { db in
             try db.execute(sql: "ALTER TABLE subscriber ADD COLUMN address_hash TEXT")
-            let hasher = AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
+            let hasher = try Self.addressHasher(db)
             let update = try db.makeStatement(sql: "UPDATE subscriber SET address_hash = ? WHERE id = ?")
             // A cursor, not an array: a list of a million rows is hashed without holding it.
             let rows = try Row.fetchCursor(db, sql: "SELECT id, email FROM subscriber")
@@ -79,8 +79,8 @@ extension SubscriberStore {
     /// `send_recipient_due` held every row of every send (and moved each one from pending to
     /// sent), and the Message-ID and sent-at indexes held a NULL for every row not yet sent.
     /// Partial indexes keep only the rows their queries look for: retries, failures, rows
-    /// with a Message-ID or a time sent. `make bench` measured the fold of accepted messages
-    /// at 7.9 → 5.9 µs a row and the freeze at 3.3 → 2.8.
+    /// with a Message-ID or a time sent. Replaying a send's statements on 30,000 rows, the
+    /// fold of accepted messages went from 7.9 to 5.9 µs a row and the freeze from 3.3 to 2.8.
     static func registerPartialJournalIndexes(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("8 partial journal indexes") { db in
             try db.execute(sql: """
@@ -181,12 +181,15 @@ extension SubscriberStore {
     /// is counted without reading its rows.
     public func progress(of send: SendRecord) throws -> SendProgress {
         try database.read { db in
-            func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [send.id]) ?? 0 }
+            func count(_ state: SendRecipient.State? = nil) throws -> Int {
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE send_id = ?" + (state.map { " AND state = '\($0.rawValue)'" } ?? ""),
+                                 arguments: [send.id]) ?? 0
+            }
             var progress = SendProgress()
-            progress.total = try count("SELECT COUNT(*) FROM send_recipient WHERE send_id = ?")
-            progress.pending = try count("SELECT COUNT(*) FROM send_recipient WHERE send_id = ? AND state = 'pending'")
-            progress.retrying = try count("SELECT COUNT(*) FROM send_recipient WHERE send_id = ? AND state = 'retrying'")
-            progress.failed = try count("SELECT COUNT(*) FROM send_recipient WHERE send_id = ? AND state = 'failed'")
+            progress.total = try count()
+            progress.pending = try count(.pending)
+            progress.retrying = try count(.retrying)
+            progress.failed = try count(.failed)
             progress.sent = progress.total - progress.pending - progress.retrying - progress.failed
             return progress
         }

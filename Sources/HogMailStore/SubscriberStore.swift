@@ -46,7 +46,7 @@ public final class SubscriberStore: Sendable {
             }
             // The suppression hash as a SQL function, so "who may receive" is one query.
             try database.writeWithoutTransaction { db in
-                let hasher = AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
+                let hasher = try Self.addressHasher(db)
                 db.add(function: DatabaseFunction("hogmail_address_hash", argumentCount: 1, pure: true) { values in
                     String.fromDatabaseValue(values[0]).map(hasher.hash)
                 })
@@ -358,12 +358,13 @@ public final class SubscriberStore: Sendable {
                        arguments: [id, now.timeIntervalSince1970, from?.rawValue, to.rawValue, actor, reason, sendID])
     }
 
-    static func addressHash(_ normalizedEmail: String, _ db: Database) throws -> String {
-        addressHash(normalizedEmail, key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
+    /// The hasher keyed with this store's key (`store_key`, made with the store).
+    static func addressHasher(_ db: Database) throws -> AddressHasher {
+        AddressHasher(key: try Data.fetchOne(db, sql: "SELECT key FROM store_key")!)
     }
 
-    static func addressHash(_ normalizedEmail: String, key: Data) -> String {
-        AddressHasher(key: key).hash(normalizedEmail)
+    static func addressHash(_ normalizedEmail: String, _ db: Database) throws -> String {
+        try addressHasher(db).hash(normalizedEmail)
     }
 
     static func isSuppressed(_ normalizedEmail: String, _ db: Database) throws -> Bool {

@@ -82,7 +82,7 @@ public final class IssueSender: @unchecked Sendable {
     /// The per-recipient message; Message-ID is fixed by (send, recipient), so a message
     /// repeated after a crash carries the same id and receivers can tell.
     public func outgoing(for recipient: SendRecipient, in send: SendRecord, at date: Date) throws -> OutgoingMessage {
-        try assembler(for: send).outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: date)
+        try assembler(for: send).outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, messageID: recipient.messageID, at: date)
     }
 
     func assembler(for send: SendRecord) -> MessageAssembler {
@@ -233,7 +233,8 @@ public final class IssueSender: @unchecked Sendable {
                 guard Mailbox.isValidAddress(recipient.email) else {
                     throw HogMailError("The address `\(Subscriber.visible(recipient.email))` is not a valid email address.")
                 }
-                outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: clock())
+                outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID,
+                                                      messageID: recipient.messageID, at: clock())
             } catch {
                 // No data in the store may stop a send: this recipient fails alone, the
                 // others go on, and a message never made does not use a rate slot.

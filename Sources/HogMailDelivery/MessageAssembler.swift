@@ -35,12 +35,23 @@ public struct MessageAssembler: Sendable {
     }
 
     public init(configuration: Configuration, signer: TokenSigner, message: MessageTemplate, send: SendRecord) {
-        self.init(configuration: configuration, signer: signer, message: message, sendKey: "send:\(send.id):\(send.contentHash)", sendID: send.id)
+        self.init(configuration: configuration, signer: signer, message: message, sendKey: Self.sendKey(id: send.id, contentHash: send.contentHash), sendID: send.id)
     }
 
-    public func outgoing(email: String, name: String?, publicID: String, at date: Date) throws -> OutgoingMessage {
+    /// What a journaled send's Message-IDs are made from: its number and its content.
+    static func sendKey(id: Int64, contentHash: String) -> String { "send:\(id):\(contentHash)" }
+
+    /// The Message-IDs of a send that is about to be frozen, for `SubscriberStore.freezeSend`:
+    /// the same ids `outgoing` makes for that send.
+    public static func messageIDs(configuration: Configuration, contentHash: String) -> (Int64) -> @Sendable (String) -> String {
+        let domain = configuration.list.from.domain
+        return { sendID in MessageIDs(sendKey: sendKey(id: sendID, contentHash: contentHash), domain: domain).messageID(recipient:) }
+    }
+
+    /// `messageID`: the one frozen in the journal, if the row has it; otherwise made here.
+    public func outgoing(email: String, name: String?, publicID: String, messageID frozen: String? = nil, at date: Date) throws -> OutgoingMessage {
         let token = signer.unsubscribeToken(publicID: publicID)
-        let messageID = ids.messageID(recipient: email)
+        let messageID = frozen ?? ids.messageID(recipient: email)
         let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
         let returnPath = sendID.map { bounceParts.prefix + signer.bounceToken(sendID: $0, publicID: publicID) + bounceParts.suffix }
             ?? configuration.list.bounceAddress

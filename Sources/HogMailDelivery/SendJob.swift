@@ -61,7 +61,9 @@ public struct SendJob: Sendable {
                     progress: @Sendable (SendProgress) -> Void = { _ in }) async throws -> (SendRecord, IssueSender.Summary)? {
         var send: SendRecord
         switch decision {
-        case .start: send = try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash)
+        case .start:
+            send = try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash,
+                                        messageIDs: MessageAssembler.messageIDs(configuration: configuration, contentHash: issue.message.contentHash))
         case .resume(let existing):
             send = existing
             if existing.state == .paused, existing.pauseKind == .breaker, !existing.acceptRisk {

@@ -179,16 +179,31 @@ public final class AcceptedLog: @unchecked Sendable {
 }
 
 extension SubscriberStore {
+    /// Marks sent a row frozen with its Message-ID: (sent at, row id).
+    static let foldWithFrozenIDSQL = """
+        UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted',
+            next_attempt_at = NULL, sent_at = ? WHERE id = ? AND state != 'sent' AND message_id IS NOT NULL
+        """
+    /// Marks sent a row frozen without one: (Message-ID, sent at, row id).
+    static let foldWithoutIDSQL = """
+        UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', message_id = ?,
+            next_attempt_at = NULL, sent_at = ? WHERE id = ? AND state != 'sent' AND message_id IS NULL
+        """
+
     /// Marks the logged messages sent, in one transaction; rows already sent stay as they are.
+    /// A row frozen with its Message-ID is updated without naming that column, so SQLite leaves
+    /// the Message-ID index alone (it rewrites the entries of every indexed column an UPDATE
+    /// sets, changed or not); only a row frozen without one (by an older HogMail) gets it here.
     func recordSent(_ entries: [(recipientID: Int64, sentAt: Double, messageID: String)]) throws {
         guard !entries.isEmpty else { return }
         try database.write { db in
-            let statement = try db.makeStatement(sql: """
-                UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', message_id = ?,
-                    next_attempt_at = NULL, sent_at = ? WHERE id = ? AND state != 'sent'
-                """)
+            let frozenID = try db.makeStatement(sql: Self.foldWithFrozenIDSQL)
+            let withoutID = try db.makeStatement(sql: Self.foldWithoutIDSQL)
             for entry in entries {
-                try statement.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
+                try frozenID.execute(arguments: [entry.sentAt, entry.recipientID])
+                if db.changesCount == 0 {
+                    try withoutID.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
+                }
             }
             Failpoint.reach("journal-fold")
         }

@@ -164,7 +164,7 @@ extension SubscriberStore {
                     return .unattributed("its signed token names a subscriber who is no longer in the store (forgotten?)")
                 }
             } else if let messageID = feedback.messageID.map(Self.bracketed), !messageID.isEmpty,
-                      let row = try Row.fetchOne(db, sql: "SELECT * FROM send_recipient WHERE message_id = ? ORDER BY id DESC LIMIT 1", arguments: [messageID]) {
+                      let row = try Row.fetchOne(db, sql: "SELECT * FROM send_recipient WHERE message_id = ? AND state <> 'pending' ORDER BY id DESC LIMIT 1", arguments: [messageID]) {
                 recipientRow = row
             }
             if subscriberRow == nil, let subscriberID = recipientRow?["subscriber_id"] as Int64? {

@@ -143,14 +143,29 @@ extension SubscriberStore {
 
     /// Freezes a send: the issue, its content hash, and every subscriber who may get it now —
     /// confirmed, with a consent record, and not suppressed — in one transaction.
-    public func freezeSend(issue: String, contentHash: String, now: Date = Date()) throws -> SendRecord {
+    ///
+    /// `messageIDs` gives, for the new send's id, each recipient's Message-ID; every row then
+    /// holds its id from the start. Marking a message sent leaves the Message-ID index alone
+    /// (an id is a hash, so each insert lands on a random page of it: written at the freeze,
+    /// in one transaction, the index pages are written once instead of once per fold), and a
+    /// resume sends with the id frozen here even if the configuration changed meanwhile.
+    public func freezeSend(issue: String, contentHash: String, now: Date = Date(),
+                           messageIDs: ((_ sendID: Int64) -> @Sendable (_ email: String) -> String)? = nil) throws -> SendRecord {
         try database.write { db in
             try db.execute(sql: "INSERT INTO send (issue, content_hash, created_at, state) VALUES (?, ?, ?, 'running')",
                            arguments: [issue, contentHash, now.timeIntervalSince1970])
             let sendID = db.lastInsertedRowID
+            var function: DatabaseFunction?
+            if let messageID = messageIDs?(sendID) {
+                function = DatabaseFunction("hogmail_message_id", argumentCount: 1, pure: true) { values in
+                    String.fromDatabaseValue(values[0]).map(messageID)
+                }
+                db.add(function: function!)
+            }
+            defer { function.map(db.remove(function:)) }
             try db.execute(sql: """
-                INSERT INTO send_recipient (send_id, subscriber_id, email, name, public_id, state)
-                SELECT ?, id, email, name, public_id, 'pending' FROM subscriber
+                INSERT INTO send_recipient (send_id, subscriber_id, email, name, public_id, state, message_id)
+                SELECT ?, id, email, name, public_id, 'pending', \(function == nil ? "NULL" : "hogmail_message_id(email)") FROM subscriber
                 WHERE \(Self.mayReceive)
                 ORDER BY id
                 """, arguments: [sendID])

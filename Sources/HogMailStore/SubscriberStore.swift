@@ -301,7 +301,8 @@ public final class SubscriberStore: Sendable {
             try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
 
             // The journal: the address, the name, the token id and any server reply (which can
-            // quote the address) go; the row, its state and its Message-ID (a hash) stay.
+            // quote the address) go; the row, its state and the Message-ID (a hash) of a message
+            // that went out stay. One never sent had its id only from the freeze: it goes too.
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM send_recipient WHERE email = ? GROUP BY state", arguments: [normalized]) {
                 let n: Int = row["n"]
                 report.journalRowsScrubbed += n
@@ -313,6 +314,7 @@ public final class SubscriberStore: Sendable {
             }
             try db.execute(sql: """
                 UPDATE send_recipient SET email = ?, name = NULL, public_id = 'forgotten', next_attempt_at = NULL,
+                    message_id = CASE WHEN state = 'pending' THEN NULL ELSE message_id END,
                     last_response = CASE state
                         WHEN 'sent' THEN 'accepted'
                         WHEN 'failed' THEN 'failed; the reply was erased when the recipient was forgotten'

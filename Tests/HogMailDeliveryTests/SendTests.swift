@@ -121,6 +121,35 @@ struct SendFixture {
         #expect(try fixture.job(second).decide(fixture.issue, newSend: false) == .alreadySent(try fixture.store.latestSend(issue: "1")!))
     }
 
+    @Test func aSendCarriesTheMessageIDsFrozenWithIt() async throws {
+        let fixture = try SendFixture()
+        for i in 1...3 { try fixture.confirmed("r\(i)@example.com") }
+        let transport = RecordingTransport()
+        let (send, _) = try #require(try await fixture.job(transport).run(fixture.issue, decision: .start))
+        let frozen = try fixture.store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT email, message_id FROM send_recipient WHERE send_id = ?", arguments: [send.id])
+        }
+        let assembler = MessageAssembler(configuration: fixture.configuration, signer: fixture.signer, message: fixture.issue.message, send: send)
+        for row in frozen {
+            let email: String = row["email"]
+            // The id frozen in the journal is the one the assembler makes, and the one that went out.
+            #expect(row["message_id"] as String == (try assembler.outgoing(email: email, name: nil, publicID: "p", at: Date())).messageID)
+            #expect(transport.delivered.first { $0.to == email }?.messageID == row["message_id"] as String)
+        }
+    }
+
+    @Test func aResumedSendRepeatsAMessageWithItsFrozenMessageID() async throws {
+        let fixture = try SendFixture()
+        try fixture.confirmed("a@example.com")
+        let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash,
+                                                messageIDs: { _ in { _ in "<frozen-at-the-start@example.com>" } })
+        let transport = RecordingTransport()
+        _ = try await fixture.job(transport).run(fixture.issue, decision: .resume(send))
+        let message = try #require(transport.delivered.first)
+        #expect(message.messageID == "<frozen-at-the-start@example.com>")
+        #expect(String(decoding: message.data, as: UTF8.self).contains("Message-ID: <frozen-at-the-start@example.com>\r\n"))
+    }
+
     @Test func changedIssueAfterAPartialSendIsRefusedUnlessNewSend() async throws {
         let fixture = try SendFixture()
         try fixture.confirmed("a@example.com")

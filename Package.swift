@@ -45,11 +45,14 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         // The SMTP client's byte stream: a TCP socket, OpenSSL's TLS over it (Debian's libssl-dev).
         .target(name: "CSMTPStream", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // SHA-256 with a state that copies without allocating: Message-IDs, tokens, address hashes.
+        .target(name: "CSHA256", linkerSettings: [.linkedLibrary("crypto")]),
         .target(
             name: "HogMail",
             dependencies: [
                 "CCmarkGFM",
                 "CHTMLParser",
+                "CSHA256",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -110,7 +113,8 @@ let package = Package(
         ),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
-        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery", .product(name: "GRDB", package: "GRDB.swift"),
+                                                            .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "HogMailDeliveryTests",
             dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", .product(name: "GRDB", package: "GRDB.swift")],

@@ -397,6 +397,6 @@ struct AddressHasher: Sendable {
     }
 
     func hash(_ normalizedEmail: String) -> String {
-        normalizedEmail.lowercasedUTF8.withUnsafeBytes { mac.code($0) }.hexString
+        normalizedEmail.lowercasedUTF8.withUnsafeBytes { mac.code($0) }.hex()
     }
 }

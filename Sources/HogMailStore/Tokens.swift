@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HogMail
 
@@ -141,41 +140,35 @@ public struct TokenSigner: Sendable {
 }
 
 /// HMAC-SHA256 (RFC 2104) with the key, and any fixed prefix of the message, already hashed in:
-/// each code only copies the two hash states and adds its payload. Written over the concrete
-/// `SHA256` rather than `HMAC<SHA256>`, whose generic code and key set-up cost a fifth of
-/// assembling a message.
-///
-/// Crypto does not mark SHA256 Sendable: its state is copied on write, and the copies kept
-/// here are never mutated, only copied out and updated by each code.
-struct KeyedMAC: @unchecked Sendable {
+/// each code only copies the two hash states and adds its payload. Written over `HashState`
+/// (libcrypto's plain-struct context) rather than `HMAC<SHA256>`, whose generic code and key
+/// set-up cost a fifth of assembling a message, or swift-crypto's `SHA256`, whose copies
+/// allocate. `HMACTests` checks it against `HMAC<SHA256>`.
+struct KeyedMAC: Sendable {
     /// After `(key ⊕ ipad) ‖ prefix`.
-    let inner: SHA256
+    let inner: HashState
     /// After `key ⊕ opad`.
-    let outer: SHA256
+    let outer: HashState
 
     init(key: [UInt8], prefix: [UInt8] = []) {
         // Keys longer than the block are hashed first (RFC 2104 §2); shorter ones are zero-padded.
-        var block = key.count > 64 ? Array(SHA256.hash(data: key)) : key
+        var block = key.count > 64 ? HashState().digest(appending: key).bytes : key
         block += [UInt8](repeating: 0, count: 64 - block.count)
-        var inner = SHA256()
-        inner.update(data: block.map { $0 ^ 0x36 })
-        inner.update(data: prefix)
-        var outer = SHA256()
-        outer.update(data: block.map { $0 ^ 0x5c })
+        var inner = HashState()
+        inner.update(block.map { $0 ^ 0x36 })
+        inner.update(prefix)
+        var outer = HashState()
+        outer.update(block.map { $0 ^ 0x5c })
         self.inner = inner
         self.outer = outer
     }
 
-    func code(_ payload: String) -> SHA256.Digest {
+    func code(_ payload: String) -> HashState.Digest {
         var payload = payload
         return payload.withUTF8 { code(UnsafeRawBufferPointer($0)) }
     }
 
-    func code(_ payload: UnsafeRawBufferPointer) -> SHA256.Digest {
-        var inner = self.inner
-        inner.update(bufferPointer: payload)
-        var outer = self.outer
-        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
-        return outer.finalize()
+    func code(_ payload: UnsafeRawBufferPointer) -> HashState.Digest {
+        inner.digest(appending: payload).withUnsafeBytes { outer.digest(appending: $0) }
     }
 }

@@ -144,24 +144,21 @@ public struct MessageTemplate: Sendable {
 
 /// Message-IDs of one send: SHA-256 over the send's key and the recipient's address, with the
 /// key already hashed in, so each id costs one short update.
-public struct MessageIDs: @unchecked Sendable {
-    // SHA256 is a value (copied before each use), though Crypto does not mark it Sendable.
-    private let keyed: SHA256
+public struct MessageIDs: Sendable {
+    private let keyed: HashState
     private let suffix: String
 
     public init(sendKey: String, domain: String) {
-        var hasher = SHA256()
-        hasher.update(data: Data(sendKey.utf8))
-        hasher.update(data: Data([0]))
+        var hasher = HashState()
+        hasher.update(Array(sendKey.utf8) + [0])
         keyed = hasher
         suffix = "@" + domain + ">"
     }
 
     public func messageID(recipient: String) -> String {
-        var hasher = keyed
         // Lower-cased: the same address in any case is the same recipient.
-        recipient.lowercasedUTF8.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return "<" + hasher.finalize().prefix(16).hexString + suffix
+        let digest = recipient.lowercasedUTF8.withUnsafeBytes { keyed.digest(appending: $0) }
+        return "<" + digest.hex(bytes: 16) + suffix
     }
 }
 

@@ -67,7 +67,8 @@ let package = Package(
         // Subscribers, consent, tokens, suppressions (GRDB / SQLite).
         .target(
             name: "HogMailStore",
-            dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Transports: outbox; SMTP with a client of its own; SES over libcurl.
         .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim", "CSMTPStream"]),

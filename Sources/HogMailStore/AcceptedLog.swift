@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HogMail
 import Synchronization
 
@@ -199,9 +200,19 @@ extension SubscriberStore {
         try database.write { db in
             let frozenID = try db.makeStatement(sql: Self.foldWithFrozenIDSQL)
             let withoutID = try db.makeStatement(sql: Self.foldWithoutIDSQL)
+            // Bound and stepped through SQLite's own calls: this runs once per message sent, and
+            // GRDB's `execute(arguments:)` builds an array of values and checks it each time.
+            let statement = frozenID.sqliteStatement
             for entry in entries {
-                try frozenID.execute(arguments: [entry.sentAt, entry.recipientID])
-                if db.changesCount == 0 {
+                sqlite3_bind_double(statement, 1, entry.sentAt)
+                sqlite3_bind_int64(statement, 2, entry.recipientID)
+                let code = sqlite3_step(statement)
+                sqlite3_reset(statement)
+                guard code == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                                        sql: Self.foldWithFrozenIDSQL)
+                }
+                if sqlite3_changes(db.sqliteConnection) == 0 {
                     try withoutID.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HogMail
 
 /// The send journal: a send is frozen at its start (issue, content hash, recipients), and
@@ -222,7 +223,9 @@ extension SubscriberStore {
                 SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
                 """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
             if rows.count < limit {
-                rows += try Row.fetchAll(db, sql: Self.pendingPageSQL, arguments: [cursor, send.id, limit - rows.count]).map(Self.recipient)
+                let statement = try db.cachedStatement(sql: Self.pendingPageSQL)
+                try statement.setArguments([cursor, send.id, limit - rows.count])
+                rows += try Self.recipients(stepping: statement, in: db)
             }
             return rows
         }
@@ -306,6 +309,34 @@ extension SubscriberStore {
 
     /// The columns `recipient(_:)` reads, in its order; a query may select more after them.
     static let recipientColumns = "id, subscriber_id, email, name, public_id, state, attempts, next_attempt_at, last_response, message_id"
+
+    /// Every row of a statement that selects `recipientColumns`, read through SQLite's own calls:
+    /// a send reads each recipient once, and through GRDB's `Row` each value was copied into a
+    /// row object first (a tenth of a send's CPU time). Same values as `recipient(_:)`.
+    static func recipients(stepping statement: Statement, in db: Database) throws -> [SendRecipient] {
+        let raw = statement.sqliteStatement
+        defer { sqlite3_reset(raw) }
+        func text(_ column: Int32) -> String? {
+            guard sqlite3_column_type(raw, column) != SQLITE_NULL, let bytes = sqlite3_column_text(raw, column) else { return nil }
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))), as: UTF8.self)
+        }
+        func integer(_ column: Int32) -> Int64? {
+            sqlite3_column_type(raw, column) == SQLITE_NULL ? nil : sqlite3_column_int64(raw, column)
+        }
+        var recipients: [SendRecipient] = []
+        while true {
+            let code = sqlite3_step(raw)
+            if code == SQLITE_DONE { return recipients }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
+            }
+            recipients.append(SendRecipient(
+                id: sqlite3_column_int64(raw, 0), subscriberID: integer(1), email: text(2) ?? "", name: text(3), publicID: text(4) ?? "",
+                state: text(5).flatMap(SendRecipient.State.init) ?? .pending, attempts: Int(sqlite3_column_int64(raw, 6)),
+                nextAttemptAt: sqlite3_column_type(raw, 7) == SQLITE_NULL ? nil : Date(timeIntervalSince1970: sqlite3_column_double(raw, 7)),
+                lastResponse: text(8), messageID: text(9)))
+        }
+    }
 
     /// A row that starts with `recipientColumns`. Read by position: a send reads every row
     /// once, and a lookup by name lower-cases the name each time.

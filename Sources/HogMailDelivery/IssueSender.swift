@@ -1,6 +1,7 @@
 import Foundation
 import HogMail
 import HogMailStore
+import Synchronization
 
 /// Sends one frozen send through a transport: rate limits, retries with backoff and
 /// jitter, a pause when the server keeps failing, and the journal updated after each
@@ -400,13 +401,13 @@ public final class IssueSender: @unchecked Sendable {
 
 /// Records one accepted message in the journal, once, whoever calls first: the transport on
 /// its own thread, or the sender after `send` returned.
-final class AcceptedMessage: @unchecked Sendable {
+final class AcceptedMessage: Sendable {
     private let log: AcceptedLog
     private let recipientID: Int64
     private let messageID: String
     private let clock: @Sendable () -> Date
-    private let lock = NSLock()
-    private var recorded = false
+    /// Whether the line is written: a lock held inline, as one of these is made per message.
+    private let recorded = Mutex(false)
 
     init(log: AcceptedLog, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
         self.log = log
@@ -416,7 +417,7 @@ final class AcceptedMessage: @unchecked Sendable {
     }
 
     func record() throws {
-        try lock.withLock {
+        try recorded.withLock { recorded in
             guard !recorded else { return }
             try log.append(recipientID: recipientID, messageID: messageID, at: clock())
             recorded = true

@@ -226,7 +226,7 @@ final class SMTPConnection: @unchecked Sendable {
         commands += from.utf8
         commands += ">".utf8
         if capabilities.size { commands += " SIZE=\(message.data.count)".utf8 }
-        if capabilities.smtpUTF8 && !(from.utf8.allSatisfy { $0 < 0x80 } && message.to.utf8.allSatisfy { $0 < 0x80 }) { commands += " SMTPUTF8".utf8 }
+        if capabilities.smtpUTF8 && (from.containsUTF8Byte { $0 >= 0x80 } || message.to.containsUTF8Byte { $0 >= 0x80 }) { commands += " SMTPUTF8".utf8 }
         commands += "\r\n".utf8
         expected.append((.mail, transaction))
         if capabilities.pipelining {
@@ -706,7 +706,7 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// An address that cannot break out of `<…>` or the command line.
     static func isSafeEnvelopeAddress(_ address: String) -> Bool {
-        !address.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }
+        !address.containsUTF8Byte { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }
     }
 
     /// Server text for a message or a log: UTF-8 (invalid bytes replaced), control characters as

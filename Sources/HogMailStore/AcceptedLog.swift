@@ -51,45 +51,56 @@ public final class AcceptedLog: @unchecked Sendable {
 
     /// Records one accepted message. Throws when the space for the line cannot be had.
     public func append(recipientID: Int64, messageID: String, at date: Date) throws {
-        // A Message-ID is `<hex@domain>`; a space, line break or NUL would break the line.
-        guard !messageID.utf8.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
-            throw HogMailError(file: path, "The Message-ID `\(messageID)` has a space or a line break and cannot be journaled.")
-        }
-        // Written digit by digit: string interpolation of the two numbers cost more than the copy.
-        var line: [UInt8] = []
-        line.reserveCapacity(40 + messageID.utf8.count)
-        Self.appendDecimal(recipientID, to: &line)
-        line.append(0x20)
-        // Seconds with milliseconds, which is all a send time needs.
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        Self.appendDecimal(milliseconds / 1000, to: &line)
-        line.append(UInt8(ascii: "."))
-        let fraction = milliseconds % 1000
-        line += [UInt8(48 + fraction / 100), UInt8(48 + fraction / 10 % 10), UInt8(48 + fraction % 10)]
-        line.append(0x20)
-        line += messageID.utf8
-        line.append(0x0A)
-        try lock.withLock {
-            Failpoint.reach("journal-commit")
-            if mapping == nil || used + line.count > capacity { try grow(toHold: line.count) }
-            let start = mapping!.advanced(by: used)
-            line.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: line.count - 1) }
-            // The newline last: no line that has one can be missing any of its other bytes.
-            atomicMemoryFence(ordering: .sequentiallyConsistent)
-            start.storeBytes(of: 0x0A, toByteOffset: line.count - 1, as: UInt8.self)
-            used += line.count
+        var messageID = messageID
+        try messageID.withUTF8 { id in
+            // A Message-ID is `<hex@domain>`; a space, line break or NUL would break the line.
+            guard !id.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
+                throw HogMailError(file: path, "The Message-ID `\(String(decoding: id, as: UTF8.self))` has a space or a line break and cannot be journaled.")
+            }
+            // Seconds with milliseconds, which is all a send time needs.
+            let milliseconds = max(Int64((date.timeIntervalSince1970 * 1000).rounded()), 0)
+            // At most: 19 digits, a space, 16 digits, a dot and 3, a space, the id, the newline.
+            let longest = 19 + 1 + 16 + 4 + 1 + id.count + 1
+            try lock.withLock {
+                Failpoint.reach("journal-commit")
+                if mapping == nil || used + longest > capacity { try grow(toHold: longest) }
+                // Written digit by digit straight into the mapped page: no line buffer, no
+                // string interpolation of the two numbers.
+                let start = mapping!.advanced(by: used).assumingMemoryBound(to: UInt8.self)
+                var at = Self.writeDecimal(recipientID, to: start)
+                start[at] = 0x20
+                at += 1
+                at += Self.writeDecimal(milliseconds / 1000, to: start + at)
+                let fraction = milliseconds % 1000
+                start[at] = UInt8(ascii: ".")
+                start[at + 1] = UInt8(48 + fraction / 100)
+                start[at + 2] = UInt8(48 + fraction / 10 % 10)
+                start[at + 3] = UInt8(48 + fraction % 10)
+                start[at + 4] = 0x20
+                at += 5
+                if let base = id.baseAddress { (start + at).update(from: base, count: id.count) }
+                at += id.count
+                // The newline last: no line that has one can be missing any of its other bytes.
+                atomicMemoryFence(ordering: .sequentiallyConsistent)
+                start[at] = 0x0A
+                used += at + 1
+            }
         }
     }
 
-    /// A non-negative number's decimal digits (row ids and times are never negative).
-    static func appendDecimal(_ value: Int64, to line: inout [UInt8]) {
-        let start = line.count
+    /// A non-negative number's decimal digits at `out` (row ids and times are never negative);
+    /// returns how many.
+    static func writeDecimal(_ value: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var rest = max(value, 0)
+        var count = 0
         repeat {
-            line.append(UInt8(48 + rest % 10))
+            out[count] = UInt8(48 + rest % 10)
             rest /= 10
+            count += 1
         } while rest > 0
-        line[start...].reverse()
+        var digits = UnsafeMutableBufferPointer(start: out, count: count)
+        digits.reverse()
+        return count
     }
 
     /// Maps the file with room for `bytes` more. The first time after opening or a fold, the

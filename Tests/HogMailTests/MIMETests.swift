@@ -104,6 +104,11 @@ import Testing
         let alphabet = Array("abc.=F-_~%?&/:@XYZ019".utf8)
         var words = ["https://newsletter.example.com/unsubscribe?token=u1.AAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB",
                      String(repeating: ".", count: 200), String(repeating: "=", count: 200), "x", "."]
+        // Runs that end exactly at the line limit, with a "." or "=" just after it.
+        for length in [73, 74, 75, 76, 149, 150, 151] {
+            words += [String(repeating: "a", count: length), String(repeating: "a", count: length) + ".b",
+                      String(repeating: "a", count: length) + "=b", String(repeating: "a", count: length) + "..="]
+        }
         for _ in 0..<2_000 {
             let length = Int.random(in: 1...240, using: &generator)
             words.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))

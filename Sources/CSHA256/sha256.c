@@ -9,6 +9,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(SHA256_CTX) <= sizeof(((hogmail_sha256 *)0)->bytes), "SHA256_CTX does not fit hogmail_sha256");
+_Static_assert(_Alignof(SHA256_CTX) <= _Alignof(hogmail_sha256), "hogmail_sha256 is less aligned than SHA256_CTX");
 
 void hogmail_sha256_start(hogmail_sha256 *state) {
     SHA256_Init((SHA256_CTX *)state->bytes);
@@ -18,7 +19,7 @@ void hogmail_sha256_update(hogmail_sha256 *state, const void *data, size_t lengt
     SHA256_Update((SHA256_CTX *)state->bytes, data, length);
 }
 
-void hogmail_sha256_digest(const hogmail_sha256 *state, const void *data, size_t length, uint8_t digest[32]) {
+void hogmail_sha256_digest(const hogmail_sha256 *state, const void *data, size_t length, void *digest) {
     SHA256_CTX copy;
     memcpy(&copy, state->bytes, sizeof copy);
     SHA256_Update(&copy, data, length);

@@ -25,7 +25,7 @@ public struct MessageAssembler: Sendable {
         self.signer = signer
         self.message = message
         self.sendKey = sendKey
-        self.ids = MessageIDs(sendKey: sendKey, domain: configuration.list.from.domain)
+        self.ids = Self.ids(configuration: configuration, sendKey: sendKey)
         self.fields = RecipientFields(configuration, sendID: sendID)
         self.from = configuration.list.from.address
         self.sendID = sendID
@@ -38,18 +38,36 @@ public struct MessageAssembler: Sendable {
         self.init(configuration: configuration, signer: signer, message: message, sendKey: Self.sendKey(id: send.id, contentHash: send.contentHash), sendID: send.id)
     }
 
+    /// `<…>` with at least one character inside and nothing but visible ASCII: what a header
+    /// carries and the accepted-log can hold on one line.
+    static func isJournalable(messageID: String) -> Bool {
+        let bytes = messageID.utf8
+        return bytes.count >= 3 && bytes.first == UInt8(ascii: "<") && bytes.last == UInt8(ascii: ">")
+            && !messageID.containsUTF8Byte { $0 <= 0x20 || $0 >= 0x7F }
+    }
+
     /// What a journaled send's Message-IDs are made from: its number and its content.
     static func sendKey(id: Int64, contentHash: String) -> String { "send:\(id):\(contentHash)" }
 
     /// The Message-IDs of a send that is about to be frozen, for `SubscriberStore.freezeSend`:
     /// the same ids `outgoing` makes for that send.
     public static func messageIDs(configuration: Configuration, contentHash: String) -> (Int64) -> @Sendable (String) -> String {
-        let domain = configuration.list.from.domain
-        return { sendID in MessageIDs(sendKey: sendKey(id: sendID, contentHash: contentHash), domain: domain).messageID(recipient:) }
+        { sendID in ids(configuration: configuration, sendKey: sendKey(id: sendID, contentHash: contentHash)).messageID(recipient:) }
     }
 
-    /// `messageID`: the one frozen in the journal, if the row has it; otherwise made here.
+    /// A send's Message-IDs: its key, at the domain of the list's From address.
+    static func ids(configuration: Configuration, sendKey: String) -> MessageIDs {
+        MessageIDs(sendKey: sendKey, domain: configuration.list.from.domain)
+    }
+
+    /// `messageID`: the one frozen in the journal, if the row has it; otherwise made here. A
+    /// frozen id that is not `<…>` of visible characters (a row written behind HogMail's back)
+    /// is refused, so that recipient fails alone: the accepted-log could not record it, and the
+    /// message would go again on every run.
     public func outgoing(email: String, name: String?, publicID: String, messageID frozen: String? = nil, at date: Date) throws -> OutgoingMessage {
+        if let frozen, !Self.isJournalable(messageID: frozen) {
+            throw HogMailError("The journal's Message-ID for this recipient, \(frozen.debugDescription), is not `<id@domain>` of visible characters; it was changed outside HogMail. This recipient is marked failed; the others go on.")
+        }
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = frozen ?? ids.messageID(recipient: email)
         let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))

@@ -55,7 +55,7 @@ public final class AcceptedLog: @unchecked Sendable {
         try messageID.withUTF8 { id in
             // A Message-ID is `<hex@domain>`; a space, line break or NUL would break the line.
             guard !id.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
-                throw HogMailError(file: path, "The Message-ID `\(String(decoding: id, as: UTF8.self))` has a space or a line break and cannot be journaled.")
+                throw HogMailError(file: path, "The Message-ID \(String(decoding: id, as: UTF8.self).debugDescription) has a space, a line break or a NUL and cannot be journaled. Its message went out; the send stops here, and that one message goes again when the send is resumed.")
             }
             // Seconds with milliseconds, which is all a send time needs.
             let milliseconds = max(Int64((date.timeIntervalSince1970 * 1000).rounded()), 0)
@@ -213,6 +213,8 @@ extension SubscriberStore {
             let withoutID = try db.makeStatement(sql: Self.foldWithoutIDSQL)
             // Bound and stepped through SQLite's own calls: this runs once per message sent, and
             // GRDB's `execute(arguments:)` builds an array of values and checks it each time.
+            // GRDB's own bookkeeping (transaction observers, of which the store has none) is
+            // skipped; the statement is reset after each step, so GRDB can use it again.
             let statement = frozenID.sqliteStatement
             for entry in entries {
                 sqlite3_bind_double(statement, 1, entry.sentAt)

@@ -164,7 +164,7 @@ extension SubscriberStore {
                     return .unattributed("its signed token names a subscriber who is no longer in the store (forgotten?)")
                 }
             } else if let messageID = feedback.messageID.map(Self.bracketed), !messageID.isEmpty,
-                      let row = try Row.fetchOne(db, sql: "SELECT * FROM send_recipient WHERE message_id = ? AND state <> 'pending' ORDER BY id DESC LIMIT 1", arguments: [messageID]) {
+                      let row = try Row.fetchOne(db, sql: Self.recipientByMessageIDSQL, arguments: [messageID]) {
                 recipientRow = row
             }
             if subscriberRow == nil, let subscriberID = recipientRow?["subscriber_id"] as Int64? {
@@ -233,6 +233,11 @@ extension SubscriberStore {
             """, arguments: [subscriberID, limit])
         return recent.count == limit && recent.allSatisfy { $0 == DeliveryFeedback.Kind.softBounce.rawValue || $0 == DeliveryFeedback.Kind.hardBounce.rawValue }
     }
+
+    /// The journal row a report's Message-ID names, in any state: ids are written at the freeze,
+    /// and a message the server accepted stays pending until the accepted-log is next folded
+    /// (or, after a kill, until the next run), so a report about it may come first.
+    static let recipientByMessageIDSQL = "SELECT * FROM send_recipient WHERE message_id = ? ORDER BY id DESC LIMIT 1"
 
     static func bracketed(_ messageID: String) -> String {
         let trimmed = messageID.trimmingCharacters(in: .whitespaces)

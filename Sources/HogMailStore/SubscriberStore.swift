@@ -8,6 +8,8 @@ import HogMail
 public final class SubscriberStore: Sendable {
     let database: DatabaseQueue
     public let path: String
+    /// The Message-IDs of the send being frozen, read by the SQL function `hogmail_message_id`.
+    let freezing = FreezingMessageIDs()
 
     /// Opens (and creates, on first use) the store at `path`.
     public init(path: String) throws {
@@ -49,6 +51,13 @@ public final class SubscriberStore: Sendable {
                 let hasher = try Self.addressHasher(db)
                 db.add(function: DatabaseFunction("hogmail_address_hash", argumentCount: 1, pure: true) { values in
                     String.fromDatabaseValue(values[0]).map(hasher.hash)
+                })
+                // Registered once: removing a function while any statement runs fails, and it
+                // drops every cached statement of the connection.
+                let freezing = freezing
+                db.add(function: DatabaseFunction("hogmail_message_id", argumentCount: 1, pure: false) { values in
+                    guard let make = freezing.make, let email = String.fromDatabaseValue(values[0]) else { return nil }
+                    return make(email)
                 })
             }
         } catch let error as DatabaseError {
@@ -302,7 +311,7 @@ public final class SubscriberStore: Sendable {
 
             // The journal: the address, the name, the token id and any server reply (which can
             // quote the address) go; the row, its state and the Message-ID (a hash) of a message
-            // that went out stay. One never sent had its id only from the freeze: it goes too.
+            // that was delivered stay. Any other row had its id from the freeze: it goes too.
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM send_recipient WHERE email = ? GROUP BY state", arguments: [normalized]) {
                 let n: Int = row["n"]
                 report.journalRowsScrubbed += n
@@ -314,7 +323,7 @@ public final class SubscriberStore: Sendable {
             }
             try db.execute(sql: """
                 UPDATE send_recipient SET email = ?, name = NULL, public_id = 'forgotten', next_attempt_at = NULL,
-                    message_id = CASE WHEN state = 'pending' THEN NULL ELSE message_id END,
+                    message_id = CASE WHEN state = 'sent' THEN message_id END,
                     last_response = CASE state
                         WHEN 'sent' THEN 'accepted'
                         WHEN 'failed' THEN 'failed; the reply was erased when the recipient was forgotten'
@@ -399,4 +408,11 @@ struct AddressHasher: Sendable {
     func hash(_ normalizedEmail: String) -> String {
         normalizedEmail.lowercasedUTF8.withUnsafeBytes { mac.code($0) }.hex()
     }
+}
+
+/// The Message-IDs of the send being frozen, for the SQL function `hogmail_message_id` (NULL
+/// when none is set). Set and cleared inside the freeze's write, so only the store's one
+/// writer connection, one statement at a time, reads it.
+final class FreezingMessageIDs: @unchecked Sendable {
+    var make: (@Sendable (String) -> String)?
 }

@@ -130,6 +130,7 @@ struct SendFixture {
             try Row.fetchAll(db, sql: "SELECT email, message_id FROM send_recipient WHERE send_id = ?", arguments: [send.id])
         }
         let assembler = MessageAssembler(configuration: fixture.configuration, signer: fixture.signer, message: fixture.issue.message, send: send)
+        #expect(frozen.count == 3 && transport.delivered.count == 3)
         for row in frozen {
             let email: String = row["email"]
             // The id frozen in the journal is the one the assembler makes, and the one that went out.
@@ -148,6 +149,24 @@ struct SendFixture {
         let message = try #require(transport.delivered.first)
         #expect(message.messageID == "<frozen-at-the-start@example.com>")
         #expect(String(decoding: message.data, as: UTF8.self).contains("Message-ID: <frozen-at-the-start@example.com>\r\n"))
+    }
+
+    @Test func aFrozenMessageIDChangedOutsideHogMailFailsThatRecipientAlone() async throws {
+        let fixture = try SendFixture()
+        for i in 1...3 { try fixture.confirmed("r\(i)@example.com") }
+        let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash,
+                                                messageIDs: { _ in { "<\($0)>" } })
+        // A space would not fit the accepted-log's line: the message would go again on every run.
+        try await fixture.store.database.write { db in
+            try db.execute(sql: "UPDATE send_recipient SET message_id = '<r2 @example.com>' WHERE email = 'r2@example.com'")
+        }
+        let transport = RecordingTransport()
+        let (_, summary) = try #require(try await fixture.job(transport).run(fixture.issue, decision: .resume(send)))
+        #expect(transport.delivered.map(\.to).sorted() == ["r1@example.com", "r3@example.com"])
+        #expect(summary.ending == .completed && summary.failed == 1)
+        let failed = try fixture.store.failures(of: send)
+        #expect(failed.map(\.email) == ["r2@example.com"])
+        #expect(failed.first?.lastResponse?.contains("changed outside HogMail") == true)
     }
 
     @Test func changedIssueAfterAPartialSendIsRefusedUnlessNewSend() async throws {

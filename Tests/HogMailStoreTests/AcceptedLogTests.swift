@@ -79,6 +79,25 @@ import Testing
         #expect(bytes.count >= AcceptedLog.growth && bytes.dropFirst(line.count).allSatisfy { $0 == 0 })
     }
 
+    /// The widest line there can be (the largest row id, a time 16 digits long), written
+    /// right where the reserved space ends, fits and reads back: the one bound `append` keeps.
+    @Test func theWidestLineFitsAtTheEndOfTheReservedSpace() throws {
+        let (store, _, _) = try AcceptedLogTests().sendToTwo()
+        let log = try AcceptedLog(store: store)
+        let id = "<" + String(repeating: "x", count: 60) + "@example.com>"
+        let far = Date(timeIntervalSince1970: 9_999_999_999_999.999)
+        var lines = 0
+        // Ordinary lines up to just short of the first reservation, then the widest one.
+        while (lines + 1) * 100 < AcceptedLog.growth {
+            try log.append(recipientID: Int64(lines), messageID: id, at: Date(timeIntervalSince1970: 1_767_000_000))
+            lines += 1
+        }
+        try log.append(recipientID: .max, messageID: id, at: far)
+        let parsed = AcceptedLog.parse(Array(try Data(contentsOf: URL(fileURLWithPath: log.path))))
+        #expect(parsed.count == lines + 1)
+        #expect(parsed.last?.recipientID == .max && parsed.last?.messageID == id && parsed.last?.sentAt == 9_999_999_999_999.999)
+    }
+
     @Test func aLogOpenedAfterAKillWritesAfterTheCompleteLinesAndDropsTheCutOne() throws {
         let (store, send, recipients) = try AcceptedLogTests().sendToTwo()
         // A killed run: one whole line, one cut by the kill, and the zeros reserved after them.

@@ -71,24 +71,42 @@ import Testing
         }
     }
 
-    @Test func aReportNamingTheMessageIDOfAMessageNotYetSentIsNotAttributed() throws {
+    /// A message the server accepted stays pending until the accepted-log is folded; a report
+    /// about it may come first, and is the running send's, not the subscriber's previous one.
+    @Test func aReportNamingAFrozenMessageIDIsCountedForItsRowBeforeTheFold() throws {
         let (store, send, recipients) = try frozen()
-        let report = DeliveryFeedback(kind: .hardBounce, messageID: recipients[0].messageID, detail: "550 no such user", source: "mail", reference: "r1")
-        guard case .unattributed = try store.apply(report) else {
-            Issue.record("A report about a message that never went out was attributed.")
-            return
-        }
-        try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: recipients[0].messageID!)])
-        let again = DeliveryFeedback(kind: .hardBounce, messageID: recipients[0].messageID, detail: "550 no such user", source: "mail", reference: "r2")
-        #expect(try store.apply(again) == .applied(email: "ada@example.com", sendID: send.id, newStatus: .bounced))
+        let report = DeliveryFeedback(kind: .hardBounce, messageID: recipients[0].messageID, email: "ada@example.com",
+                                      detail: "550 no such user", source: "ses", reference: "r1")
+        #expect(try store.apply(report) == .applied(email: "ada@example.com", sendID: send.id, newStatus: .bounced))
+        #expect(try store.feedbackCounts(of: send).hardBounced == 1)
     }
 
-    @Test func forgettingDropsTheIDOfAMessageNeverSentAndKeepsTheOneSent() throws {
-        let (store, _, recipients) = try frozen()
+    @Test func foldingTheSameLineTwiceOnAFrozenRowCountsOneAttempt() throws {
+        let (store, send, recipients) = try frozen()
+        for _ in 0..<2 {
+            try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: recipients[0].messageID!)])
+        }
+        let attempts = try store.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT attempts FROM send_recipient WHERE id = ?", arguments: [recipients[0].id])
+        }
+        #expect(attempts == 1)
+        #expect(try store.progress(of: send) == SendProgress(total: 2, sent: 1, pending: 1, retrying: 0, failed: 0))
+    }
+
+    @Test func forgettingDropsTheIDOfAMessageNeverDeliveredAndKeepsTheOneSent() throws {
+        let (store, _) = try temporaryStore()
+        for address in ["ada@example.com", "bob@example.com", "cy@example.com"] {
+            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
+            try store.confirm(publicID: subscriber.publicID)
+        }
+        let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: { _ in { "<\($0)@ids>" } })
+        let recipients = try store.dueRecipients(of: send, limit: 10)
         try store.recordSent([(recipientID: recipients[1].id, sentAt: 1_767_000_000, messageID: recipients[1].messageID!)])
-        _ = try store.forget(email: "ada@example.com")
-        _ = try store.forget(email: "bob@example.com")
+        // Its message could not be made: failed, with the id from the freeze.
+        try store.record(recipients[2], outcome: .failed, response: "The message could not be made", messageID: nil)
+        for address in ["ada@example.com", "bob@example.com", "cy@example.com"] { _ = try store.forget(email: address) }
         #expect(try messageID(store, recipients[0].id) == nil)
         #expect(try messageID(store, recipients[1].id) == recipients[1].messageID)
+        #expect(try messageID(store, recipients[2].id) == nil)
     }
 }

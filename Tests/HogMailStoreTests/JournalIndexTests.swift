@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aBounceFindsItsMessageThroughTheMessageIDIndex() throws {
-        let detail = try plan("SELECT id FROM send_recipient WHERE message_id = ? ORDER BY id DESC LIMIT 1", ["<a@example.com>"])
+        let detail = try plan(SubscriberStore.recipientByMessageIDSQL, ["<a@example.com>"])
         #expect(detail.contains("send_recipient_message_id"))
     }
 

@@ -13,6 +13,6 @@ typedef struct {
 void hogmail_sha256_start(hogmail_sha256 *state);
 void hogmail_sha256_update(hogmail_sha256 *state, const void *data, size_t length);
 /// The digest of what `state` has hashed followed by `data`; `state` itself is not changed.
-void hogmail_sha256_digest(const hogmail_sha256 *state, const void *data, size_t length, uint8_t digest[32]);
+void hogmail_sha256_digest(const hogmail_sha256 *state, const void *data, size_t length, void *digest);
 
 #endif

@@ -1,10 +1,10 @@
 import CSHA256
 
 /// A SHA-256 state that is a plain value (libcrypto's context, `CSHA256`): the hash of a fixed
-/// prefix is kept once and each use finishes a copy of it. Every message of a send needs three
-/// such hashes (its Message-ID and two signed tokens); with swift-crypto's `SHA256`, whose
-/// context sits behind a reference, each copy allocated and copied the context.
-public struct HashState: @unchecked Sendable {
+/// prefix is kept once and each use finishes a copy of it. Every recipient of a send needs
+/// three such hashes (its Message-ID at the freeze, two signed tokens in its message); with
+/// swift-crypto's `SHA256`, whose context sits behind a reference, each copy allocated.
+public struct HashState: Sendable {
     private var state = hogmail_sha256()
 
     public init() {
@@ -24,7 +24,7 @@ public struct HashState: @unchecked Sendable {
         var digest = Digest()
         withUnsafePointer(to: state) { state in
             withUnsafeMutableBytes(of: &digest.words) { out in
-                hogmail_sha256_digest(state, bytes.baseAddress, bytes.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                hogmail_sha256_digest(state, bytes.baseAddress, bytes.count, out.baseAddress)
             }
         }
         return digest

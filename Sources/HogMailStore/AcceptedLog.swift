@@ -221,11 +221,8 @@ extension SubscriberStore {
                 sqlite3_bind_int64(statement, 2, entry.recipientID)
                 let code = sqlite3_step(statement)
                 sqlite3_reset(statement)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                                        sql: Self.foldWithFrozenIDSQL)
-                }
-                if sqlite3_changes(db.sqliteConnection) == 0 {
+                guard code == SQLITE_DONE else { throw Self.stepFailure(code, db, sql: Self.foldWithFrozenIDSQL) }
+                if db.changesCount == 0 {
                     try withoutID.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
                 }
             }

@@ -313,15 +313,18 @@ extension SubscriberStore {
         while true {
             let code = sqlite3_step(raw)
             if code == SQLITE_DONE { return recipients }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
-            }
+            guard code == SQLITE_ROW else { throw stepFailure(code, db, sql: statement.sql) }
             recipients.append(SendRecipient(
                 id: sqlite3_column_int64(raw, 0), subscriberID: integer(1), email: text(2) ?? "", name: text(3), publicID: text(4) ?? "",
                 state: text(5).flatMap(SendRecipient.State.init) ?? .pending, attempts: Int(sqlite3_column_int64(raw, 6)),
                 nextAttemptAt: sqlite3_column_type(raw, 7) == SQLITE_NULL ? nil : Date(timeIntervalSince1970: sqlite3_column_double(raw, 7)),
                 lastResponse: text(8), messageID: text(9)))
         }
+    }
+
+    /// A statement stepped through SQLite's own calls failed: the error GRDB would have thrown.
+    static func stepFailure(_ code: Int32, _ db: Database, sql: String) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }
 
     /// A row that starts with `recipientColumns`. Read by position: a send reads every row

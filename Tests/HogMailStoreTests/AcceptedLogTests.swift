@@ -9,13 +9,7 @@ import Testing
 @Suite struct AcceptedLogTests {
     /// A store with two confirmed subscribers and a frozen send to them.
     func sendToTwo() throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
-        let (store, _) = try temporaryStore()
-        for address in ["ada@example.com", "bob@example.com"] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
-        let send = try store.freezeSend(issue: "1", contentHash: "abc")
-        return (store, send, try store.dueRecipients(of: send, limit: 10))
+        try frozenSend()
     }
 
     @Test func aFoldMarksTheLoggedMessagesSentAndEmptiesTheLog() throws {

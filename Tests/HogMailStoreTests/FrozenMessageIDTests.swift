@@ -10,13 +10,7 @@ import Testing
 @Suite struct FrozenMessageIDTests {
     /// A store with two confirmed subscribers and a send frozen with `<address@ids>` ids.
     func frozen() throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
-        let (store, _) = try temporaryStore()
-        for address in ["ada@example.com", "bob@example.com"] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
-        let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: { sendID in { "<\(sendID).\($0)@ids>" } })
-        return (store, send, try store.dueRecipients(of: send, limit: 10))
+        try frozenSend(messageIDs: { sendID in { "<\(sendID).\($0)@ids>" } })
     }
 
     func messageID(_ store: SubscriberStore, _ id: Int64) throws -> String? {
@@ -94,13 +88,8 @@ import Testing
     }
 
     @Test func forgettingDropsTheIDOfAMessageNeverDeliveredAndKeepsTheOneSent() throws {
-        let (store, _) = try temporaryStore()
-        for address in ["ada@example.com", "bob@example.com", "cy@example.com"] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
-        let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: { _ in { "<\($0)@ids>" } })
-        let recipients = try store.dueRecipients(of: send, limit: 10)
+        let (store, _, recipients) = try frozenSend(to: ["ada@example.com", "bob@example.com", "cy@example.com"],
+                                                    messageIDs: { _ in { "<\($0)@ids>" } })
         try store.recordSent([(recipientID: recipients[1].id, sentAt: 1_767_000_000, messageID: recipients[1].messageID!)])
         // Its message could not be made: failed, with the id from the freeze.
         try store.record(recipients[2], outcome: .failed, response: "The message could not be made", messageID: nil)

@@ -9,13 +9,8 @@ import Testing
 /// GRDB's rows give, NULLs, non-ASCII text and times included.
 @Suite struct RecipientReadingTests {
     @Test func steppingAStatementReadsWhatRowsRead() throws {
-        let (store, _) = try temporaryStore()
-        for (address, name) in [("ada@example.com", "Ada Lovelace"), ("zoe@example.com", "Zoë «Z» Ünal"), ("bob@example.com", nil)] {
-            let (subscriber, _) = try store.requestSubscription(email: address, name: name, consent: formConsent, actor: "form")
-            try store.confirm(publicID: subscriber.publicID)
-        }
-        let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: { _ in { "<\($0)@ids>" } })
-        let all = try store.dueRecipients(of: send, limit: 10)
+        let (store, send, all) = try frozenSend(to: ["ada@example.com", "zoe@example.com", "bob@example.com"],
+                                                names: ["Ada Lovelace", "Zoë «Z» Ünal", nil], messageIDs: { _ in { "<\($0)@ids>" } })
         try store.record(all[1], outcome: .retrying, response: "421 später", messageID: all[1].messageID,
                          nextAttempt: Date(timeIntervalSince1970: 1_767_000_000.25))
         try store.database.write { db in

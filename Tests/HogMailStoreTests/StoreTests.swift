@@ -14,6 +14,19 @@ func temporaryStore() throws -> (SubscriberStore, URL) {
 let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_000), method: .form, source: "https://newsletter.example.com/subscribe",
                                      text: "Send me HogMail.", ip: "127.0.0.1", userAgent: "test")
 
+/// A new store with `addresses` subscribed through the form and confirmed, and a send frozen
+/// to them (with `messageIDs`, if given); its recipients in order.
+func frozenSend(to addresses: [String] = ["ada@example.com", "bob@example.com"], names: [String?]? = nil,
+                messageIDs: ((Int64) -> @Sendable (String) -> String)? = nil) throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
+    let (store, _) = try temporaryStore()
+    for (index, address) in addresses.enumerated() {
+        let (subscriber, _) = try store.requestSubscription(email: address, name: names?[index], consent: formConsent, actor: "form")
+        try store.confirm(publicID: subscriber.publicID)
+    }
+    let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: messageIDs)
+    return (store, send, try store.dueRecipients(of: send, limit: 10))
+}
+
 @Suite struct SubscriberStoreTests {
     /// A page of a million-recipient send must not find and sort every pending row.
     @Test func theNextPageOfPendingRecipientsIsReadOffAnIndexInOrderWithoutSorting() throws {

@@ -22,6 +22,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        // The shared store's second engine: PostgreSQL, for several senders and servers.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Named because the store uses them directly (postgres-nio's TLS and logging).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C at the edge: system libraries from Debian's -dev packages, wrapped once in Swift.
@@ -68,7 +73,9 @@ let package = Package(
         .target(
             name: "HogMailStore",
             dependencies: ["HogMail", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                           .product(name: "Crypto", package: "swift-crypto")]
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]
         ),
         // Transports: outbox; SMTP with a client of its own; SES over libcurl.
         .target(name: "HogMailDelivery", dependencies: ["HogMail", "HogMailStore", "CCurlShim", "CSMTPStream"]),

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+
+/// Which database a store lives in.
+public enum StoreEngineKind: String, Sendable {
+    /// One file beside the project (the default): one sender at a time.
+    case sqlite
+    /// A server shared by several senders and `serve` processes.
+    case postgres
+}
+
+/// The statements of one transaction, on either engine. SQL is written once, with `?` for
+/// each argument; the PostgreSQL session numbers them (`$1`, `$2`…) before sending.
+///
+/// What both engines accept is the common ground the store's SQL keeps to: `INSERT … ON
+/// CONFLICT`, `RETURNING`, `LIMIT`, integers, doubles and text. A statement that has to differ
+/// asks `engine`.
+public protocol StoreSession {
+    var engine: StoreEngineKind { get }
+    /// Runs a statement that returns no rows; the number of rows it changed.
+    @discardableResult func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int
+    /// Runs a query; every row, in order.
+    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+}
+
+extension StoreSession {
+    @discardableResult public func execute(_ sql: String, _ arguments: SQLValueConvertible...) throws -> Int {
+        try execute(sql, arguments.map(\.sqlValue))
+    }
+
+    public func rows(_ sql: String, _ arguments: SQLValueConvertible...) throws -> [SQLRow] {
+        try rows(sql, arguments.map(\.sqlValue))
+    }
+
+    /// The first row, if any.
+    public func row(_ sql: String, _ arguments: SQLValueConvertible...) throws -> SQLRow? {
+        try rows(sql, arguments.map(\.sqlValue)).first
+    }
+
+    /// The first column of the first row; nil when there is no row or the value is NULL.
+    public func value<T: SQLValueConvertible>(_ type: T.Type = T.self, _ sql: String, _ arguments: SQLValueConvertible...) throws -> T? {
+        guard let row = try rows(sql, arguments.map(\.sqlValue)).first else { return nil }
+        return try row.get(0, as: T?.self)
+    }
+}
+
+/// A store's database: transactions on one engine or the other.
+public protocol StoreDatabase: Sendable {
+    var engine: StoreEngineKind { get }
+    /// A read: one consistent view of the data, and no writes.
+    func read<T>(_ body: (any StoreSession) throws -> T) throws -> T
+    /// A write: everything `body` does is committed together, or nothing if it throws.
+    @discardableResult func write<T>(_ body: (any StoreSession) throws -> T) throws -> T
+}
+
+// MARK: - SQLite (GRDB)
+
+/// The embedded engine: GRDB's queue on the store's file.
+public struct SQLiteStoreDatabase: StoreDatabase {
+    let queue: DatabaseQueue
+    public var engine: StoreEngineKind { .sqlite }
+
+    public init(queue: DatabaseQueue) { self.queue = queue }
+
+    public func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try queue.read { db in try body(SQLiteSession(db: db)) }
+    }
+
+    @discardableResult public func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try queue.write { db in try body(SQLiteSession(db: db)) }
+    }
+}
+
+/// A GRDB connection inside one of its transactions.
+struct SQLiteSession: StoreSession {
+    let db: Database
+    var engine: StoreEngineKind { .sqlite }
+
+    @discardableResult func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
+        try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
+        return db.changesCount
+    }
+
+    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = statement.columnNames
+        return try Row.fetchAll(statement, arguments: StatementArguments(arguments.map(\.databaseValue))).map { row in
+            SQLRow(columns: columns, values: (0..<row.count).map { SQLValue(row[$0] as DatabaseValue) })
+        }
+    }
+}
+
+extension SQLValue {
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let integer): self = .integer(integer)
+        case .double(let real): self = .real(real)
+        case .string(let text): self = .text(text)
+        case .blob(let data): self = .blob([UInt8](data))
+        }
+    }
+
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: .null
+        case .integer(let integer): integer.databaseValue
+        case .real(let real): real.databaseValue
+        case .text(let text): text.databaseValue
+        case .blob(let bytes): Data(bytes).databaseValue
+        }
+    }
+}

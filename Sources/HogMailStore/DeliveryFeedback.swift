@@ -147,58 +147,61 @@ extension SubscriberStore {
     /// subscriber, and a soft bounce on each of the last `softBounceLimit` sends the subscriber
     /// got makes them bounced. One transaction.
     public func apply(_ feedback: DeliveryFeedback, softBounceLimit: Int = 3, now: Date = Date()) throws -> FeedbackOutcome {
-        try database.write { db -> FeedbackOutcome in
+        try engine.write { session -> FeedbackOutcome in
             let reference = SHA256.hash(data: Data("\(feedback.source)\u{0}\(feedback.reference)\u{0}\(feedback.kind.rawValue)".utf8)).hexString
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM delivery_feedback WHERE reference = ?", arguments: [reference]) == true {
+            // The same report read by two processes at once: the second waits, then sees it applied.
+            try session.serialize(on: "feedback:" + reference)
+            if try session.row("SELECT 1 FROM delivery_feedback WHERE reference = ?", reference) != nil {
                 return .duplicate
             }
+            let lock = session.engine == .postgres ? " FOR UPDATE" : ""
             // Who it is about: a signed (send, recipient) first, then our Message-ID, then the address.
-            var recipientRow: Row?
-            var subscriberRow: Row?
+            var recipientRow: SQLRow?
+            var subscriberRow: SQLRow?
             if let publicID = feedback.publicID {
                 if let sendID = feedback.sendID, sendID > 0 {
-                    recipientRow = try Row.fetchOne(db, sql: "SELECT * FROM send_recipient WHERE send_id = ? AND public_id = ?", arguments: [sendID, publicID])
+                    recipientRow = try session.row("SELECT * FROM send_recipient WHERE send_id = ? AND public_id = ?", sendID, publicID)
                 }
-                subscriberRow = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID])
+                subscriberRow = try session.row("SELECT * FROM subscriber WHERE public_id = ?" + lock, publicID)
                 if recipientRow == nil, subscriberRow == nil {
                     return .unattributed("its signed token names a subscriber who is no longer in the store (forgotten?)")
                 }
             } else if let messageID = feedback.messageID.map(Self.bracketed), !messageID.isEmpty,
-                      let row = try Row.fetchOne(db, sql: Self.recipientByMessageIDSQL, arguments: [messageID]) {
+                      let row = try session.row(Self.recipientByMessageIDSQL, messageID) {
                 recipientRow = row
             }
-            if subscriberRow == nil, let subscriberID = recipientRow?["subscriber_id"] as Int64? {
-                subscriberRow = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [subscriberID])
+            if subscriberRow == nil, let subscriberID = try recipientRow?.get("subscriber_id", as: Int64?.self) {
+                subscriberRow = try session.row("SELECT * FROM subscriber WHERE id = ?" + lock, subscriberID)
             }
             if subscriberRow == nil, recipientRow == nil, let email = feedback.email, let normalized = Subscriber.normalize(email) {
-                subscriberRow = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized])
-                if let id = subscriberRow?["id"] as Int64? {
+                subscriberRow = try session.row("SELECT * FROM subscriber WHERE email = ?" + lock, normalized)
+                if let id = try subscriberRow?.get("id", as: Int64.self) {
                     // The latest message this person was sent is the one the report is about.
-                    recipientRow = try Row.fetchOne(db, sql: """
+                    recipientRow = try session.row("""
                         SELECT * FROM send_recipient WHERE subscriber_id = ? AND state = 'sent' ORDER BY send_id DESC LIMIT 1
-                        """, arguments: [id])
+                        """, id)
                 }
             }
             guard subscriberRow != nil || recipientRow != nil else {
                 let who = feedback.email.map { "`\(Subscriber.visible($0))`" } ?? "the recipient"
                 return .unattributed("\(who) is not a subscriber, and nothing in the report names a message HogMail sent")
             }
-            let sendID: Int64? = recipientRow?["send_id"] ?? (feedback.sendID.flatMap { $0 > 0 ? $0 : nil })
-            try db.execute(sql: """
+            let recipientID = try recipientRow?.get("id", as: Int64.self)
+            let sendID: Int64? = try recipientRow?.get("send_id", as: Int64.self) ?? (feedback.sendID.flatMap { $0 > 0 ? $0 : nil })
+            try session.execute("""
                 INSERT INTO delivery_feedback (reference, at, kind, source, send_id, recipient_id, subscriber_id, status_code, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [reference, now.timeIntervalSince1970, feedback.kind.rawValue, feedback.source, sendID,
-                                 recipientRow?["id"] as Int64?, subscriberRow?["id"] as Int64?, feedback.statusCode,
-                                 String(feedback.detail.prefix(500))])
-            if let recipientID = recipientRow?["id"] as Int64? {
-                let current = (recipientRow?["feedback"] as String?).flatMap(DeliveryFeedback.Kind.init)
+                """, reference, now, feedback.kind.rawValue, feedback.source, sendID,
+                recipientID, try subscriberRow?.get("id", as: Int64.self), feedback.statusCode, String(feedback.detail.prefix(500)))
+            if let recipientID, let recipientRow {
+                let current = try recipientRow.get("feedback", as: String?.self).flatMap(DeliveryFeedback.Kind.init)
                 if (current?.severity ?? 0) < feedback.kind.severity {
-                    try db.execute(sql: "UPDATE send_recipient SET feedback = ? WHERE id = ?", arguments: [feedback.kind.rawValue, recipientID])
+                    try session.execute("UPDATE send_recipient SET feedback = ? WHERE id = ?", feedback.kind.rawValue, recipientID)
                 }
             }
-            let email: String = subscriberRow?["email"] ?? recipientRow?["email"] ?? ""
+            let email: String = try subscriberRow?.get("email") ?? recipientRow?.get("email") ?? ""
             guard let subscriberRow else { return .applied(email: email, sendID: sendID, newStatus: nil) }
-            let subscriber = Self.subscriber(subscriberRow)
+            let subscriber = try Self.subscriber(subscriberRow)
             let code = feedback.statusCode.map { "\($0) " } ?? ""
             let onSend = sendID.map { " on send #\($0)" } ?? ""
             let reason = "\(feedback.kind.label)\(onSend) (\(feedback.source)): \(code)\(Subscriber.visible(feedback.detail, limit: 300))"
@@ -211,28 +214,29 @@ extension SubscriberStore {
                 target = subscriber.status.isSuppression ? nil : .bounced
             case .softBounce:
                 if !subscriber.status.isSuppression,
-                   try Self.softBouncedOnLastSends(db, subscriberID: subscriber.id, limit: softBounceLimit) {
+                   try Self.softBouncedOnLastSends(session, subscriberID: subscriber.id, limit: softBounceLimit) {
                     target = .bounced
                 }
             }
             if let target, target != subscriber.status {
                 let why = feedback.kind == .softBounce ? "\(reason); soft bounces on \(softBounceLimit) sends in a row" : reason
-                try Self.suppress(db, subscriber, as: target, actor: feedback.source, reason: why, sendID: sendID, now: now)
+                try suppress(session, subscriber, as: target, actor: feedback.source, reason: why, sendID: sendID, now: now)
                 return .applied(email: subscriber.email, sendID: sendID, newStatus: target)
             }
-            try Self.log(db, subscriber.id, from: subscriber.status, to: subscriber.status, actor: feedback.source, reason: reason, sendID: sendID, now: now)
+            try Self.log(session, subscriber.id, from: subscriber.status, to: subscriber.status, actor: feedback.source, reason: reason, sendID: sendID, now: now)
             return .applied(email: subscriber.email, sendID: sendID, newStatus: nil)
         }
     }
 
     /// True when each of the subscriber's last `limit` messages from sends bounced (softly or not).
-    static func softBouncedOnLastSends(_ db: Database, subscriberID: Int64, limit: Int) throws -> Bool {
+    static func softBouncedOnLastSends(_ session: any StoreSession, subscriberID: Int64, limit: Int) throws -> Bool {
         guard limit > 0 else { return false }
-        let recent = try String?.fetchAll(db, sql: """
+        let recent = try session.rows("""
             SELECT feedback FROM send_recipient WHERE subscriber_id = ? AND state IN ('sent', 'failed') ORDER BY send_id DESC LIMIT ?
-            """, arguments: [subscriberID, limit])
+            """, subscriberID, limit).map { try $0.get(0, as: String?.self) }
         return recent.count == limit && recent.allSatisfy { $0 == DeliveryFeedback.Kind.softBounce.rawValue || $0 == DeliveryFeedback.Kind.hardBounce.rawValue }
     }
+
 
     /// The journal row a report's Message-ID names, in any state: ids are written at the freeze,
     /// and a message the server accepted stays pending until the accepted-log is next folded

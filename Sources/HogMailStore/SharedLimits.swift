@@ -27,28 +27,23 @@ extension SubscriberStore {
     /// key is at its limit. The key is kept only as a keyed hash (it is an address or a
     /// client's IP). One immediate transaction, so two processes cannot both take the last slot.
     public func allowEvent(scope: String, key: String, limit: Int, window: TimeInterval, now: Date = Date()) throws -> Bool {
-        try database.writeWithoutTransaction { db in
-            var allowed = false
-            try db.inTransaction(.immediate) {
-                let hash = try Self.addressHash(key, db)
-                let since = now.timeIntervalSince1970 - window
-                try db.execute(sql: "DELETE FROM rate_limit_event WHERE scope = ? AND key_hash = ? AND at <= ?", arguments: [scope, hash, since])
-                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rate_limit_event WHERE scope = ? AND key_hash = ?", arguments: [scope, hash]) ?? 0
-                if count < limit {
-                    try db.execute(sql: "INSERT INTO rate_limit_event (scope, key_hash, at) VALUES (?, ?, ?)",
-                                   arguments: [scope, hash, now.timeIntervalSince1970])
-                    allowed = true
-                }
-                return .commit
-            }
-            return allowed
+        try engine.write { session in
+            let hash = hasher.hash(key)
+            // The count and the insert must not interleave with another server's for this key.
+            try session.serialize(on: "rate:\(scope):\(hash)")
+            let since = now.timeIntervalSince1970 - window
+            try session.execute("DELETE FROM rate_limit_event WHERE scope = ? AND key_hash = ? AND at <= ?", scope, hash, since)
+            let count = try session.value(Int.self, "SELECT COUNT(*) FROM rate_limit_event WHERE scope = ? AND key_hash = ?", scope, hash) ?? 0
+            guard count < limit else { return false }
+            try session.execute("INSERT INTO rate_limit_event (scope, key_hash, at) VALUES (?, ?, ?)", scope, hash, now)
+            return true
         }
     }
 
     /// Drops the events of `scope` older than `window` (keys that never came back).
     public func sweepEvents(scope: String, window: TimeInterval, now: Date = Date()) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM rate_limit_event WHERE scope = ? AND at <= ?", arguments: [scope, now.timeIntervalSince1970 - window])
+        try engine.write { session in
+            try session.execute("DELETE FROM rate_limit_event WHERE scope = ? AND at <= ?", scope, now.timeIntervalSince1970 - window)
         }
     }
 
@@ -56,19 +51,17 @@ extension SubscriberStore {
     /// until then no other worker on the store takes them. A worker that dies holding some
     /// loses them when the lease ends, and another sends them.
     public func claimSubscriptionRequests(limit: Int = 50, lease: TimeInterval, now: Date = Date()) throws -> [SubscriptionRequest] {
-        try database.writeWithoutTransaction { db in
-            var claimed: [SubscriptionRequest] = []
-            try db.inTransaction(.immediate) {
-                claimed = try Row.fetchAll(db, sql: """
-                    SELECT * FROM subscription_request
-                    WHERE next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
-                    ORDER BY id LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, limit]).map(Self.subscriptionRequest)
-                let claim = try db.makeStatement(sql: "UPDATE subscription_request SET claimed_until = ? WHERE id = ?")
-                for request in claimed {
-                    try claim.execute(arguments: [now.timeIntervalSince1970 + lease, request.id])
-                }
-                return .commit
+        try engine.write { session in
+            // On PostgreSQL two workers claiming at once take different rows: each skips the rows
+            // the other has locked. On SQLite the write transaction already excludes the other.
+            let skipLocked = session.engine == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+            let claimed = try session.rows("""
+                SELECT * FROM subscription_request
+                WHERE next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+                ORDER BY id LIMIT ?
+                """ + skipLocked, now, now, limit).map(Self.subscriptionRequest)
+            for request in claimed {
+                try session.execute("UPDATE subscription_request SET claimed_until = ? WHERE id = ?", now.timeIntervalSince1970 + lease, request.id)
             }
             return claimed
         }

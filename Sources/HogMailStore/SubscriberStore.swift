@@ -3,13 +3,46 @@ import Foundation
 import GRDB
 import HogMail
 
-/// Subscribers, their consent and history, and suppressions, in one SQLite file.
+/// Subscribers, their consent and history, and suppressions: in one SQLite file (the default)
+/// or in a PostgreSQL database shared by several processes and machines.
 /// The schema lives in named, ordered migrations; every change is a transaction.
 public final class SubscriberStore: Sendable {
-    let database: DatabaseQueue
+    /// The engine every ported operation runs on.
+    let engine: any StoreDatabase
+    /// The SQLite file's queue, for what only SQLite has (the send's hot paths, VACUUM); nil on PostgreSQL.
+    private let sqlite: DatabaseQueue?
+    /// Where the store is: the SQLite file's path, or the PostgreSQL URL without its password.
     public let path: String
+    /// The suppression hashes' key, read once: it never changes after the store is made.
+    let hasher: AddressHasher
     /// The Message-IDs of the send being frozen, read by the SQL function `hogmail_message_id`.
     let freezing = FreezingMessageIDs()
+
+    public var engineKind: StoreEngineKind { engine.engine }
+
+    /// The SQLite queue. Only SQLite-specific paths use it, each behind a check of the engine;
+    /// reaching it on PostgreSQL is a bug in HogMail, not a user's mistake.
+    var database: DatabaseQueue {
+        guard let sqlite else { preconditionFailure("An SQLite-only path of the store ran on PostgreSQL.") }
+        return sqlite
+    }
+
+    /// Opens (and migrates) the PostgreSQL store at `location`.
+    public init(postgres location: PostgresLocation) throws {
+        let database = PostgresStoreDatabase(location: location)
+        do {
+            try PostgresSchema.migrate(database)
+            guard let key = try database.read({ session in try session.value(Data.self, "SELECT key FROM store_key") }) else {
+                throw StoreEngineError.location("The PostgreSQL store at \(location.displayURL) has no store key (table store_key is empty). It was not made by HogMail, or was changed by hand; restore it from a backup.")
+            }
+            hasher = AddressHasher(key: key)
+        } catch let error as StoreEngineError {
+            throw HogMailError("The subscriber store cannot be opened: \(error). Check `store.url` in hogmail.yml.")
+        }
+        engine = database
+        sqlite = nil
+        path = location.displayURL
+    }
 
     /// Opens (and creates, on first use) the store at `path`.
     public init(path: String) throws {
@@ -40,15 +73,18 @@ public final class SubscriberStore: Sendable {
             throw HogMailError(file: path, "The subscriber store cannot be created: \(error.localizedDescription). Check `store.path` in hogmail.yml and the permissions of \(folder.path).")
         }
         do {
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            let database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
+            sqlite = database
+            engine = SQLiteStoreDatabase(queue: database)
+            let hasher = try database.read { db in try Self.addressHasher(db) }
+            self.hasher = hasher
             let mode = PrivateFiles.mode(ofPath: path) ?? PrivateFiles.fileMode
             for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
                 chmod(companion, mode & 0o660)
             }
             // The suppression hash as a SQL function, so "who may receive" is one query.
             try database.writeWithoutTransaction { db in
-                let hasher = try Self.addressHasher(db)
                 db.add(function: DatabaseFunction("hogmail_address_hash", argumentCount: 1, pure: true) { values in
                     String.fromDatabaseValue(values[0]).map(hasher.hash)
                 })
@@ -122,18 +158,19 @@ public final class SubscriberStore: Sendable {
 
     public func subscriber(email: String) throws -> Subscriber? {
         guard let normalized = Subscriber.normalize(email) else { return nil }
-        return try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]).map(Self.subscriber) }
+        return try engine.read { session in try session.row("SELECT * FROM subscriber WHERE email = ?", normalized).map(Self.subscriber) }
     }
 
     public func subscriber(publicID: String) throws -> Subscriber? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID]).map(Self.subscriber) }
+        try engine.read { session in try session.row("SELECT * FROM subscriber WHERE public_id = ?", publicID).map(Self.subscriber) }
     }
 
     public func events(of subscriber: Subscriber) throws -> [SubscriberEvent] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM subscriber_event WHERE subscriber_id = ? ORDER BY id", arguments: [subscriber.id]).map { row in
-                SubscriberEvent(at: Date(timeIntervalSince1970: row["at"]), from: (row["from_status"] as String?).flatMap(Subscriber.Status.init),
-                                to: Subscriber.Status(rawValue: row["to_status"])!, actor: row["actor"], reason: row["reason"], sendID: row["send_id"])
+        try engine.read { session in
+            try session.rows("SELECT * FROM subscriber_event WHERE subscriber_id = ? ORDER BY id", subscriber.id).map { row in
+                SubscriberEvent(at: try row.get("at"), from: try row.get("from_status", as: String?.self).flatMap(Subscriber.Status.init),
+                                to: try Self.status(row, "to_status"), actor: try row.get("actor"), reason: try row.get("reason"),
+                                sendID: try row.get("send_id"))
             }
         }
     }
@@ -142,9 +179,11 @@ public final class SubscriberStore: Sendable {
     public func forEach(status: Subscriber.Status? = nil, _ body: (Subscriber) throws -> Void) throws {
         var lastID: Int64 = 0
         while true {
-            let page = try database.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM subscriber WHERE id > ? AND (? IS NULL OR status = ?) ORDER BY id LIMIT 1000",
-                                 arguments: [lastID, status?.rawValue, status?.rawValue]).map(Self.subscriber)
+            let page = try engine.read { session in
+                if let status {
+                    return try session.rows("SELECT * FROM subscriber WHERE id > ? AND status = ? ORDER BY id LIMIT 1000", lastID, status.rawValue).map(Self.subscriber)
+                }
+                return try session.rows("SELECT * FROM subscriber WHERE id > ? ORDER BY id LIMIT 1000", lastID).map(Self.subscriber)
             }
             guard let last = page.last else { return }
             try page.forEach(body)
@@ -153,10 +192,10 @@ public final class SubscriberStore: Sendable {
     }
 
     public func counts() throws -> [Subscriber.Status: Int] {
-        try database.read { db in
+        try engine.read { session in
             var result: [Subscriber.Status: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM subscriber GROUP BY status") {
-                if let status = Subscriber.Status(rawValue: row["status"]) { result[status] = row["n"] }
+            for row in try session.rows("SELECT status, COUNT(*) AS n FROM subscriber GROUP BY status") {
+                if let status = Subscriber.Status(rawValue: try row.get("status")) { result[status] = try row.get("n") }
             }
             return result
         }
@@ -164,7 +203,7 @@ public final class SubscriberStore: Sendable {
 
     public func isSuppressed(_ email: String) throws -> Bool {
         guard let normalized = Subscriber.normalize(email) else { return false }
-        return try database.read { db in try Self.isSuppressed(normalized, db) }
+        return try engine.read { session in try isSuppressed(normalized, session) }
     }
 
     // MARK: - Changing
@@ -185,22 +224,23 @@ public final class SubscriberStore: Sendable {
         guard let normalized = Subscriber.normalize(email) else {
             throw HogMailError("`\(Subscriber.visible(email))` is not an email address. Write it as name@example.com.")
         }
-        return try database.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized]) {
-                let existing = Self.subscriber(row)
+        return try engine.write { session in
+            // Two servers taking the same new address at once: the second waits, then finds the first's row.
+            try session.serialize(on: "subscriber:" + normalized)
+            if let row = try session.row("SELECT * FROM subscriber WHERE email = ?", normalized) {
+                let existing = try Self.subscriber(row)
                 if existing.status == .confirmed { return (existing, .alreadyConfirmed) }
-                try db.execute(sql: """
+                try session.execute("""
                     UPDATE subscriber SET name = COALESCE(?, name), status = 'pending', consent_at = ?, consent_method = ?, consent_source = ?,
                         consent_text = ?, consent_ip = ?, consent_user_agent = ?, confirmed_at = NULL WHERE id = ?
-                    """, arguments: [name, consent.at.timeIntervalSince1970, consent.method.rawValue, consent.source, consent.text,
-                                     consent.ip, consent.userAgent, existing.id])
+                    """, name, consent.at, consent.method.rawValue, consent.source, consent.text, consent.ip, consent.userAgent, existing.id)
                 if existing.status != .pending {
-                    try Self.log(db, existing.id, from: existing.status, to: .pending, actor: actor, reason: "new opt-in request", now: now)
+                    try Self.log(session, existing.id, from: existing.status, to: .pending, actor: actor, reason: "new opt-in request", now: now)
                 }
-                return (Self.subscriber(try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [existing.id])!), .needsConfirmation)
+                return (try Self.subscriber(try session.row("SELECT * FROM subscriber WHERE id = ?", existing.id)!), .needsConfirmation)
             }
-            let subscriber = try Self.insert(db, email: normalized, name: name, status: .pending, consent: consent, now: now)
-            try Self.log(db, subscriber.id, from: nil, to: .pending, actor: actor, reason: "opt-in requested via \(consent.method.rawValue)", now: now)
+            let subscriber = try insert(session, email: normalized, name: name, status: .pending, consent: consent, now: now)
+            try Self.log(session, subscriber.id, from: nil, to: .pending, actor: actor, reason: "opt-in requested via \(consent.method.rawValue)", now: now)
             return (subscriber, .needsConfirmation)
         }
     }
@@ -208,16 +248,17 @@ public final class SubscriberStore: Sendable {
     /// Confirms a pending subscriber; confirming twice changes nothing.
     @discardableResult
     public func confirm(publicID: String, now: Date = Date()) throws -> Subscriber? {
-        try database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID]) else { return nil }
-            let subscriber = Self.subscriber(row)
+        try engine.write { session in
+            // FOR UPDATE on PostgreSQL: two servers confirming at once log one confirmation.
+            let lock = session.engine == .postgres ? " FOR UPDATE" : ""
+            guard let row = try session.row("SELECT * FROM subscriber WHERE public_id = ?" + lock, publicID) else { return nil }
+            let subscriber = try Self.subscriber(row)
             guard subscriber.status == .pending else { return subscriber }
-            try db.execute(sql: "UPDATE subscriber SET status = 'confirmed', confirmed_at = ? WHERE id = ?",
-                           arguments: [now.timeIntervalSince1970, subscriber.id])
+            try session.execute("UPDATE subscriber SET status = 'confirmed', confirmed_at = ? WHERE id = ?", now, subscriber.id)
             // A confirmed new opt-in lifts an old suppression.
-            try db.execute(sql: "DELETE FROM suppression WHERE address_hash = ?", arguments: [try Self.addressHash(subscriber.email, db)])
-            try Self.log(db, subscriber.id, from: .pending, to: .confirmed, actor: "confirm-link", reason: "confirmed the opt-in", now: now)
-            return Self.subscriber(try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [subscriber.id])!)
+            try session.execute("DELETE FROM suppression WHERE address_hash = ?", hasher.hash(subscriber.email))
+            try Self.log(session, subscriber.id, from: .pending, to: .confirmed, actor: "confirm-link", reason: "confirmed the opt-in", now: now)
+            return try Self.subscriber(try session.row("SELECT * FROM subscriber WHERE id = ?", subscriber.id)!)
         }
     }
 
@@ -227,31 +268,41 @@ public final class SubscriberStore: Sendable {
     public func suppress(publicID: String? = nil, email: String? = nil, as status: Subscriber.Status, actor: String, reason: String,
                          sendID: Int64? = nil, now: Date = Date()) throws -> Subscriber? {
         precondition(status.isSuppression)
-        return try database.write { db in
-            let row: Row?
+        return try engine.write { session in
+            let lock = session.engine == .postgres ? " FOR UPDATE" : ""
+            let row: SQLRow?
             if let publicID {
-                row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE public_id = ?", arguments: [publicID])
+                row = try session.row("SELECT * FROM subscriber WHERE public_id = ?" + lock, publicID)
             } else if let email, let normalized = Subscriber.normalize(email) {
-                row = try Row.fetchOne(db, sql: "SELECT * FROM subscriber WHERE email = ?", arguments: [normalized])
+                row = try session.row("SELECT * FROM subscriber WHERE email = ?" + lock, normalized)
             } else {
                 row = nil
             }
             guard let row else { return nil }
-            return try Self.suppress(db, Self.subscriber(row), as: status, actor: actor, reason: reason, sendID: sendID, now: now)
+            return try suppress(session, Self.subscriber(row), as: status, actor: actor, reason: reason, sendID: sendID, now: now)
         }
     }
 
+    /// The row of `subscriber` must be locked by the caller on PostgreSQL (`FOR UPDATE`), so two
+    /// processes suppressing at once log the change once.
     @discardableResult
-    static func suppress(_ db: Database, _ subscriber: Subscriber, as status: Subscriber.Status, actor: String, reason: String,
-                         sendID: Int64?, now: Date) throws -> Subscriber {
-        try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
-                       arguments: [try addressHash(subscriber.email, db), status.rawValue, now.timeIntervalSince1970])
+    func suppress(_ session: any StoreSession, _ subscriber: Subscriber, as status: Subscriber.Status, actor: String, reason: String,
+                  sendID: Int64?, now: Date) throws -> Subscriber {
+        try Self.recordSuppression(session, hash: hasher.hash(subscriber.email), status: status.rawValue, now: now)
         guard subscriber.status != status else { return subscriber }
-        try db.execute(sql: "UPDATE subscriber SET status = ? WHERE id = ?", arguments: [status.rawValue, subscriber.id])
-        try log(db, subscriber.id, from: subscriber.status, to: status, actor: actor, reason: reason, sendID: sendID, now: now)
+        try session.execute("UPDATE subscriber SET status = ? WHERE id = ?", status.rawValue, subscriber.id)
+        try Self.log(session, subscriber.id, from: subscriber.status, to: status, actor: actor, reason: reason, sendID: sendID, now: now)
         var changed = subscriber
         changed.status = status
         return changed
+    }
+
+    /// Adds or replaces the suppression of an address hash (the same statement on both engines).
+    static func recordSuppression(_ session: any StoreSession, hash: String, status: String, now: Date) throws {
+        try session.execute("""
+            INSERT INTO suppression (address_hash, status, at) VALUES (?, ?, ?)
+            ON CONFLICT (address_hash) DO UPDATE SET status = excluded.status, at = excluded.at
+            """, hash, status, now)
     }
 
     /// Everything held about a person, for `export`.
@@ -292,7 +343,7 @@ public final class SubscriberStore: Sendable {
         guard let normalized = Subscriber.normalize(email) else { return ForgetReport() }
         var report = try database.write { db -> ForgetReport in
             var report = ForgetReport()
-            let hash = try Self.addressHash(normalized, db)
+            let hash = hasher.hash(normalized)
             let existing = try Row.fetchOne(db, sql: "SELECT status FROM subscriber WHERE email = ?", arguments: [normalized])
             report.found = existing != nil
             try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
@@ -351,22 +402,21 @@ public final class SubscriberStore: Sendable {
 
     // MARK: - Internals shared with the importer
 
-    static func insert(_ db: Database, email: String, name: String?, status: Subscriber.Status, consent: Subscriber.Consent, now: Date) throws -> Subscriber {
+    func insert(_ session: any StoreSession, email: String, name: String?, status: Subscriber.Status, consent: Subscriber.Consent, now: Date) throws -> Subscriber {
         let publicID = TokenSigner.newPublicID()
-        try db.execute(sql: """
+        let id = try session.value(Int64.self, """
             INSERT INTO subscriber (public_id, email, name, status, created_at, consent_at, consent_method, consent_source,
                                     consent_text, consent_ip, consent_user_agent, confirmed_at, address_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [publicID, email, name, status.rawValue, now.timeIntervalSince1970, consent.at.timeIntervalSince1970,
-                             consent.method.rawValue, consent.source, consent.text, consent.ip, consent.userAgent,
-                             consent.confirmedAt?.timeIntervalSince1970, try addressHash(email, db)])
-        return Subscriber(id: db.lastInsertedRowID, publicID: publicID, email: email, name: name, status: status, createdAt: now, consent: consent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """, publicID, email, name, status.rawValue, now, consent.at, consent.method.rawValue, consent.source,
+            consent.text, consent.ip, consent.userAgent, consent.confirmedAt, hasher.hash(email))
+        return Subscriber(id: id!, publicID: publicID, email: email, name: name, status: status, createdAt: now, consent: consent)
     }
 
-    static func log(_ db: Database, _ id: Int64, from: Subscriber.Status?, to: Subscriber.Status, actor: String, reason: String,
+    static func log(_ session: any StoreSession, _ id: Int64, from: Subscriber.Status?, to: Subscriber.Status, actor: String, reason: String,
                     sendID: Int64? = nil, now: Date) throws {
-        try db.execute(sql: "INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [id, now.timeIntervalSince1970, from?.rawValue, to.rawValue, actor, reason, sendID])
+        try session.execute("INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            id, now, from?.rawValue, to.rawValue, actor, reason, sendID)
     }
 
     /// The hasher keyed with this store's key (`store_key`, made with the store).
@@ -378,8 +428,28 @@ public final class SubscriberStore: Sendable {
         try addressHasher(db).hash(normalizedEmail)
     }
 
-    static func isSuppressed(_ normalizedEmail: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE address_hash = ?", arguments: [try addressHash(normalizedEmail, db)]) ?? false
+    func isSuppressed(_ normalizedEmail: String, _ session: any StoreSession) throws -> Bool {
+        try session.row("SELECT 1 FROM suppression WHERE address_hash = ?", hasher.hash(normalizedEmail)) != nil
+    }
+
+    static func status(_ row: SQLRow, _ column: String) throws -> Subscriber.Status {
+        let text = try row.get(column, as: String.self)
+        guard let status = Subscriber.Status(rawValue: text) else {
+            throw StoreEngineError.column(column, "Column \(column) holds the status \(text), which HogMail does not know. The store was changed by hand or by a newer HogMail.")
+        }
+        return status
+    }
+
+    static func subscriber(_ row: SQLRow) throws -> Subscriber {
+        Subscriber(
+            id: try row.get("id"), publicID: try row.get("public_id"), email: try row.get("email"), name: try row.get("name"),
+            status: Subscriber.Status(rawValue: try row.get("status")) ?? .pending,
+            createdAt: try row.get("created_at"),
+            consent: Subscriber.Consent(
+                at: try row.get("consent_at"),
+                method: Subscriber.ConsentMethod(rawValue: try row.get("consent_method")) ?? .cli, source: try row.get("consent_source"),
+                text: try row.get("consent_text"), ip: try row.get("consent_ip"), userAgent: try row.get("consent_user_agent"),
+                confirmedAt: try row.get("confirmed_at")))
     }
 
     static func subscriber(_ row: Row) -> Subscriber {

@@ -40,57 +40,53 @@ extension SubscriberStore {
 
     /// Records a request; the same single insert whatever the address.
     public func enqueueSubscriptionRequest(email: String, name: String?, consent: Subscriber.Consent, now: Date = Date()) throws {
-        try database.write { db in
-            try db.execute(sql: """
+        try engine.write { session in
+            try session.execute("""
                 INSERT INTO subscription_request (email, name, consent_at, consent_method, consent_source, consent_text, consent_ip,
                                                   consent_user_agent, next_attempt_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [email, name, consent.at.timeIntervalSince1970, consent.method.rawValue, consent.source, consent.text,
-                                 consent.ip, consent.userAgent, now.timeIntervalSince1970])
+                """, email, name, consent.at, consent.method.rawValue, consent.source, consent.text, consent.ip, consent.userAgent, now)
         }
     }
 
     /// Requests whose (next) attempt is due, oldest first.
     public func dueSubscriptionRequests(limit: Int = 50, now: Date = Date()) throws -> [SubscriptionRequest] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM subscription_request WHERE next_attempt_at <= ? ORDER BY id LIMIT ?",
-                             arguments: [now.timeIntervalSince1970, limit]).map(Self.subscriptionRequest)
+        try engine.read { session in
+            try session.rows("SELECT * FROM subscription_request WHERE next_attempt_at <= ? ORDER BY id LIMIT ?", now, limit).map(Self.subscriptionRequest)
         }
     }
 
-    static func subscriptionRequest(_ row: Row) -> SubscriptionRequest {
+    static func subscriptionRequest(_ row: SQLRow) throws -> SubscriptionRequest {
         SubscriptionRequest(
-            id: row["id"], email: row["email"], name: row["name"],
-            consent: Subscriber.Consent(at: Date(timeIntervalSince1970: row["consent_at"]),
-                                        method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .form,
-                                        source: row["consent_source"], text: row["consent_text"], ip: row["consent_ip"],
-                                        userAgent: row["consent_user_agent"]),
-            attempts: row["attempts"], lastError: row["last_error"])
+            id: try row.get("id"), email: try row.get("email"), name: try row.get("name"),
+            consent: Subscriber.Consent(at: try row.get("consent_at"),
+                                        method: Subscriber.ConsentMethod(rawValue: try row.get("consent_method")) ?? .form,
+                                        source: try row.get("consent_source"), text: try row.get("consent_text"), ip: try row.get("consent_ip"),
+                                        userAgent: try row.get("consent_user_agent")),
+            attempts: try row.get("attempts"), lastError: try row.get("last_error"))
     }
 
     /// Done (confirmation sent, or nothing to send): the row and its copy of the address go.
     public func completeSubscriptionRequest(_ request: SubscriptionRequest) throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM subscription_request WHERE id = ?", arguments: [request.id]) }
+        try engine.write { session in try session.execute("DELETE FROM subscription_request WHERE id = ?", request.id) }
     }
 
     /// A failed attempt, tried again at `nextAttempt` by whichever worker claims it then.
     public func deferSubscriptionRequest(_ request: SubscriptionRequest, error: String, nextAttempt: Date) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE subscription_request SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
-                           arguments: [String(error.prefix(500)), nextAttempt.timeIntervalSince1970, request.id])
+        try engine.write { session in
+            try session.execute("UPDATE subscription_request SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
+                                String(error.prefix(500)), nextAttempt, request.id)
         }
     }
 
     /// Requests not yet worked through (for `status` and tests).
     public func subscriptionRequestCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscription_request") ?? 0 }
+        try engine.read { session in try session.value(Int.self, "SELECT COUNT(*) FROM subscription_request") ?? 0 }
     }
 
     /// When the next deferred request is due, if any.
     public func nextSubscriptionRequestAttempt() throws -> Date? {
-        try database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM subscription_request").map { Date(timeIntervalSince1970: $0) }
-        }
+        try engine.read { session in try session.value(Date.self, "SELECT MIN(next_attempt_at) FROM subscription_request") }
     }
 
     /// Requests for one address, dropped by `forget`.

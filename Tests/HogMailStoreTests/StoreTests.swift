@@ -43,34 +43,78 @@ func frozenSend(to addresses: [String] = ["ada@example.com", "bob@example.com"],
         #expect(Subscriber.normalize("not an address") == nil)
     }
 
-    @Test func doubleOptInRecordsConsentAndConfirmation() throws {
-        let (store, _) = try temporaryStore()
-        let (pending, outcome) = try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
-        #expect(outcome == .needsConfirmation)
-        #expect(pending.status == .pending)
-        let confirmed = try store.confirm(publicID: pending.publicID, now: Date(timeIntervalSince1970: 1_767_000_100))
-        #expect(confirmed?.status == .confirmed)
-        #expect(confirmed?.consent.confirmedAt == Date(timeIntervalSince1970: 1_767_000_100))
-        #expect(confirmed?.consent.ip == "127.0.0.1")
-        #expect(try store.events(of: confirmed!).map(\.to) == [.pending, .confirmed])
+    @Test(arguments: PostgresTestServer.engines)
+    func doubleOptInRecordsConsentAndConfirmation(engine: StoreEngineKind) throws {
+        try withTemporaryStore(engine) { (store, _) throws in
+            let (pending, outcome) = try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
+            #expect(outcome == .needsConfirmation)
+            #expect(pending.status == .pending)
+            let confirmed = try store.confirm(publicID: pending.publicID, now: Date(timeIntervalSince1970: 1_767_000_100))
+            #expect(confirmed?.status == .confirmed)
+            #expect(confirmed?.consent.confirmedAt == Date(timeIntervalSince1970: 1_767_000_100))
+            #expect(confirmed?.consent.ip == "127.0.0.1")
+            #expect(try store.events(of: confirmed!).map(\.to) == [.pending, .confirmed])
+        }
     }
 
-    @Test func confirmedSubscriberAskingAgainIsLeftAlone() throws {
-        let (store, _) = try temporaryStore()
-        let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
-        try store.confirm(publicID: s.publicID)
-        #expect(try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form").1 == .alreadyConfirmed)
+    @Test(arguments: PostgresTestServer.engines)
+    func confirmedSubscriberAskingAgainIsLeftAlone(engine: StoreEngineKind) throws {
+        try withTemporaryStore(engine) { (store, _) throws in
+            let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
+            try store.confirm(publicID: s.publicID)
+            #expect(try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form").1 == .alreadyConfirmed)
+        }
     }
 
-    @Test func unsubscribingIsIdempotentAndLogged() throws {
-        let (store, _) = try temporaryStore()
-        let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
-        try store.confirm(publicID: s.publicID)
-        try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
-        try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
-        let events = try store.events(of: try store.subscriber(email: "ada@example.com")!)
-        #expect(events.map(\.to) == [.pending, .confirmed, .unsubscribed])
-        #expect(events.last?.actor == "one-click")
+    @Test(arguments: PostgresTestServer.engines)
+    func unsubscribingIsIdempotentAndLogged(engine: StoreEngineKind) throws {
+        try withTemporaryStore(engine) { (store, _) throws in
+            let (s, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
+            try store.confirm(publicID: s.publicID)
+            try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
+            try store.suppress(publicID: s.publicID, as: .unsubscribed, actor: "one-click", reason: "test")
+            let events = try store.events(of: try store.subscriber(email: "ada@example.com")!)
+            #expect(events.map(\.to) == [.pending, .confirmed, .unsubscribed])
+            #expect(events.last?.actor == "one-click")
+            #expect(try store.isSuppressed("ADA@example.com"))
+            #expect(try store.counts() == [.unsubscribed: 1])
+        }
+    }
+
+    /// A confirmed new opt-in is the one way back, and it lifts the suppression.
+    @Test(arguments: PostgresTestServer.engines)
+    func aNewOptInAfterLeavingIsConfirmedAndLiftsTheSuppression(engine: StoreEngineKind) throws {
+        try withTemporaryStore(engine) { (store, _) throws in
+            let (s, _) = try store.requestSubscription(email: "ada@example.com", name: "Ada", consent: formConsent, actor: "form")
+            try store.confirm(publicID: s.publicID)
+            try store.suppress(email: "ada@EXAMPLE.com", as: .unsubscribed, actor: "one-click", reason: "left", sendID: 7)
+            let (again, outcome) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
+            #expect(outcome == .needsConfirmation && again.status == .pending && again.name == "Ada")
+            #expect(try store.isSuppressed("ada@example.com"))
+            try store.confirm(publicID: again.publicID)
+            #expect(try !store.isSuppressed("ada@example.com"))
+            let events = try store.events(of: again)
+            #expect(events.map(\.to) == [.pending, .confirmed, .unsubscribed, .pending, .confirmed])
+            #expect(events.count == 5 && events[2].sendID == 7)
+        }
+    }
+
+    @Test(arguments: PostgresTestServer.engines)
+    func subscribersAreListedInOrderByStatusPageAfterPage(engine: StoreEngineKind) throws {
+        try withTemporaryStore(engine) { (store, _) throws in
+            for i in 0..<1_203 {
+                let (s, _) = try store.requestSubscription(email: "r\(i)@example.com", name: nil, consent: formConsent, actor: "cli")
+                if i.isMultiple(of: 3) { try store.confirm(publicID: s.publicID) }
+            }
+            var all: [String] = []
+            try store.forEach { all.append($0.email) }
+            #expect(all == (0..<1_203).map { "r\($0)@example.com" })
+            var confirmed = 0
+            try store.forEach(status: .confirmed) { #expect($0.status == .confirmed); confirmed += 1 }
+            #expect(confirmed == 401)
+            #expect(try store.counts() == [.confirmed: 401, .pending: 802])
+            #expect(try store.subscriber(publicID: try #require(try store.subscriber(email: "r3@example.com")).publicID)?.email == "r3@example.com")
+        }
     }
 
     @Test func forgetLeavesNoTraceOfTheAddressInTheFile() throws {

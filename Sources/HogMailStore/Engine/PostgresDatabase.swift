@@ -267,6 +267,10 @@ final class PostgresSession: StoreSession {
         return rows
     }
 
+    func serialize(on key: Int64) throws {
+        _ = try rows("SELECT 1 FROM pg_advisory_xact_lock(?)", [.integer(key)])
+    }
+
     private func run(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {
         let (text, count) = try Self.numberingPlaceholders(sql)
         guard count == arguments.count else {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HogMail
 
 /// Which database a store lives in.
 public enum StoreEngineKind: String, Sendable {
@@ -21,9 +22,20 @@ public protocol StoreSession {
     @discardableResult func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int
     /// Runs a query; every row, in order.
     func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Makes every other write transaction that serializes on `key` wait until this one ends,
+    /// for a read-then-write that must not interleave (a rate limit's count and insert). On
+    /// SQLite a write transaction already excludes every other writer; on PostgreSQL this takes
+    /// a transaction-scoped advisory lock.
+    func serialize(on key: Int64) throws
 }
 
 extension StoreSession {
+    /// `serialize(on:)` with a key made from text (the first 8 bytes of its SHA-256).
+    public func serialize(on text: String) throws {
+        let digest = HashState().digest(appending: Array(text.utf8)).bytes
+        try serialize(on: digest.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) })
+    }
+
     @discardableResult public func execute(_ sql: String, _ arguments: SQLValueConvertible...) throws -> Int {
         try execute(sql, arguments.map(\.sqlValue))
     }
@@ -88,6 +100,9 @@ struct SQLiteSession: StoreSession {
             SQLRow(columns: columns, values: (0..<row.count).map { SQLValue(row[$0] as DatabaseValue) })
         }
     }
+
+    /// GRDB's writes are IMMEDIATE transactions: this one already holds the only write lock.
+    func serialize(on key: Int64) throws {}
 }
 
 extension SQLValue {

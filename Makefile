@@ -50,9 +50,10 @@ test: deps
 	# run beside the HTTP server tests, a slow stretch of theirs starved those for a minute and
 	# their requests hit the server's deadlines (CI, 2026-12-03). The kill and Postfix suites,
 	# the longest blockers, run on their own.
-	PATH="$(TEST_PATH)" $(SWIFT) test --filter 'HogMailDeliveryTests\.' --skip '$(BLOCKING_SUITES)'
+	# The store, send and server suites run on SQLite and on a private PostgreSQL
+	# (scripts/with-postgres.sh); a missing server fails them instead of skipping.
+	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter 'HogMailDeliveryTests\.' --skip '$(BLOCKING_SUITES)'
 	PATH="$(TEST_PATH)" $(SWIFT) test --filter '$(BLOCKING_SUITES)'
-	# The store's engine tests run on SQLite and on a private PostgreSQL; a missing server fails them.
 	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --skip 'HogMailDeliveryTests\.'
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done

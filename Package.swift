@@ -119,19 +119,22 @@ let package = Package(
             ],
             path: "Tests/SNSTestSupport"
         ),
+        // The PostgreSQL test server of scripts/with-postgres.sh, as the store, delivery and
+        // server tests find it (a fresh database per store); no product ships it.
+        .target(name: "PostgresTestSupport", dependencies: ["HogMailStore"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "HogMailTests", dependencies: ["HogMail"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CCurlShimTests", dependencies: ["CCurlShim"]),
-        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "HogMailStoreTests", dependencies: ["HogMailStore", "HogMailDelivery", "PostgresTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                             .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "HogMailDeliveryTests",
-            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", "PostgresTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "HogMailServerTests",
             dependencies: [
-                "HogMailServer", "HogMailStore", "HogMailDelivery", "HogMailInbound", "SNSTestSupport",
+                "HogMailServer", "HogMailStore", "HogMailDelivery", "HogMailInbound", "SNSTestSupport", "PostgresTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -155,8 +155,7 @@ public enum UpcomingDrafts {
     /// The drafts not sent yet (no send in the journal) that are still ahead: dated today or
     /// later, or marked `draft: true`; earliest first. Older unsent posts (a blog's archive) are not "next".
     public static func find(in project: Project, configuration: Configuration, today: CalendarDate) throws -> [(Project.DraftFile, Issue)] {
-        let storePath = project.storePath(configuration)
-        let store = FileManager.default.fileExists(atPath: storePath) ? try SubscriberStore(path: storePath) : nil
+        let store = try SubscriberStore.openIfExisting(project, configuration)
         var result: [(Project.DraftFile, Issue)] = []
         for file in try project.draftFiles() {
             guard let issue = try? DraftParser.parse(contentsOf: file.url, displayPath: file.display) else { continue }

@@ -107,15 +107,36 @@ public struct BreakerPaused: Error, Sendable {
     public var send: SendRecord
 }
 
-/// One `hogmail send` at a time per store: an exclusive `flock` on a file beside the store.
-/// The kernel drops the lock when a process dies, so a killed run never leaves a stale lock.
+/// One `hogmail send` at a time per store: an exclusive `flock` on a file beside an SQLite
+/// store, or a session advisory lock on a PostgreSQL one. The kernel (or the server) drops the
+/// lock when a process dies, so a killed run never leaves a stale lock.
 public final class SendLock: @unchecked Sendable {
     private let descriptor: Int32
+    private let serverLock: PostgresSessionLock?
     public let path: String
 
     public enum Failure: Error { case heldBy(String) }
 
+    /// The lock of `store`, whichever its engine.
+    public convenience init(store: SubscriberStore) throws {
+        guard store.engineKind == .postgres else {
+            try self.init(storePath: store.path)
+            return
+        }
+        switch try store.takeServerSendLock() {
+        case .success(let lock): self.init(serverLock: lock, path: store.path)
+        case .failure(let held): throw Failure.heldBy(held.holder)
+        }
+    }
+
+    private init(serverLock: PostgresSessionLock, path: String) {
+        self.serverLock = serverLock
+        self.path = path
+        descriptor = -1
+    }
+
     public init(storePath: String) throws {
+        serverLock = nil
         path = storePath + ".send-lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
         guard descriptor >= 0 else {
@@ -135,6 +156,7 @@ public final class SendLock: @unchecked Sendable {
     }
 
     deinit {
+        guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }
@@ -146,11 +168,11 @@ extension SendLock {
     /// lock (a running send folds them itself). Only files a send made are opened, never
     /// created: a `status` run by another user must not leave files the sender cannot open.
     public static func foldAcceptedMessages(into store: SubscriberStore) throws {
-        let log = store.path + ".accepted", lock = store.path + ".send-lock"
+        let log = store.acceptedLogPath
         let manager = FileManager.default
-        guard manager.fileExists(atPath: lock),
+        guard store.engineKind == .postgres || manager.fileExists(atPath: store.path + ".send-lock"),
               let size = (try? manager.attributesOfItem(atPath: log))?[.size] as? Int, size > 0,
-              let held = try? SendLock(storePath: store.path) else { return }
+              let held = try? SendLock(store: store) else { return }
         try withExtendedLifetime(held) { _ = try AcceptedLog(store: store).fold(into: store) }
     }
 }

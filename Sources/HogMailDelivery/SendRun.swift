@@ -222,7 +222,7 @@ public struct SendRun: Sendable {
                       _ report: @Sendable (Event) -> Void) async throws -> Result {
         var result = Result()
         let lock: SendLock
-        do { lock = try SendLock(storePath: job.store.path) } catch SendLock.Failure.heldBy(let holder) {
+        do { lock = try SendLock(store: job.store) } catch SendLock.Failure.heldBy(let holder) {
             report(.lockHeld(by: holder))
             result.lockHeldBy = holder
             return result

@@ -251,33 +251,35 @@ extension SubscriberStore {
 
     /// A send's numbers: accepted, bounced, complained, unsubscribed through its links.
     public func report(of send: SendRecord) throws -> SendReport {
-        try database.read { db in
+        try engine.read { session in
             var report = SendReport(sendID: send.id)
-            if let row = try Row.fetchOne(db, sql: """
+            // CASE, not a comparison's 0/1: PostgreSQL does not sum booleans.
+            func count(_ condition: String) -> String { "COALESCE(SUM(CASE WHEN \(condition) THEN 1 ELSE 0 END), 0)" }
+            if let row = try session.row("""
                 SELECT COUNT(*) AS total,
-                    COALESCE(SUM(state = 'sent'), 0) AS accepted,
-                    COALESCE(SUM(state = 'sent' AND COALESCE(feedback, '') <> 'hard_bounce'), 0) AS delivered,
-                    COALESCE(SUM(feedback = 'hard_bounce'), 0) AS hard,
-                    COALESCE(SUM(feedback = 'soft_bounce'), 0) AS soft,
-                    COALESCE(SUM(feedback = 'complaint'), 0) AS complaints,
-                    COALESCE(SUM(state = 'failed'), 0) AS failed,
-                    COALESCE(SUM(state = 'retrying'), 0) AS retrying,
-                    COALESCE(SUM(state = 'pending'), 0) AS pending
+                    \(count("state = 'sent'")) AS accepted,
+                    \(count("state = 'sent' AND COALESCE(feedback, '') <> 'hard_bounce'")) AS delivered,
+                    \(count("feedback = 'hard_bounce'")) AS hard,
+                    \(count("feedback = 'soft_bounce'")) AS soft,
+                    \(count("feedback = 'complaint'")) AS complaints,
+                    \(count("state = 'failed'")) AS failed,
+                    \(count("state = 'retrying'")) AS retrying,
+                    \(count("state = 'pending'")) AS pending
                 FROM send_recipient WHERE send_id = ?
-                """, arguments: [send.id]) {
-                report.total = row["total"]
-                report.accepted = row["accepted"]
-                report.delivered = row["delivered"]
-                report.hardBounced = row["hard"]
-                report.softBounced = row["soft"]
-                report.complained = row["complaints"]
-                report.failed = row["failed"]
-                report.retrying = row["retrying"]
-                report.pending = row["pending"]
+                """, send.id) {
+                report.total = try row.get("total")
+                report.accepted = try row.get("accepted")
+                report.delivered = try row.get("delivered")
+                report.hardBounced = try row.get("hard")
+                report.softBounced = try row.get("soft")
+                report.complained = try row.get("complaints")
+                report.failed = try row.get("failed")
+                report.retrying = try row.get("retrying")
+                report.pending = try row.get("pending")
             }
-            report.unsubscribed = try Int.fetchOne(db, sql: """
+            report.unsubscribed = try session.value(Int.self, """
                 SELECT COUNT(DISTINCT subscriber_id) FROM subscriber_event WHERE send_id = ? AND to_status = 'unsubscribed' AND from_status <> 'unsubscribed'
-                """, arguments: [send.id]) ?? 0
+                """, send.id) ?? 0
             return report
         }
     }
@@ -285,12 +287,12 @@ extension SubscriberStore {
     /// A send's hard bounces and complaints so far (both refusals during the send and reports
     /// processed since), read through the partial index: cheap enough for every page of a send.
     public func feedbackCounts(of send: SendRecord) throws -> (hardBounced: Int, complained: Int) {
-        try database.read { db in
+        try engine.read { session in
             var result = (hardBounced: 0, complained: 0)
-            for row in try Row.fetchAll(db, sql: """
+            for row in try session.rows("""
                 SELECT feedback, COUNT(*) AS n FROM send_recipient WHERE send_id = ? AND feedback IN ('hard_bounce', 'complaint') GROUP BY feedback
-                """, arguments: [send.id]) {
-                if row["feedback"] == "hard_bounce" { result.hardBounced = row["n"] } else { result.complained = row["n"] }
+                """, send.id) {
+                if try row.get("feedback", as: String.self) == "hard_bounce" { result.hardBounced = try row.get("n") } else { result.complained = try row.get("n") }
             }
             return result
         }
@@ -298,7 +300,7 @@ extension SubscriberStore {
 
     /// Whether a send with this id exists (an unsubscribe link's `s` parameter is checked against it).
     public func sendExists(id: Int64) throws -> Bool {
-        try database.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM send WHERE id = ?", arguments: [id]) ?? false }
+        try engine.read { session in try session.row("SELECT 1 FROM send WHERE id = ?", id) != nil }
     }
 }
 
@@ -306,13 +308,13 @@ extension SubscriberStore {
     /// The recipients of a send that bounced or complained after the fact (asynchronous
     /// feedback), with the latest report's words.
     public func feedbackRecipients(of send: SendRecord) throws -> [(recipient: SendRecipient, kind: DeliveryFeedback.Kind, detail: String)] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: """
+        try engine.read { session in
+            try session.rows("""
                 SELECT \(Self.recipientColumns), feedback,
                     (SELECT f.detail FROM delivery_feedback f WHERE f.recipient_id = r.id ORDER BY f.id DESC LIMIT 1) AS feedback_detail
                 FROM send_recipient r WHERE r.send_id = ? AND r.feedback IS NOT NULL AND r.state = 'sent' ORDER BY r.id
-                """, arguments: [send.id]).map { row in
-                (Self.recipient(row), DeliveryFeedback.Kind(rawValue: row["feedback"]) ?? .softBounce, (row["feedback_detail"] as String?) ?? "")
+                """, send.id).map { row in
+                (try Self.recipient(row), DeliveryFeedback.Kind(rawValue: try row.get("feedback")) ?? .softBounce, try row.get("feedback_detail", as: String?.self) ?? "")
             }
         }
     }

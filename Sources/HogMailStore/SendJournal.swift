@@ -133,14 +133,15 @@ extension SubscriberStore {
 
     /// The latest send of an issue, if any.
     public func latestSend(issue: String) throws -> SendRecord? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM send WHERE issue = ? ORDER BY id DESC LIMIT 1", arguments: [issue]).map(Self.send)
+        try engine.read { session in
+            try session.row("SELECT * FROM send WHERE issue = ? ORDER BY id DESC LIMIT 1", issue).map(Self.send)
         }
     }
 
     public func sends(issue: String? = nil) throws -> [SendRecord] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM send WHERE (? IS NULL OR issue = ?) ORDER BY id", arguments: [issue, issue]).map(Self.send)
+        try engine.read { session in
+            if let issue { return try session.rows("SELECT * FROM send WHERE issue = ? ORDER BY id", issue).map(Self.send) }
+            return try session.rows("SELECT * FROM send ORDER BY id").map(Self.send)
         }
     }
 
@@ -154,7 +155,10 @@ extension SubscriberStore {
     /// resume sends with the id frozen here even if the configuration changed meanwhile.
     public func freezeSend(issue: String, contentHash: String, now: Date = Date(),
                            messageIDs: ((_ sendID: Int64) -> @Sendable (_ email: String) -> String)? = nil) throws -> SendRecord {
-        try database.write { db in
+        guard engineKind == .sqlite else {
+            return try freezeSendInBatches(issue: issue, contentHash: contentHash, now: now, messageIDs: messageIDs)
+        }
+        return try database.write { db in
             try db.execute(sql: "INSERT INTO send (issue, content_hash, created_at, state) VALUES (?, ?, ?, 'running')",
                            arguments: [issue, contentHash, now.timeIntervalSince1970])
             let sendID = db.lastInsertedRowID
@@ -167,7 +171,38 @@ extension SubscriberStore {
                 ORDER BY id
                 """, arguments: [sendID])
             Failpoint.reach("freeze")
-            return Self.send(try Row.fetchOne(db, sql: "SELECT * FROM send WHERE id = ?", arguments: [sendID])!)
+            return try Self.send(SQLiteSession(db: db).row("SELECT * FROM send WHERE id = ?", sendID)!)
+        }
+    }
+
+    /// The freeze on PostgreSQL, which cannot call back into Swift for the Message-IDs: the
+    /// recipients are read and written a page at a time, in the one transaction.
+    private func freezeSendInBatches(issue: String, contentHash: String, now: Date,
+                                     messageIDs: ((_ sendID: Int64) -> @Sendable (_ email: String) -> String)?) throws -> SendRecord {
+        try engine.write { session in
+            let sendID = try session.value(Int64.self, "INSERT INTO send (issue, content_hash, created_at, state) VALUES (?, ?, ?, 'running') RETURNING id",
+                                           issue, contentHash, now)!
+            let make = messageIDs?(sendID)
+            var cursor: Int64 = 0
+            let page = 1_000
+            while true {
+                let rows = try session.rows("""
+                    SELECT id, email, name, public_id FROM subscriber WHERE id > ? AND \(Self.mayReceiveOnServer) ORDER BY id LIMIT ?
+                    """, cursor, page)
+                guard let last = rows.last else { break }
+                var values: [SQLValue] = []
+                values.reserveCapacity(rows.count * 6)
+                for row in rows {
+                    let email = try row.get("email", as: String.self)
+                    values += [.integer(sendID), try row.get("id", as: Int64.self).sqlValue, .text(email), try row.get("name", as: String?.self).sqlValue,
+                               .text(try row.get("public_id")), make.map { .text($0(email)) } ?? .null]
+                }
+                let tuples = Array(repeating: "(?, ?, ?, ?, ?, 'pending', ?)", count: rows.count).joined(separator: ", ")
+                try session.execute("INSERT INTO send_recipient (send_id, subscriber_id, email, name, public_id, state, message_id) VALUES " + tuples, values)
+                cursor = try last.get("id")
+            }
+            Failpoint.reach("freeze")
+            return try Self.send(session.row("SELECT * FROM send WHERE id = ?", sendID)!)
         }
     }
 
@@ -179,11 +214,19 @@ extension SubscriberStore {
         AND COALESCE(address_hash, hogmail_address_hash(email)) NOT IN (SELECT address_hash FROM suppression)
         """
 
+    /// `mayReceive` where the store has no `hogmail_address_hash` (PostgreSQL): every row there
+    /// was written with its hash (by HogMail, or by `store copy`, which fills in missing ones).
+    static let mayReceiveOnServer = """
+        status = 'confirmed' AND confirmed_at IS NOT NULL AND consent_at IS NOT NULL AND consent_source <> ''
+        AND address_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppression WHERE suppression.address_hash = subscriber.address_hash)
+        """
+
     /// The recipients a send would freeze now, without freezing (for `--dry-run`).
     public func eligibleRecipients(limit: Int? = nil) throws -> (count: Int, sample: [String]) {
-        try database.read { db in
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subscriber WHERE \(Self.mayReceive)") ?? 0
-            let sample = try String.fetchAll(db, sql: "SELECT email FROM subscriber WHERE \(Self.mayReceive) ORDER BY id LIMIT ?", arguments: [limit ?? count])
+        try engine.read { session in
+            let rule = session.engine == .sqlite ? Self.mayReceive : Self.mayReceiveOnServer
+            let count = try session.value(Int.self, "SELECT COUNT(*) FROM subscriber WHERE \(rule)") ?? 0
+            let sample = try session.rows("SELECT email FROM subscriber WHERE \(rule) ORDER BY id LIMIT ?", limit ?? count).map { try $0.get(0, as: String.self) }
             return (count, sample)
         }
     }
@@ -192,10 +235,12 @@ extension SubscriberStore {
     /// index, the total through `(send_id, email)`, and sent as the rest, so a million-row send
     /// is counted without reading its rows.
     public func progress(of send: SendRecord) throws -> SendProgress {
-        try database.read { db in
+        try engine.read { session in
             func count(_ state: SendRecipient.State? = nil) throws -> Int {
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE send_id = ?" + (state.map { " AND state = '\($0.rawValue)'" } ?? ""),
-                                 arguments: [send.id]) ?? 0
+                if let state {
+                    return try session.value(Int.self, "SELECT COUNT(*) FROM send_recipient WHERE send_id = ? AND state = ?", send.id, state.rawValue) ?? 0
+                }
+                return try session.value(Int.self, "SELECT COUNT(*) FROM send_recipient WHERE send_id = ?", send.id) ?? 0
             }
             var progress = SendProgress()
             progress.total = try count()
@@ -214,10 +259,18 @@ extension SubscriberStore {
     static let pendingPageSQL = "SELECT \(recipientColumns) FROM send_recipient WHERE id > ? AND send_id = ? AND state = 'pending' ORDER BY id LIMIT ?"
 
     public func dueRecipients(of send: SendRecord, limit: Int, after cursor: Int64 = 0, now: Date = Date()) throws -> [SendRecipient] {
-        try database.read { db in
-            var rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?
-                """, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
+        let retriesSQL = "SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' AND next_attempt_at <= ? LIMIT ?"
+        guard engineKind == .sqlite else {
+            return try engine.read { session in
+                var rows = try session.rows(retriesSQL, send.id, now, limit).map(Self.recipient)
+                if rows.count < limit {
+                    rows += try session.rows(Self.pendingPageSQL, cursor, send.id, limit - rows.count).map(Self.recipient)
+                }
+                return rows
+            }
+        }
+        return try database.read { db in
+            var rows = try Row.fetchAll(db, sql: retriesSQL, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
             if rows.count < limit {
                 let statement = try db.cachedStatement(sql: Self.pendingPageSQL)
                 try statement.setArguments([cursor, send.id, limit - rows.count])
@@ -229,15 +282,14 @@ extension SubscriberStore {
 
     /// When the next retry is due, if only retries are left.
     public func nextRetry(of send: SendRecord) throws -> Date? {
-        try database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM send_recipient WHERE send_id = ? AND state = 'retrying'", arguments: [send.id])
-                .map { Date(timeIntervalSince1970: $0) }
+        try engine.read { session in
+            try session.value(Date.self, "SELECT MIN(next_attempt_at) FROM send_recipient WHERE send_id = ? AND state = 'retrying'", send.id)
         }
     }
 
     public func failures(of send: SendRecord) throws -> [SendRecipient] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'failed' ORDER BY id", arguments: [send.id]).map(Self.recipient)
+        try engine.read { session in
+            try session.rows("SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'failed' ORDER BY id", send.id).map(Self.recipient)
         }
     }
 
@@ -245,13 +297,15 @@ extension SubscriberStore {
     /// `feedback`: a refusal during the transaction that counts as a hard bounce.
     public func record(_ recipient: SendRecipient, outcome: SendRecipient.State, response: String?, messageID: String?,
                        nextAttempt: Date? = nil, feedback: DeliveryFeedback.Kind? = nil, now: Date = Date()) throws {
-        try database.write { db in
-            try db.execute(sql: """
+        // The outcome is decided here, not in SQL: PostgreSQL cannot type a parameter compared
+        // with a literal only (`? = 'sent'`).
+        let sentAt: Date? = outcome == .sent ? now : nil
+        try engine.write { session in
+            try session.execute("""
                 UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = COALESCE(?, message_id), next_attempt_at = ?,
-                    sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, feedback = COALESCE(?, feedback)
+                    sent_at = COALESCE(?, sent_at), feedback = COALESCE(?, feedback)
                 WHERE id = ?
-                """, arguments: [outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt?.timeIntervalSince1970,
-                                 outcome.rawValue, now.timeIntervalSince1970, feedback?.rawValue, recipient.id])
+                """, outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt, sentAt, feedback?.rawValue, recipient.id)
         }
     }
 
@@ -262,35 +316,35 @@ extension SubscriberStore {
     }
 
     public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil, pauseKind: SendRecord.PauseKind? = nil) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE send SET state = ?, note = ?, pause_kind = ? WHERE id = ?",
-                           arguments: [state.rawValue, note, state == .paused ? (pauseKind ?? .failures).rawValue : nil, send.id])
+        try engine.write { session in
+            try session.execute("UPDATE send SET state = ?, note = ?, pause_kind = ? WHERE id = ?",
+                                state.rawValue, note, state == .paused ? (pauseKind ?? .failures).rawValue : nil, send.id)
         }
     }
 
     /// `send --resume --accept-risk`: the breaker no longer pauses this send.
     public func acceptRisk(of send: SendRecord) throws {
-        try database.write { db in try db.execute(sql: "UPDATE send SET accept_risk = 1 WHERE id = ?", arguments: [send.id]) }
+        try engine.write { session in try session.execute("UPDATE send SET accept_risk = 1 WHERE id = ?", send.id) }
     }
 
     /// The retrying recipients of a send, soonest first.
     public func retrying(of send: SendRecord) throws -> [SendRecipient] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' ORDER BY next_attempt_at, id", arguments: [send.id]).map(Self.recipient)
+        try engine.read { session in
+            try session.rows("SELECT \(Self.recipientColumns) FROM send_recipient WHERE send_id = ? AND state = 'retrying' ORDER BY next_attempt_at, id", send.id).map(Self.recipient)
         }
     }
 
     /// Messages accepted in the last `interval`, across every send: the hourly limit holds across resumes.
     public func sentCount(since: Date) throws -> Int {
-        try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE sent_at >= ?", arguments: [since.timeIntervalSince1970]) ?? 0
+        try engine.read { session in
+            try session.value(Int.self, "SELECT COUNT(*) FROM send_recipient WHERE sent_at >= ?", since) ?? 0
         }
     }
 
-    static func send(_ row: Row) -> SendRecord {
-        SendRecord(id: row["id"], issue: row["issue"], contentHash: row["content_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                   state: SendRecord.State(rawValue: row["state"]) ?? .running, note: row["note"],
-                   pauseKind: (row["pause_kind"] as String?).flatMap(SendRecord.PauseKind.init), acceptRisk: row["accept_risk"] ?? false)
+    static func send(_ row: SQLRow) throws -> SendRecord {
+        SendRecord(id: try row.get("id"), issue: try row.get("issue"), contentHash: try row.get("content_hash"), createdAt: try row.get("created_at"),
+                   state: SendRecord.State(rawValue: try row.get("state")) ?? .running, note: try row.get("note"),
+                   pauseKind: try row.get("pause_kind", as: String?.self).flatMap(SendRecord.PauseKind.init), acceptRisk: try row.get("accept_risk", as: Bool?.self) ?? false)
     }
 
     /// The columns `recipient(_:)` reads, in its order; a query may select more after them.
@@ -329,6 +383,12 @@ extension SubscriberStore {
 
     /// A row that starts with `recipientColumns`. Read by position: a send reads every row
     /// once, and a lookup by name lower-cases the name each time.
+    static func recipient(_ row: SQLRow) throws -> SendRecipient {
+        SendRecipient(id: try row.get(0), subscriberID: try row.get(1), email: try row.get(2), name: try row.get(3), publicID: try row.get(4),
+                      state: SendRecipient.State(rawValue: try row.get(5)) ?? .pending, attempts: try row.get(6),
+                      nextAttemptAt: try row.get(7), lastResponse: try row.get(8), messageID: try row.get(9))
+    }
+
     static func recipient(_ row: Row) -> SendRecipient {
         SendRecipient(id: row[0], subscriberID: row[1], email: row[2], name: row[3], publicID: row[4],
                       state: SendRecipient.State(rawValue: row[5]) ?? .pending, attempts: row[6],

@@ -17,6 +17,9 @@ public final class SubscriberStore: Sendable {
     let hasher: AddressHasher
     /// The Message-IDs of the send being frozen, read by the SQL function `hogmail_message_id`.
     let freezing = FreezingMessageIDs()
+    /// This machine's log of messages accepted and not yet folded into the journal (`AcceptedLog`):
+    /// beside the SQLite file, or in the folder given for a PostgreSQL store.
+    public let acceptedLogPath: String
 
     public var engineKind: StoreEngineKind { engine.engine }
 
@@ -27,8 +30,10 @@ public final class SubscriberStore: Sendable {
         return sqlite
     }
 
-    /// Opens (and migrates) the PostgreSQL store at `location`.
-    public init(postgres location: PostgresLocation) throws {
+    /// Opens (and migrates) the PostgreSQL store at `location`. `localFolder` holds what stays
+    /// on this machine: the log of accepted messages a send writes before each commit (the
+    /// project's folder; the system's temporary folder when nil).
+    public init(postgres location: PostgresLocation, localFolder: String? = nil) throws {
         let database = PostgresStoreDatabase(location: location)
         do {
             try PostgresSchema.migrate(database)
@@ -42,11 +47,15 @@ public final class SubscriberStore: Sendable {
         engine = database
         sqlite = nil
         path = location.displayURL
+        let folder = localFolder ?? FileManager.default.temporaryDirectory.path
+        let name = HashState().digest(appending: Array(location.displayURL.utf8)).hex(bytes: 6)
+        acceptedLogPath = URL(fileURLWithPath: folder).appendingPathComponent(".hogmail-\(name).accepted").path
     }
 
     /// Opens (and creates, on first use) the store at `path`.
     public init(path: String) throws {
         self.path = path
+        acceptedLogPath = path + ".accepted"
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(10)
         // WAL with synchronous=NORMAL: a commit survives a killed process (what a send must
@@ -332,6 +341,8 @@ public final class SubscriberStore: Sendable {
         public var cancelledMessages = 0
         /// False when another process (`hogmail serve`, a running send) kept the write-ahead
         /// log from being emptied: old copies of the rows may stay in the files until it is.
+        /// Always false on PostgreSQL, whose server keeps old row versions until its own VACUUM,
+        /// and its write-ahead log and backups until they rotate out.
         public var filesRewritten = true
     }
 
@@ -341,38 +352,38 @@ public final class SubscriberStore: Sendable {
     @discardableResult
     public func forget(email: String, now: Date = Date()) throws -> ForgetReport {
         guard let normalized = Subscriber.normalize(email) else { return ForgetReport() }
-        var report = try database.write { db -> ForgetReport in
+        var report = try engine.write { session -> ForgetReport in
             var report = ForgetReport()
             let hash = hasher.hash(normalized)
-            let existing = try Row.fetchOne(db, sql: "SELECT status FROM subscriber WHERE email = ?", arguments: [normalized])
+            let lock = session.engine == .postgres ? " FOR UPDATE" : ""
+            let existing = try session.row("SELECT status FROM subscriber WHERE email = ?" + lock, normalized)
             report.found = existing != nil
-            try db.execute(sql: "INSERT OR REPLACE INTO suppression (address_hash, status, at) VALUES (?, ?, ?)",
-                           arguments: [hash, (existing?["status"] as String?).flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed",
-                                       now.timeIntervalSince1970])
+            let status = try existing?.get("status", as: String.self)
+            try Self.recordSuppression(session, hash: hash, status: status.flatMap { Subscriber.Status(rawValue: $0)?.isSuppression == true ? $0 : nil } ?? "unsubscribed", now: now)
             // The form's rate limits keep the same hash for an hour; they go now.
-            try db.execute(sql: "DELETE FROM rate_limit_event WHERE key_hash = ?", arguments: [hash])
-            try db.execute(sql: "DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", arguments: [normalized])
+            try session.execute("DELETE FROM rate_limit_event WHERE key_hash = ?", hash)
+            try session.execute("DELETE FROM subscriber_event WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)", normalized)
             // Bounce and complaint records stay for the send's counts, without the server's words (which quote the address).
-            try db.execute(sql: """
+            try session.execute("""
                 UPDATE delivery_feedback SET detail = NULL, subscriber_id = NULL
                 WHERE subscriber_id IN (SELECT id FROM subscriber WHERE email = ?)
                    OR recipient_id IN (SELECT id FROM send_recipient WHERE email = ?)
-                """, arguments: [normalized, normalized])
-            try db.execute(sql: "DELETE FROM subscriber WHERE email = ?", arguments: [normalized])
+                """, normalized, normalized)
+            try session.execute("DELETE FROM subscriber WHERE email = ?", normalized)
 
             // The journal: the address, the name, the token id and any server reply (which can
             // quote the address) go; the row, its state and the Message-ID (a hash) of a message
             // that was delivered stay. Any other row had its id from the freeze: it goes too.
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM send_recipient WHERE email = ? GROUP BY state", arguments: [normalized]) {
-                let n: Int = row["n"]
+            for row in try session.rows("SELECT state, COUNT(*) AS n FROM send_recipient WHERE email = ? GROUP BY state", normalized) {
+                let n: Int = try row.get("n")
                 report.journalRowsScrubbed += n
-                switch SendRecipient.State(rawValue: row["state"]) {
+                switch SendRecipient.State(rawValue: try row.get("state")) {
                 case .sent?: report.deliveredMessages += n
                 case .pending?, .retrying?: report.cancelledMessages += n
                 default: break
                 }
             }
-            try db.execute(sql: """
+            try session.execute("""
                 UPDATE send_recipient SET email = ?, name = NULL, public_id = 'forgotten', next_attempt_at = NULL,
                     message_id = CASE WHEN state = 'sent' THEN message_id END,
                     last_response = CASE state
@@ -381,12 +392,18 @@ public final class SubscriberStore: Sendable {
                         ELSE 'not sent: the recipient was forgotten before the message went out' END,
                     state = CASE WHEN state IN ('pending', 'retrying') THEN 'failed' ELSE state END
                 WHERE email = ?
-                """, arguments: ["forgotten-\(hash.prefix(16))@invalid", normalized])
+                """, "forgotten-\(hash.prefix(16))@invalid", normalized)
             // A paused send's note quotes the last server reply, which can name the address.
-            try db.execute(sql: "UPDATE send SET note = replace(note, ?, '(a forgotten address)') WHERE instr(note, ?) > 0",
-                           arguments: [normalized, normalized])
+            let contains = session.engine == .sqlite ? "instr(note, ?) > 0" : "strpos(note, ?) > 0"
+            try session.execute("UPDATE send SET note = replace(note, ?, '(a forgotten address)') WHERE " + contains, normalized, normalized)
             // Subscribe requests not yet worked through hold the address too.
-            try Self.deleteSubscriptionRequests(db, email: normalized)
+            try Self.deleteSubscriptionRequests(session, email: normalized)
+            return report
+        }
+        guard engineKind == .sqlite else {
+            // PostgreSQL frees deleted rows' space with its own VACUUM and never zeroes it; its
+            // write-ahead log and backups keep old copies until they rotate out.
+            report.filesRewritten = false
             return report
         }
         // Old pages and the write-ahead log must not keep a copy of the address: secure_delete

@@ -90,7 +90,7 @@ extension SubscriberStore {
     }
 
     /// Requests for one address, dropped by `forget`.
-    static func deleteSubscriptionRequests(_ db: Database, email: String) throws {
-        try db.execute(sql: "DELETE FROM subscription_request WHERE lower(email) = lower(?)", arguments: [email])
+    static func deleteSubscriptionRequests(_ session: any StoreSession, email: String) throws {
+        try session.execute("DELETE FROM subscription_request WHERE lower(email) = lower(?)", email)
     }
 }

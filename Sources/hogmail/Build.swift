@@ -55,9 +55,8 @@ extension Hogmail {
         /// a store yet has sent nothing.
         static func sentIssues(_ directory: URL) throws -> Set<String> {
             let project = Project(directory: directory)
-            let path = project.storePath(try project.configuration().0)
-            guard FileManager.default.fileExists(atPath: path) else { return [] }
-            return Set(try SubscriberStore(path: path).sends().map(\.issue))
+            guard let store = try SubscriberStore.openIfExisting(project, try project.configuration().0) else { return [] }
+            return Set(try store.sends().map(\.issue))
         }
 
         func printText(_ report: BuildPipeline.Report) {

@@ -17,7 +17,7 @@ struct SubscriberEnvironment {
         let (configuration, warnings) = try project.configuration()
         warnings.forEach(Console.warn)
         self.configuration = configuration
-        store = try SubscriberStore(path: project.storePath(configuration))
+        store = try SubscriberStore.open(project, configuration)
     }
 
     func service() throws -> SubscriptionService {
@@ -230,7 +230,9 @@ extension Hogmail.Subscribers {
                     print("\(files.count) file\(files.count == 1 ? "" : "s") in the outbox still contain\(files.count == 1 ? "s" : "") the address; HogMail does not delete sent mail. Delete \(files.count == 1 ? "it" : "them") if no longer needed:")
                     files.forEach { print("  \(environment.project.display($0))") }
                 }
-                if !report.filesRewritten {
+                if !report.filesRewritten, environment.store.engineKind == .postgres {
+                    print("The rows are deleted. PostgreSQL keeps old row versions until its VACUUM reuses their space, and its write-ahead log and backups keep copies until they rotate out; erase those by your server's own policy.")
+                } else if !report.filesRewritten {
                     Console.printError("Another process (hogmail serve, or a send) is reading the store, so its write-ahead log could not be emptied and may still hold the old rows. Stop it and run `hogmail subscribers forget \(email)` again.")
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HogMail
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailDelivery
@@ -32,7 +33,7 @@ struct SendFixture {
     let signer = TokenSigner(secret: String(repeating: "s", count: 40), listID: "news.example.com")
     let issue: BuildPipeline.BuiltIssue
 
-    init(body: String = "Hello, readers.") throws {
+    init(body: String = "Hello, readers.", engine: StoreEngineKind = .sqlite) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-send-\(UUID().uuidString)")
         try Scaffold.initProject(at: folder, today: CalendarDate(year: 2026, month: 1, day: 7)!)
         try Data("---\ntitle: Issue one\ndate: 2026-01-07\npreheader: One.\n---\n\n\(body)\n".utf8)
@@ -40,7 +41,7 @@ struct SendFixture {
         var configuration = try HogMail.Configuration.load(fromDirectory: folder).0
         configuration.ratePerSecond = 0
         self.configuration = configuration
-        store = try SubscriberStore(path: folder.appendingPathComponent("hogmail.sqlite").path)
+        store = try PostgresTestServer.store(engine, folder: folder)
         issue = try BuildPipeline(options: .init(projectDirectory: folder, write: false)).run().issues[0]
     }
 
@@ -57,8 +58,9 @@ struct SendFixture {
 }
 
 @Suite struct SendTests {
-    @Test func everyConfirmedSubscriberGetsOneMessageWithTheirOwnLinks() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func everyConfirmedSubscriberGetsOneMessageWithTheirOwnLinks(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         let subscribers = try (1...5).map { try fixture.confirmed("reader\($0)@example.com") }
         let transport = RecordingTransport()
         let result = try await fixture.job(transport).run(fixture.issue, decision: .start)
@@ -75,8 +77,9 @@ struct SendFixture {
         #expect(Set(transport.delivered.map(\.messageID)).count == 5)
     }
 
-    @Test func onlyConfirmedSubscribersWithConsentAreSentToHoweverTheyGotIn() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func onlyConfirmedSubscribersWithConsentAreSentToHoweverTheyGotIn(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         try fixture.confirmed("ok@example.com")
         let unsubscribed = try fixture.confirmed("left@example.com")
         try fixture.store.suppress(publicID: unsubscribed.publicID, as: .unsubscribed, actor: "test", reason: "test")
@@ -87,13 +90,13 @@ struct SendFixture {
         // Rows written behind HogMail's back: confirmed but no confirmation time or consent source,
         // and a confirmed row whose address is suppressed (forgotten, then re-inserted by hand).
         try fixture.store.forget(email: "ghost@example.com")
-        try await fixture.store.database.write { db in
+        try fixture.store.engine.write { session in
             for (email, confirmedAt, source) in [("noconsent@example.com", "1.0", "''"), ("noconfirm@example.com", "NULL", "'x'"),
                                                  ("ghost@example.com", "1.0", "'x'")] {
-                try db.execute(sql: """
+                try session.execute("""
                     INSERT INTO subscriber (public_id, email, status, created_at, consent_at, consent_method, consent_source, confirmed_at)
                     VALUES ('\(UUID().uuidString)', '\(email)', 'confirmed', 0, 0, 'import', \(source), \(confirmedAt))
-                    """)
+                    """, [])
             }
         }
         let transport = RecordingTransport()
@@ -101,8 +104,9 @@ struct SendFixture {
         #expect(transport.delivered.map(\.to) == ["ok@example.com"])
     }
 
-    @Test func rerunResumesWithoutDuplicatesOrMisses() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func rerunResumesWithoutDuplicatesOrMisses(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...6 { try fixture.confirmed("r\(i)@example.com") }
         let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash)
         // A first run that died after two messages: mark them sent as the sender would have.
@@ -121,26 +125,29 @@ struct SendFixture {
         #expect(try fixture.job(second).decide(fixture.issue, newSend: false) == .alreadySent(try fixture.store.latestSend(issue: "1")!))
     }
 
-    @Test func aSendCarriesTheMessageIDsFrozenWithIt() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func aSendCarriesTheMessageIDsFrozenWithIt(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...3 { try fixture.confirmed("r\(i)@example.com") }
         let transport = RecordingTransport()
         let (send, _) = try #require(try await fixture.job(transport).run(fixture.issue, decision: .start))
-        let frozen = try fixture.store.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT email, message_id FROM send_recipient WHERE send_id = ?", arguments: [send.id])
+        let frozen = try fixture.store.engine.read { session in
+            try session.rows("SELECT email, message_id FROM send_recipient WHERE send_id = ?", send.id)
         }
         let assembler = MessageAssembler(configuration: fixture.configuration, signer: fixture.signer, message: fixture.issue.message, send: send)
         #expect(frozen.count == 3 && transport.delivered.count == 3)
         for row in frozen {
-            let email: String = row["email"]
+            let email: String = try row.get("email")
+            let messageID: String = try row.get("message_id")
             // The id frozen in the journal is the one the assembler makes, and the one that went out.
-            #expect(row["message_id"] as String == (try assembler.outgoing(email: email, name: nil, publicID: "p", at: Date())).messageID)
-            #expect(transport.delivered.first { $0.to == email }?.messageID == row["message_id"] as String)
+            #expect(messageID == (try assembler.outgoing(email: email, name: nil, publicID: "p", at: Date())).messageID)
+            #expect(transport.delivered.first { $0.to == email }?.messageID == messageID)
         }
     }
 
-    @Test func aResumedSendRepeatsAMessageWithItsFrozenMessageID() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func aResumedSendRepeatsAMessageWithItsFrozenMessageID(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         try fixture.confirmed("a@example.com")
         let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash,
                                                 messageIDs: { _ in { _ in "<frozen-at-the-start@example.com>" } })
@@ -151,14 +158,15 @@ struct SendFixture {
         #expect(String(decoding: message.data, as: UTF8.self).contains("Message-ID: <frozen-at-the-start@example.com>\r\n"))
     }
 
-    @Test func aFrozenMessageIDChangedOutsideHogMailFailsThatRecipientAlone() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func aFrozenMessageIDChangedOutsideHogMailFailsThatRecipientAlone(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...3 { try fixture.confirmed("r\(i)@example.com") }
         let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash,
                                                 messageIDs: { _ in { "<\($0)>" } })
         // A space would not fit the accepted-log's line: the message would go again on every run.
-        try await fixture.store.database.write { db in
-            try db.execute(sql: "UPDATE send_recipient SET message_id = '<r2 @example.com>' WHERE email = 'r2@example.com'")
+        try fixture.store.engine.write { session in
+            try session.execute("UPDATE send_recipient SET message_id = '<r2 @example.com>' WHERE email = 'r2@example.com'", [])
         }
         let transport = RecordingTransport()
         let (_, summary) = try #require(try await fixture.job(transport).run(fixture.issue, decision: .resume(send)))
@@ -179,8 +187,9 @@ struct SendFixture {
         #expect(try fixture.job(RecordingTransport()).decide(fixture.issue, newSend: true) == .start)
     }
 
-    @Test func temporaryFailuresAreRetriedAndPermanentOnesBounce() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func temporaryFailuresAreRetriedAndPermanentOnesBounce(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         try fixture.confirmed("flaky@example.com")
         try fixture.confirmed("gone@example.com")
         try fixture.confirmed("fine@example.com")
@@ -196,7 +205,7 @@ struct SendFixture {
         #expect(summary.bounced == 1)
         #expect(try fixture.store.subscriber(email: "gone@example.com")?.status == .bounced)
         // Later, the retry goes through.
-        try await fixture.store.database.write { db in try db.execute(sql: "UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'") }
+        try fixture.store.engine.write { session in try session.execute("UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'", []) }
         let again = try await sender.run(send)
         #expect(again.ending == .completed)
         #expect(transport.delivered.map(\.to).sorted() == ["fine@example.com", "flaky@example.com"])
@@ -205,8 +214,9 @@ struct SendFixture {
 
     /// Regression: accepted retries were journaled in groups, and a page read before the group
     /// was committed still saw them as due, and sent them again.
-    @Test func dueRetriesAreSentOnceEvenBeforeTheirGroupIsJournaled() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func dueRetriesAreSentOnceEvenBeforeTheirGroupIsJournaled(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...20 { try fixture.confirmed("r\(i)@example.com") }
         let transport = RecordingTransport()
         for i in 1...20 { transport.failures["r\(i)@example.com"] = [.temporary("451 later")] }
@@ -216,15 +226,16 @@ struct SendFixture {
         let send = try fixture.store.freezeSend(issue: "1", contentHash: fixture.issue.message.contentHash)
         _ = try await sender.run(send)
         #expect(transport.delivered.isEmpty)
-        try await fixture.store.database.write { db in try db.execute(sql: "UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'") }
+        try fixture.store.engine.write { session in try session.execute("UPDATE send_recipient SET next_attempt_at = 0 WHERE state = 'retrying'", []) }
         let again = try await sender.run(send)
         #expect(again.ending == .completed)
         #expect(transport.delivered.count == 20)
         #expect(Set(transport.delivered.map(\.to)).count == 20)
     }
 
-    @Test func manyFailuresInARowPauseTheSend() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func manyFailuresInARowPauseTheSend(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...30 { try fixture.confirmed("r\(i)@example.com") }
         let transport = RecordingTransport()
         for i in 1...30 { transport.failures["r\(i)@example.com"] = [.temporary("451 down")] }
@@ -235,8 +246,9 @@ struct SendFixture {
         #expect(try fixture.store.latestSend(issue: "1")?.state == .paused)
     }
 
-    @Test func hourlyLimitHoldsAcrossRuns() async throws {
-        let fixture = try SendFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func hourlyLimitHoldsAcrossRuns(engine: StoreEngineKind) async throws {
+        let fixture = try SendFixture(engine: engine)
         for i in 1...5 { try fixture.confirmed("r\(i)@example.com") }
         var job = fixture.job(RecordingTransport())
         job.configuration.ratePerHour = 3
@@ -255,6 +267,25 @@ struct SendFixture {
         #expect(transport.delivered.count == 1)
         #expect(transport.delivered[0].text.contains("Subject: [Test] Issue one"))
         #expect(try fixture.store.latestSend(issue: "1") == nil)
+    }
+
+    /// On PostgreSQL the lock is the server's: a second handle (another process, another host)
+    /// is refused and told who holds it, and the lock is free again once the first goes.
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func aSecondSenderOnAServerStoreIsRefusedUntilTheFirstLetsGo() throws {
+        let location = try PostgresTestServer.freshDatabase()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        var first: SendLock? = try SendLock(store: try SubscriberStore(postgres: location, localFolder: folder.path))
+        let other = try SubscriberStore(postgres: location, localFolder: folder.path)
+        #expect {
+            try SendLock(store: other)
+        } throws: { error in
+            guard case SendLock.Failure.heldBy(let holder) = error else { return false }
+            return holder.contains("a sender connected from 127.0.0.1")
+        }
+        withExtendedLifetime(first) {}
+        first = nil
+        _ = try SendLock(store: other)
     }
 
     @Test func secondLockOnTheSameStoreIsRefused() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HogMail
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailStore
@@ -8,12 +9,13 @@ import Testing
 /// The log of accepted messages: one line per message the server took, folded into the journal.
 @Suite struct AcceptedLogTests {
     /// A store with two confirmed subscribers and a frozen send to them.
-    func sendToTwo() throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
-        try frozenSend()
+    func sendToTwo(_ engine: StoreEngineKind = .sqlite) throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
+        try frozenSend(engine)
     }
 
-    @Test func aFoldMarksTheLoggedMessagesSentAndEmptiesTheLog() throws {
-        let (store, send, recipients) = try sendToTwo()
+    @Test(arguments: PostgresTestServer.engines)
+    func aFoldMarksTheLoggedMessagesSentAndEmptiesTheLog(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try sendToTwo(engine)
         let log = try AcceptedLog(store: store)
         try log.append(recipientID: recipients[0].id, messageID: "<a1@example.com>", at: Date(timeIntervalSince1970: 1_767_000_000.5))
         #expect(try store.progress(of: send).sent == 0)
@@ -23,8 +25,9 @@ import Testing
         #expect(try log.fold(into: store) == 0)
     }
 
-    @Test func foldingTheSameLinesTwiceCountsOneAttempt() throws {
-        let (store, send, recipients) = try sendToTwo()
+    @Test(arguments: PostgresTestServer.engines)
+    func foldingTheSameLinesTwiceCountsOneAttempt(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try sendToTwo(engine)
         let log = try AcceptedLog(store: store)
         let line = "\(recipients[1].id) 1767000000.0 <b1@example.com>\n"
         // A crash between the fold's commit and the emptying of the file: the lines come again.
@@ -32,10 +35,10 @@ import Testing
             try Data(line.utf8).write(to: URL(fileURLWithPath: log.path))
             try log.fold(into: store)
         }
-        let row = try #require(try store.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT state, attempts FROM send_recipient WHERE id = ?", arguments: [recipients[1].id])
+        let row = try #require(try store.engine.read { session in
+            try session.row("SELECT state, attempts FROM send_recipient WHERE id = ?", recipients[1].id)
         })
-        #expect(row["state"] as String == "sent" && row["attempts"] as Int == 1)
+        #expect(try row.get("state", as: String.self) == "sent" && row.get("attempts", as: Int.self) == 1)
         #expect(try store.progress(of: send).sent == 1)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HogMail
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailStore
@@ -9,37 +10,41 @@ import Testing
 /// touch the Message-ID index, and a resumed send repeats a message with the id it had.
 @Suite struct FrozenMessageIDTests {
     /// A store with two confirmed subscribers and a send frozen with `<address@ids>` ids.
-    func frozen() throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
-        try frozenSend(messageIDs: { sendID in { "<\(sendID).\($0)@ids>" } })
+    func frozen(_ engine: StoreEngineKind = .sqlite) throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
+        try frozenSend(engine, messageIDs: { sendID in { "<\(sendID).\($0)@ids>" } })
     }
 
     func messageID(_ store: SubscriberStore, _ id: Int64) throws -> String? {
-        try store.database.read { db in try String.fetchOne(db, sql: "SELECT message_id FROM send_recipient WHERE id = ?", arguments: [id]) }
+        try store.engine.read { session in try session.value(String.self, "SELECT message_id FROM send_recipient WHERE id = ?", id) }
     }
 
-    @Test func theFreezeWritesEachRecipientsMessageID() throws {
-        let (_, send, recipients) = try frozen()
+    @Test(arguments: PostgresTestServer.engines)
+    func theFreezeWritesEachRecipientsMessageID(engine: StoreEngineKind) throws {
+        let (_, send, recipients) = try frozen(engine)
         #expect(recipients.map(\.messageID) == ["<\(send.id).ada@example.com@ids>", "<\(send.id).bob@example.com@ids>"])
     }
 
-    @Test func aFreezeWithoutIDsLeavesThemToTheSend() throws {
-        let (store, _) = try temporaryStore()
+    @Test(arguments: PostgresTestServer.engines)
+    func aFreezeWithoutIDsLeavesThemToTheSend(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
         let (subscriber, _) = try store.requestSubscription(email: "ada@example.com", name: nil, consent: formConsent, actor: "form")
         try store.confirm(publicID: subscriber.publicID)
         let send = try store.freezeSend(issue: "1", contentHash: "abc")
         #expect(try store.dueRecipients(of: send, limit: 10).map(\.messageID) == [nil])
     }
 
-    @Test func foldingKeepsTheFrozenMessageID() throws {
-        let (store, _, recipients) = try frozen()
+    @Test(arguments: PostgresTestServer.engines)
+    func foldingKeepsTheFrozenMessageID(engine: StoreEngineKind) throws {
+        let (store, _, recipients) = try frozen(engine)
         try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: "<other@example.com>")])
         #expect(try messageID(store, recipients[0].id) == recipients[0].messageID)
     }
 
-    @Test func foldingARowFrozenWithoutAnIDWritesTheLoggedOne() throws {
-        let (store, send, recipients) = try frozen()
+    @Test(arguments: PostgresTestServer.engines)
+    func foldingARowFrozenWithoutAnIDWritesTheLoggedOne(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try frozen(engine)
         // A row frozen by a HogMail from before the ids were written at the freeze.
-        try store.database.write { db in try db.execute(sql: "UPDATE send_recipient SET message_id = NULL WHERE id = ?", arguments: [recipients[1].id]) }
+        try store.engine.write { session in try session.execute("UPDATE send_recipient SET message_id = NULL WHERE id = ?", recipients[1].id) }
         try store.recordSent([(recipientID: recipients[1].id, sentAt: 1_767_000_000, messageID: "<b1@example.com>")])
         #expect(try messageID(store, recipients[1].id) == "<b1@example.com>")
         #expect(try store.progress(of: send).sent == 1)
@@ -67,28 +72,31 @@ import Testing
 
     /// A message the server accepted stays pending until the accepted-log is folded; a report
     /// about it may come first, and is the running send's, not the subscriber's previous one.
-    @Test func aReportNamingAFrozenMessageIDIsCountedForItsRowBeforeTheFold() throws {
-        let (store, send, recipients) = try frozen()
+    @Test(arguments: PostgresTestServer.engines)
+    func aReportNamingAFrozenMessageIDIsCountedForItsRowBeforeTheFold(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try frozen(engine)
         let report = DeliveryFeedback(kind: .hardBounce, messageID: recipients[0].messageID, email: "ada@example.com",
                                       detail: "550 no such user", source: "ses", reference: "r1")
         #expect(try store.apply(report) == .applied(email: "ada@example.com", sendID: send.id, newStatus: .bounced))
         #expect(try store.feedbackCounts(of: send).hardBounced == 1)
     }
 
-    @Test func foldingTheSameLineTwiceOnAFrozenRowCountsOneAttempt() throws {
-        let (store, send, recipients) = try frozen()
+    @Test(arguments: PostgresTestServer.engines)
+    func foldingTheSameLineTwiceOnAFrozenRowCountsOneAttempt(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try frozen(engine)
         for _ in 0..<2 {
             try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: recipients[0].messageID!)])
         }
-        let attempts = try store.database.read { db in
-            try Int.fetchOne(db, sql: "SELECT attempts FROM send_recipient WHERE id = ?", arguments: [recipients[0].id])
+        let attempts = try store.engine.read { session in
+            try session.value(Int.self, "SELECT attempts FROM send_recipient WHERE id = ?", recipients[0].id)
         }
         #expect(attempts == 1)
         #expect(try store.progress(of: send) == SendProgress(total: 2, sent: 1, pending: 1, retrying: 0, failed: 0))
     }
 
-    @Test func forgettingDropsTheIDOfAMessageNeverDeliveredAndKeepsTheOneSent() throws {
-        let (store, _, recipients) = try frozenSend(to: ["ada@example.com", "bob@example.com", "cy@example.com"],
+    @Test(arguments: PostgresTestServer.engines)
+    func forgettingDropsTheIDOfAMessageNeverDeliveredAndKeepsTheOneSent(engine: StoreEngineKind) throws {
+        let (store, _, recipients) = try frozenSend(engine, to: ["ada@example.com", "bob@example.com", "cy@example.com"],
                                                     messageIDs: { _ in { "<\($0)@ids>" } })
         try store.recordSent([(recipientID: recipients[1].id, sentAt: 1_767_000_000, messageID: recipients[1].messageID!)])
         // Its message could not be made: failed, with the id from the freeze.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HogMail
 import Synchronization
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailStore

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HogMail
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailStore
@@ -11,14 +12,27 @@ func temporaryStore() throws -> (SubscriberStore, URL) {
     return (try SubscriberStore(path: path.path), folder)
 }
 
+/// A new, empty store on `engine`: a new SQLite file, or a new database on the PostgreSQL test
+/// server (left for scripts/with-postgres.sh to remove with its cluster), with its local files
+/// in a folder of its own.
+func temporaryStore(_ engine: StoreEngineKind) throws -> SubscriberStore {
+    switch engine {
+    case .sqlite:
+        return try temporaryStore().0
+    case .postgres:
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-store-\(UUID().uuidString)")
+        return try PostgresTestServer.store(.postgres, folder: folder)
+    }
+}
+
 let formConsent = Subscriber.Consent(at: Date(timeIntervalSince1970: 1_767_000_000), method: .form, source: "https://newsletter.example.com/subscribe",
                                      text: "Send me HogMail.", ip: "127.0.0.1", userAgent: "test")
 
 /// A new store with `addresses` subscribed through the form and confirmed, and a send frozen
 /// to them (with `messageIDs`, if given); its recipients in order.
-func frozenSend(to addresses: [String] = ["ada@example.com", "bob@example.com"], names: [String?]? = nil,
+func frozenSend(_ engine: StoreEngineKind = .sqlite, to addresses: [String] = ["ada@example.com", "bob@example.com"], names: [String?]? = nil,
                 messageIDs: ((Int64) -> @Sendable (String) -> String)? = nil) throws -> (SubscriberStore, SendRecord, [SendRecipient]) {
-    let (store, _) = try temporaryStore()
+    let store = try temporaryStore(engine)
     for (index, address) in addresses.enumerated() {
         let (subscriber, _) = try store.requestSubscription(email: address, name: names?[index], consent: formConsent, actor: "form")
         try store.confirm(publicID: subscriber.publicID)
@@ -152,8 +166,9 @@ func frozenSend(to addresses: [String] = ["ada@example.com", "bob@example.com"],
 
     """
 
-    @Test func importCountsEveryKindOfRowWithItsNumber() throws {
-        let (store, _) = try temporaryStore()
+    @Test(arguments: PostgresTestServer.engines)
+    func importCountsEveryKindOfRowWithItsNumber(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
         try store.forget(email: "forgotten@example.com")
         let report = try store.importCSV(at: try write(csv), displayPath: "list.csv")
         #expect(report.confirmed == 1)
@@ -165,15 +180,17 @@ func frozenSend(to addresses: [String] = ["ada@example.com", "bob@example.com"],
         #expect(try store.counts() == [.confirmed: 1, .pending: 1])
     }
 
-    @Test func dryRunWritesNothing() throws {
-        let (store, _) = try temporaryStore()
+    @Test(arguments: PostgresTestServer.engines)
+    func dryRunWritesNothing(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
         let report = try store.importCSV(at: try write(csv), displayPath: "list.csv", dryRun: true)
         #expect(report.confirmed == 2)  // nobody was forgotten in this store, so the last row counts too
         #expect(try store.counts().isEmpty)
     }
 
-    @Test func failedImportLeavesTheStoreAsItWas() throws {
-        let (store, _) = try temporaryStore()
+    @Test(arguments: PostgresTestServer.engines)
+    func failedImportLeavesTheStoreAsItWas(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
         try store.requestSubscription(email: "before@example.com", name: nil, consent: formConsent, actor: "form")
         let broken = "email,consented_at,consent_source,confirmed_at\nnew@example.com,2025-01-01,form,2025-01-01\n\"unclosed@example.com,2025-01-01,form,\n"
         #expect(throws: HogMailError.self) { try store.importCSV(at: try write(broken), displayPath: "broken.csv") }

@@ -103,7 +103,14 @@ public struct Configuration: Sendable {
     public var list: List
     public var urls: URLs
     public var schedule: Schedule
+    /// The SQLite file (`store.path`, or `store.url: sqlite:FILE`) when the store is local.
     public var storePath: String
+    /// `store.url` when it names a PostgreSQL server (`postgres://USER@HOST:PORT/DATABASE`).
+    public var storeServerURL: String?
+    /// `store.password_env`: the environment variable holding the server's password.
+    public var storePasswordEnvironmentVariable: String?
+    /// The line of `store.url` in hogmail.yml, for errors about it.
+    public var storeURLLine: Int?
     public var tokenKeyEnvironmentVariable: String
     public var transportKind: String
     public var outboxPath: String
@@ -149,7 +156,7 @@ extension Configuration {
         "list": ["name", "id", "from", "reply_to", "postal_address", "why", "unsubscribe_mailto", "bounce_address", "language", "consent_text"],
         "urls": ["site", "public"],
         "schedule": ["cadence", "anchor", "time", "timezone"],
-        "store": ["path"],
+        "store": ["path", "url", "password_env"],
         "secrets": ["token_key_env"],
         "lint": ["allow_hosts", "allow_utm"],
         "links": ["allow_private", "check_before_send"],
@@ -236,6 +243,30 @@ extension Configuration {
 
         let store = try root.mapping("store", at: "store")
         if let store { warnUnknown(store, "store") }
+        // `store.url` picks the engine: `sqlite:FILE` (the default, as `store.path`) or a PostgreSQL server.
+        var storePath = try store?.string("path", at: "store.path") ?? "hogmail.sqlite"
+        var storeServerURL: String?
+        if let url = try store?.string("url", at: "store.url") {
+            let line = store?.lineOf("url")
+            if try store?.string("path", at: "store.path") != nil {
+                throw HogMailError(file: file, line: line, "Both `store.path` and `store.url` are set. Keep one: `store.url: sqlite:hogmail.sqlite` (a file) or `store.url: postgres://USER@HOST:5432/DATABASE` (a server).")
+            }
+            let lower = url.lowercased()
+            if lower.hasPrefix("sqlite:") {
+                storePath = String(url.dropFirst("sqlite:".count))
+                guard !storePath.isEmpty else {
+                    throw HogMailError(file: file, line: line, "`store.url` is `sqlite:` with no file. Write `store.url: sqlite:hogmail.sqlite`.")
+                }
+            } else if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") {
+                storeServerURL = url
+            } else {
+                throw HogMailError(file: file, line: line, "`store.url` is `\(url.split(separator: "@").last.map(String.init) ?? url)`, which names no engine HogMail knows. Write `sqlite:FILE` for a file beside the project, or `postgres://USER@HOST:5432/DATABASE` for a PostgreSQL server.")
+            }
+        }
+        let storePasswordEnv = try store?.string("password_env", at: "store.password_env")
+        if storePasswordEnv != nil, storeServerURL == nil {
+            throw HogMailError(file: file, line: store?.lineOf("password_env"), "`store.password_env` is set, but the store is an SQLite file, which has no password. Remove it, or set `store.url` to a postgres:// URL.")
+        }
         let secrets = try root.mapping("secrets", at: "secrets")
         if let secrets { warnUnknown(secrets, "secrets") }
         let tokenEnv = try secrets?.string("token_key_env", at: "secrets.token_key_env") ?? "HOGMAIL_SECRET"
@@ -363,7 +394,10 @@ extension Configuration {
                            ?? "Send me \(name) by email, about every two weeks. I can unsubscribe with one click at any time."),
             urls: URLs(site: site, publicBase: publicBase),
             schedule: Schedule(cadence: cadence, anchor: anchor, hour: hour, minute: minute, timeZone: zone),
-            storePath: try store?.string("path", at: "store.path") ?? "hogmail.sqlite",
+            storePath: storePath,
+            storeServerURL: storeServerURL,
+            storePasswordEnvironmentVariable: storePasswordEnv,
+            storeURLLine: store?.lineOf("url"),
             tokenKeyEnvironmentVariable: tokenEnv,
             transportKind: kind,
             outboxPath: outboxPath,

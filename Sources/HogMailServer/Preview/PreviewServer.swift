@@ -42,7 +42,7 @@ public struct PreviewServer: Sendable {
             guard !configuration.testAddresses.isEmpty else {
                 throw HogMailError(file: "hogmail.yml", "There are no test addresses. List them under `test_addresses:` in hogmail.yml.")
             }
-            let job = SendJob(configuration: configuration, store: try SubscriberStore(path: project.storePath(configuration)),
+            let job = SendJob(configuration: configuration, store: try SubscriberStore.open(project, configuration),
                               signer: try TokenSigner.fromEnvironment(configuration),
                               transport: try configuration.transport(projectDirectory: project.directory))
             let sent = try await job.sendTest(issue, to: configuration.testAddresses)

@@ -177,6 +177,33 @@ public final class PostgresStoreDatabase: StoreDatabase {
         }
     }
 
+    /// Takes the session-level advisory lock `key` on a connection of its own, kept until the
+    /// returned lock is released: the server drops it when the process dies (its connection
+    /// closes), as the kernel drops an `flock`. Nil, with who holds it, when another session has it.
+    public func takeSessionLock(_ key: Int64) throws -> Result<PostgresSessionLock, PostgresSessionLock.Held> {
+        let connection = try acquire()
+        let session = PostgresSession(connection: connection, logger: logger)
+        do {
+            let taken = try session.value(Bool.self, "SELECT pg_try_advisory_lock(?)", key) ?? false
+            if taken { return .success(PostgresSessionLock(connection: connection, key: key, logger: logger)) }
+            // Who has it: the other session's address and start, from the server's own views.
+            let holder = try session.row("""
+                SELECT COALESCE(host(a.client_addr), 'a local socket') AS client, a.pid AS pid,
+                    CAST(EXTRACT(EPOCH FROM a.backend_start) AS DOUBLE PRECISION) AS since
+                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.objid = CAST((? & 4294967295) AS OID) LIMIT 1
+                """, key)
+            release(connection)
+            let description = try holder.map { row in
+                "a sender connected from \(try row.get("client", as: String.self)) (server process \(try row.get("pid", as: Int.self)), since \(ISO8601DateFormatter().string(from: try row.get("since", as: Date.self))))"
+            }
+            return .failure(PostgresSessionLock.Held(holder: description ?? "another sender"))
+        } catch {
+            release(connection, broken: session.isBroken)
+            throw error
+        }
+    }
+
     private func transaction<T>(_ begin: String, _ body: (any StoreSession) throws -> T) throws -> T {
         let connection = try acquire()
         let session = PostgresSession(connection: connection, logger: logger)
@@ -378,5 +405,30 @@ final class PostgresSession: StoreSession {
             return "\(error.code)"
         }
         return "\(error)"
+    }
+}
+
+/// A session-level advisory lock held on its own connection (`takeSessionLock`). Released when
+/// this object goes, or by the server when the process dies.
+public final class PostgresSessionLock: @unchecked Sendable {
+    public struct Held: Error, Sendable {
+        public var holder: String
+    }
+
+    private let connection: PostgresConnection
+    private let key: Int64
+    private let logger: Logger
+
+    init(connection: PostgresConnection, key: Int64, logger: Logger) {
+        self.connection = connection
+        self.key = key
+        self.logger = logger
+    }
+
+    deinit {
+        let session = PostgresSession(connection: connection, logger: logger)
+        _ = try? session.rows("SELECT pg_advisory_unlock(?)", [.integer(key)])
+        let closed: EventLoopFuture<Void> = connection.close()
+        if !connection.eventLoop.inEventLoop { try? closed.wait() }
     }
 }

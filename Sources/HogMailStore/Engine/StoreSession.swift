@@ -74,6 +74,9 @@ public struct SQLiteStoreDatabase: StoreDatabase {
 
     public init(queue: DatabaseQueue) { self.queue = queue }
 
+    /// A bare database file (no store schema): for tests of the engine layer itself.
+    public init(path: String) throws { queue = try DatabaseQueue(path: path) }
+
     public func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         try queue.read { db in try body(SQLiteSession(db: db)) }
     }

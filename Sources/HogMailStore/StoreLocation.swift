@@ -11,7 +11,8 @@ extension SubscriberStore {
         guard let url = configuration.storeServerURL else {
             return try SubscriberStore(path: project.storePath(configuration))
         }
-        return try SubscriberStore(postgres: try serverLocation(url, configuration, environment: environment), localFolder: project.directory.path)
+        return try SubscriberStore(postgres: try serverLocation(url, configuration, environment: environment),
+                                   localFolder: project.directory.appendingPathComponent(".hogmail").path)
     }
 
     /// The store if it exists already: an SQLite file not made yet means nothing was ever sent

@@ -48,8 +48,15 @@ public final class SubscriberStore: Sendable {
         sqlite = nil
         path = location.displayURL
         let folder = localFolder ?? FileManager.default.temporaryDirectory.path
+        // One log per server store, named by its URL: a project pointed at another store
+        // never folds this one's lines into it.
         let name = HashState().digest(appending: Array(location.displayURL.utf8)).hex(bytes: 6)
-        acceptedLogPath = URL(fileURLWithPath: folder).appendingPathComponent(".hogmail-\(name).accepted").path
+        acceptedLogPath = URL(fileURLWithPath: folder).appendingPathComponent("accepted-\(name).log").path
+        do {
+            try PrivateFiles.createDirectory(at: URL(fileURLWithPath: folder))
+        } catch {
+            throw HogMailError(file: folder, "The folder for this machine's log of accepted messages cannot be created: \(error.localizedDescription). Check its permissions.")
+        }
     }
 
     /// Opens (and creates, on first use) the store at `path`.

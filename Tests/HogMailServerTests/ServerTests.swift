@@ -4,6 +4,7 @@ import HogMailDelivery
 import HogMailStore
 import Hummingbird
 import HummingbirdTesting
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailServer
@@ -12,12 +13,14 @@ import Testing
 struct ServerFixture {
     let folder: URL
     let store: SubscriberStore
+    /// The server store, when the fixture's store is on PostgreSQL.
+    let postgres: PostgresLocation?
     let service: SubscriptionService
     let server: PublicServer
     var outbox: URL { folder.appendingPathComponent("outbox") }
 
     init(perAddress: Int = 3, perClient: Int = 20, configurationText: String? = nil, transport: (any Transport)? = nil,
-         limits: ConnectionLimits = ConnectionLimits(), sharing other: ServerFixture? = nil) throws {
+         limits: ConnectionLimits = ConnectionLimits(), sharing other: ServerFixture? = nil, engine: StoreEngineKind = .sqlite) throws {
         // `sharing`: a second server on the first one's store file and outbox, with a store
         // handle of its own (as a second `hogmail serve` process has).
         folder = other?.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-server-\(UUID().uuidString)")
@@ -26,7 +29,15 @@ struct ServerFixture {
         try Data("<ol>archive</ol>".utf8).write(to: folder.appendingPathComponent("out/index.html"))
         let configuration = try Configuration.parse(
             configurationText ?? Scaffold.commentedConfiguration(anchor: CalendarDate(year: 2026, month: 1, day: 7)!), file: "hogmail.yml").0
-        store = try SubscriberStore(path: folder.appendingPathComponent("hogmail.sqlite").path)
+        let location = try other?.postgres ?? (engine == .postgres ? PostgresTestServer.freshDatabase() : nil)
+        switch location {
+        case let location?:
+            postgres = location
+            store = try SubscriberStore(postgres: location, localFolder: folder.path)
+        case nil:
+            postgres = nil
+            store = try SubscriberStore(path: folder.appendingPathComponent("hogmail.sqlite").path)
+        }
         let (templates, _) = try TemplateSet.load(directory: folder.appendingPathComponent("no-templates"))
         service = SubscriptionService(configuration: configuration, store: store,
                                       signer: TokenSigner(secret: String(repeating: "s", count: 40), listID: configuration.list.id),

@@ -3,15 +3,18 @@ import HogMail
 import HogMailStore
 import Hummingbird
 import HummingbirdTesting
+import PostgresTestSupport
 import Testing
 
 @testable import HogMailServer
 
 /// Two servers on one store, each with its own store handle, as two `hogmail serve` processes
 /// behind a load balancer: the limits and the confirmation queue are the store's, not a process's.
+/// On SQLite the two share a file on one host; on PostgreSQL they could be on two hosts.
 @Suite struct SharedStoreServerTests {
-    @Test func thirtySubscribesFromOneClientSpreadOverTwoServersGetTheSame429sAsOne() async throws {
-        let first = try ServerFixture(perAddress: 100, perClient: 20)
+    @Test(arguments: PostgresTestServer.engines)
+    func thirtySubscribesFromOneClientSpreadOverTwoServersGetTheSame429sAsOne(engine: StoreEngineKind) async throws {
+        let first = try ServerFixture(perAddress: 100, perClient: 20, engine: engine)
         let second = try ServerFixture(perAddress: 100, perClient: 20, sharing: first)
         let recorded = Statuses()
         try await first.live { one in
@@ -28,8 +31,9 @@ import Testing
         #expect(statuses.suffix(10).allSatisfy { $0 == .tooManyRequests })
     }
 
-    @Test func thePerAddressLimitHoldsAcrossServers() async throws {
-        let first = try ServerFixture(perAddress: 2)
+    @Test(arguments: PostgresTestServer.engines)
+    func thePerAddressLimitHoldsAcrossServers(engine: StoreEngineKind) async throws {
+        let first = try ServerFixture(perAddress: 2, engine: engine)
         let second = try ServerFixture(perAddress: 2, sharing: first)
         let recorded = Statuses()
         try await first.live { one in
@@ -44,8 +48,9 @@ import Testing
         #expect(statuses == [.ok, .ok, .tooManyRequests])
     }
 
-    @Test func bothWorkersTogetherSendEachConfirmationOnce() async throws {
-        let first = try ServerFixture(perAddress: 100, perClient: 100)
+    @Test(arguments: PostgresTestServer.engines)
+    func bothWorkersTogetherSendEachConfirmationOnce(engine: StoreEngineKind) async throws {
+        let first = try ServerFixture(perAddress: 100, perClient: 100, engine: engine)
         let second = try ServerFixture(perAddress: 100, perClient: 100, sharing: first)
         for index in 0..<40 {
             try first.store.enqueueSubscriptionRequest(email: "reader\(index)@example.com", name: nil, consent: formConsentForServer)
@@ -62,8 +67,9 @@ import Testing
         #expect(try first.store.subscriptionRequestCount() == 0)
     }
 
-    @Test func subscribeOnOneConfirmOnTheOtherLeaveThroughEither() async throws {
-        let first = try ServerFixture()
+    @Test(arguments: PostgresTestServer.engines)
+    func subscribeOnOneConfirmOnTheOtherLeaveThroughEither(engine: StoreEngineKind) async throws {
+        let first = try ServerFixture(engine: engine)
         let second = try ServerFixture(sharing: first)
         try await first.live { client in
             try await client.execute(uri: "/subscribe", method: .post, headers: urlEncoded, body: form("email=ada%40example.com")) {

@@ -147,7 +147,9 @@ public enum Scaffold {
           timezone: UTC                            # an IANA name, e.g. Europe/London
 
         store:
-          path: hogmail.sqlite                     # subscribers and the send journal
+          path: hogmail.sqlite                     # subscribers and the send journal (one SQLite file)
+          # url: postgres://hogmail@db.example.com:5432/hogmail   # instead of path: a PostgreSQL server several senders and servers share
+          # password_env: HOGMAIL_STORE_PASSWORD   # names the variable holding the server's password
 
         secrets:
           token_key_env: HOGMAIL_SECRET            # names the variable, never the value

@@ -6,6 +6,18 @@ import HogMail
 /// what to do, never an SQLite result code and statement.
 public enum StoreErrors {
     public static func sentence(for error: any Error, storePath: String? = nil) -> String? {
+        if let error = error as? StoreCopy.Failure { return error.description }
+        if let error = error as? StoreEngineError {
+            switch error {
+            case .statement(let state, _) where state?.hasPrefix("53") == true || state?.hasPrefix("57") == true || state?.hasPrefix("08") == true:
+                // Out of resources, shut down, connection exceptions: the server's state, not HogMail's.
+                return "\(error) The PostgreSQL server is overloaded, restarting or unreachable; nothing was half-written. Run the command again when it is back."
+            case .statement:
+                return "\(error) Nothing was half-written; if it happens again, report it with the command you ran."
+            default:
+                return error.description
+            }
+        }
         guard let error = error as? DatabaseError else { return nil }
         let store = storePath.map { "The subscriber store \($0)" } ?? "The subscriber store"
         switch error.resultCode.primaryResultCode {

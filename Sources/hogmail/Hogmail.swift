@@ -10,7 +10,7 @@ struct Hogmail: AsyncParsableCommand {
         commandName: "hogmail",
         abstract: "Build and send an honest Markdown newsletter.",
         version: HogMailVersion.description,
-        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Preview.self, Links.self, Subscribers.self, Serve.self, Send.self, Status.self])
+        subcommands: [Init.self, New.self, Build.self, Lint.self, Rules.self, Preview.self, Links.self, Subscribers.self, Serve.self, Send.self, Status.self, Store.self])
 
     /// Parses as usual; any error a command throws that is not the argument parser's own is
     /// said as a sentence by `Console`, so no command can print a Swift value.

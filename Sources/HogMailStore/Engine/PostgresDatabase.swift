@@ -54,7 +54,7 @@ public struct PostgresLocation: Sendable, Equatable {
             throw fail("is not a PostgreSQL URL.")
         }
         if components.password != nil {
-            throw .location("The store URL \(Self.redacted(url)) holds a password. Take it out of the URL and put it in an environment variable named by store.password_env in hogmail.yml, so it stays out of the file and of every message.")
+            throw .location("The store URL \(Self.redacted(url)) holds a password. Take it out of the URL and put it in an environment variable, named by store.password_env in hogmail.yml (or by --password-env for `hogmail store copy`), so it stays out of files and of every message.")
         }
         guard let user = components.user.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
             throw fail("names no user (USER@ before the host).")

@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := libcurl4-openssl-dev libssl-dev libcmark-gfm-dev libcmark-gfm
 # cluster is never started). Postfix, for the bounce
 # tests' private instance (Tests/servers/postfix_bounces.py), comes from
 # scripts/install-postfix-tools.sh: preseeded "No configuration", the system's own never started.
-BLOCKING_SUITES := KillResumeTests|PostfixBounceTests
+BLOCKING_SUITES := KillResumeTests|PostfixBounceTests|SharedSendKillTests
 TEST_DEBIAN_PACKAGES := chromium chromium-driver spamassassin python3-venv systemd nginx man-db openssl curl default-jre-headless postgresql
 BENCH_PYTHON := .bench/venv/bin/python
 # The tests' python3 is the project's own venv (scripts/install-python-test-deps.sh).
@@ -53,7 +53,7 @@ test: deps
 	# The store, send and server suites run on SQLite and on a private PostgreSQL
 	# (scripts/with-postgres.sh); a missing server fails them instead of skipping.
 	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter 'HogMailDeliveryTests\.' --skip '$(BLOCKING_SUITES)'
-	PATH="$(TEST_PATH)" $(SWIFT) test --filter '$(BLOCKING_SUITES)'
+	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter '$(BLOCKING_SUITES)'
 	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --skip 'HogMailDeliveryTests\.'
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done

@@ -10,6 +10,9 @@ public final class IssueSender: @unchecked Sendable {
     public struct Options: Sendable {
         public var perSecond: Double
         public var perHour: Int
+        /// On a server store several senders share a send: how long a claim on recipients
+        /// lasts without renewal, so a dead sender's recipients go to another after this long.
+        public var claimLease: TimeInterval = 60
         public var maxAttempts = 5
         /// First retry after this; doubled each attempt, with jitter.
         public var baseBackoff: TimeInterval = 60
@@ -102,7 +105,7 @@ public final class IssueSender: @unchecked Sendable {
     private func runUntilStopped(_ send: SendRecord, started: Date, progress: @Sendable (SendProgress) -> Void) async throws -> Summary {
         var summary = Summary()
         // Messages a killed run had sent but not yet folded into the journal count first.
-        let log = try AcceptedLog(store: store)
+        let log = try AcceptedJournal(store: store)
         try log.fold(into: store)
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
                       feedback: try store.feedbackCounts(of: send), log: log)
@@ -110,6 +113,8 @@ public final class IssueSender: @unchecked Sendable {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
             if let stop = run.stop {
+                // Another sender may carry on with what this one held.
+                if store.sharesSends { try store.releaseClaims(of: send, sender: run.senderName) }
                 summary.ending = stop
                 return summary
             }
@@ -122,7 +127,13 @@ public final class IssueSender: @unchecked Sendable {
                 summary.ending = .completed
                 return summary
             }
-            guard let next = try store.nextRetry(of: send) else { summary.ending = .completed; return summary }
+            // On a shared send, another sender may hold unfinished recipients: look again when
+            // the first of them is both due and unclaimed (if that sender died, its claims run
+            // out; if it lives, it renews them and finishes them itself).
+            let next = store.sharesSends ? try store.nextClaimableTime(of: send) : try store.nextRetry(of: send)
+            guard var next else { summary.ending = .completed; return summary }
+            // Never spin: what looked due a moment ago was just taken by another sender.
+            if store.sharesSends { next = max(next, clock().addingTimeInterval(0.2)) }
             if next.timeIntervalSince(clock()) > options.maxWaitForRetries {
                 summary.ending = .retriesLater(next)
                 return summary
@@ -162,11 +173,16 @@ public final class IssueSender: @unchecked Sendable {
         var proven = false
 
         let assembler: MessageAssembler
-        /// Where the transport records each accepted message (`AcceptedLog`).
-        let log: AcceptedLog
+        /// Where the transport records each accepted message.
+        let log: AcceptedJournal
+        /// On a server store: this run's name in its claims, and the rate slots it reserved
+        /// from the send's budget and has not used yet.
+        let senderName: String
+        var reservedSlots: [Date] = []
+        var lastRenewal: Date
 
         init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler,
-             feedback: (hardBounced: Int, complained: Int), log: AcceptedLog) {
+             feedback: (hardBounced: Int, complained: Int), log: AcceptedJournal) {
             self.send = send
             self.log = log
             self.hardBounced = feedback.hardBounced
@@ -177,6 +193,8 @@ public final class IssueSender: @unchecked Sendable {
             self.configuredInterval = interval
             self.nextSlot = started
             self.lastReport = started
+            self.lastRenewal = started
+            self.senderName = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
         }
     }
 
@@ -193,9 +211,18 @@ public final class IssueSender: @unchecked Sendable {
                 // The store must know every outcome before it is asked what is due: a retry
                 // accepted but only in the log would otherwise be read, and sent, again.
                 try run.log.fold(into: store)
-                let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
-                run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
-                run.queue = page.filter { !run.inFlight.contains($0.id) }
+                if store.sharesSends {
+                    // A server store's send is shared: claim a batch no live sender holds, and keep
+                    // this sender's other claims alive.
+                    try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
+                    run.lastRenewal = clock()
+                    let page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease, now: clock())
+                    run.queue = page.filter { !run.inFlight.contains($0.id) }
+                } else {
+                    let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())
+                    run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
+                    run.queue = page.filter { !run.inFlight.contains($0.id) }
+                }
                 run.queueIndex = 0
                 if options.perHour > 0 {
                     run.sentLastHour = try store.sentCount(since: clock().addingTimeInterval(-3600))
@@ -220,8 +247,16 @@ public final class IssueSender: @unchecked Sendable {
                 run.stop = .hourlyLimit
                 return false
             }
-            // Messages per second: wait for this message's slot.
+            // Messages per second: wait for this message's slot. On a server store the slots come
+            // from the send's one budget, ten at a time, so the rate holds across senders.
             let now = clock()
+            if store.sharesSends, run.interval > 0 {
+                if run.reservedSlots.isEmpty {
+                    let first = try store.reserveSlots(of: run.send, count: 10, interval: run.interval, now: now)
+                    run.reservedSlots = (0..<10).map { first.addingTimeInterval(Double($0) * run.interval) }
+                }
+                run.nextSlot = run.reservedSlots.removeFirst()
+            }
             if run.nextSlot > now {
                 try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
             }
@@ -298,6 +333,11 @@ public final class IssueSender: @unchecked Sendable {
             if clock().timeIntervalSince(run.lastReport) >= 0.25 {
                 run.lastReport = clock()
                 progress(run.counts)
+            }
+            // A slow send (a low rate, a slow server) keeps its claims alive between pages.
+            if store.sharesSends, clock().timeIntervalSince(run.lastRenewal) >= options.claimLease / 3 {
+                try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
+                run.lastRenewal = clock()
             }
             while run.inFlight.count < width(), try await launch() {}
         }
@@ -399,17 +439,42 @@ public final class IssueSender: @unchecked Sendable {
     }
 }
 
+/// Where accepted messages are journaled before their connection carries another: the local
+/// log of accepted messages, folded into an SQLite store in groups, or straight into a server
+/// store (several senders share its sends; a line in one machine's file would be lost to the
+/// others if that machine died).
+enum AcceptedJournal: Sendable {
+    case log(AcceptedLog)
+    case server(SubscriberStore)
+
+    init(store: SubscriberStore) throws {
+        self = store.sharesSends ? .server(store) : .log(try AcceptedLog(store: store))
+    }
+
+    func record(recipientID: Int64, messageID: String, at date: Date) throws {
+        switch self {
+        case .log(let log): try log.append(recipientID: recipientID, messageID: messageID, at: date)
+        case .server(let store): try store.recordAccepted(recipientID: recipientID, messageID: messageID, at: date)
+        }
+    }
+
+    /// Moves logged lines into the store (nothing to do when each went straight there).
+    func fold(into store: SubscriberStore) throws {
+        if case .log(let log) = self { try log.fold(into: store) }
+    }
+}
+
 /// Records one accepted message in the journal, once, whoever calls first: the transport on
 /// its own thread, or the sender after `send` returned.
 final class AcceptedMessage: Sendable {
-    private let log: AcceptedLog
+    private let log: AcceptedJournal
     private let recipientID: Int64
     private let messageID: String
     private let clock: @Sendable () -> Date
     /// Whether the line is written: a lock held inline, as one of these is made per message.
     private let recorded = Mutex(false)
 
-    init(log: AcceptedLog, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
+    init(log: AcceptedJournal, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
         self.log = log
         self.recipientID = recipientID
         self.messageID = messageID
@@ -419,7 +484,7 @@ final class AcceptedMessage: Sendable {
     func record() throws {
         try recorded.withLock { recorded in
             guard !recorded else { return }
-            try log.append(recipientID: recipientID, messageID: messageID, at: clock())
+            try log.record(recipientID: recipientID, messageID: messageID, at: clock())
             recorded = true
         }
     }

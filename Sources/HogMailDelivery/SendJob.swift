@@ -51,6 +51,7 @@ public struct SendJob: Sendable {
         options.maxComplaintRate = configuration.delivery.maxComplaintRate
         options.breakerMinimumMessages = configuration.delivery.breakerMinimumMessages
         options.breakerShare = configuration.delivery.breakerShare
+        options.claimLease = configuration.delivery.claimLease
         return IssueSender(configuration: configuration, store: store, signer: signer, transport: transport, message: issue.message, options: options)
     }
 
@@ -62,8 +63,7 @@ public struct SendJob: Sendable {
         var send: SendRecord
         switch decision {
         case .start:
-            send = try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash,
-                                        messageIDs: MessageAssembler.messageIDs(configuration: configuration, contentHash: issue.message.contentHash))
+            send = try freeze(issue)
         case .resume(let existing):
             send = existing
             if existing.state == .paused, existing.pauseKind == .breaker, !existing.acceptRisk {
@@ -78,6 +78,12 @@ public struct SendJob: Sendable {
         }
         let summary = try await sender(for: issue, maxWaitForRetries: maxWaitForRetries).run(send, progress: progress)
         return (send, summary)
+    }
+
+    /// Freezes a new send of `issue`: its recipients, each with the Message-ID it will carry.
+    public func freeze(_ issue: BuildPipeline.BuiltIssue) throws -> SendRecord {
+        try store.freezeSend(issue: issue.folder, contentHash: issue.message.contentHash,
+                             messageIDs: MessageAssembler.messageIDs(configuration: configuration, contentHash: issue.message.contentHash))
     }
 
     /// The real message to each test address, subject marked `[Test]`; never journaled.
@@ -126,6 +132,20 @@ public final class SendLock: @unchecked Sendable {
         switch try store.takeServerSendLock() {
         case .success(let lock): self.init(serverLock: lock, path: store.path)
         case .failure(let held): throw Failure.heldBy(held.holder)
+        }
+    }
+
+    /// The lock of a server store, waited for: another sender holds it only while it decides
+    /// and freezes a send, which takes seconds. After `timeout`, the holder is named.
+    public static func waiting(for store: SubscriberStore, timeout: TimeInterval = 120) throws -> SendLock {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            do { return try SendLock(store: store) } catch Failure.heldBy(let holder) {
+                guard Date() < deadline else {
+                    throw HogMailError("Another sender has been deciding a send for \(Int(timeout)) seconds and still holds the store's send lock: \(holder). If that sender hangs, stop it; the server drops its lock when its connection closes.")
+                }
+                usleep(100_000)
+            }
         }
     }
 

@@ -221,11 +221,16 @@ public struct SendRun: Sendable {
     private func send(_ issues: [BuildPipeline.BuiltIssue], confirm: ((Confirmation) -> Bool)?,
                       _ report: @Sendable (Event) -> Void) async throws -> Result {
         var result = Result()
-        let lock: SendLock
-        do { lock = try SendLock(store: job.store) } catch SendLock.Failure.heldBy(let holder) {
-            report(.lockHeld(by: holder))
-            result.lockHeldBy = holder
-            return result
+        // An SQLite store has one sender at a time, for the whole run. A server store's sends are
+        // shared: the lock is held only while an issue's send is decided and frozen, so two
+        // senders starting at once freeze it once, and then both send it.
+        var lock: SendLock?
+        if !job.store.sharesSends {
+            do { lock = try SendLock(store: job.store) } catch SendLock.Failure.heldBy(let holder) {
+                report(.lockHeld(by: holder))
+                result.lockHeldBy = holder
+                return result
+            }
         }
         defer { withExtendedLifetime(lock) {} }
 
@@ -236,7 +241,9 @@ public struct SendRun: Sendable {
             if issue.isDraft {
                 throw HogMailError(file: issue.sourcePath, "This issue is marked `draft: true`; remove that line from the front matter to send it.")
             }
-            let decision = try job.decide(issue, newSend: options.newSend)
+            var startLock = job.store.sharesSends ? try SendLock.waiting(for: job.store) : nil
+            var decision = try job.decide(issue, newSend: options.newSend)
+            defer { withExtendedLifetime(startLock) {} }
             switch decision {
             case .alreadySent(let send):
                 report(.alreadySent(issue, decision))
@@ -257,6 +264,11 @@ public struct SendRun: Sendable {
                     result.issues.append(IssueResult(issue: issue, outcome: .declined))
                     return result
                 }
+            }
+            if startLock != nil {
+                // Frozen under the lock, then joined like any other sender's send.
+                if case .start = decision { decision = .resume(try job.freeze(issue)) }
+                startLock = nil
             }
             report(.sending(issue))
             let outcome: (SendRecord, IssueSender.Summary)?

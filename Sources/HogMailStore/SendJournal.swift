@@ -300,10 +300,12 @@ extension SubscriberStore {
         // The outcome is decided here, not in SQL: PostgreSQL cannot type a parameter compared
         // with a literal only (`? = 'sent'`).
         let sentAt: Date? = outcome == .sent ? now : nil
+        // On a server store the outcome also ends this sender's claim: a retry is anyone's when due.
+        let claim = engineKind == .postgres ? ", claimed_by = NULL, claimed_until = NULL" : ""
         try engine.write { session in
             try session.execute("""
                 UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = COALESCE(?, message_id), next_attempt_at = ?,
-                    sent_at = COALESCE(?, sent_at), feedback = COALESCE(?, feedback)
+                    sent_at = COALESCE(?, sent_at), feedback = COALESCE(?, feedback)\(claim)
                 WHERE id = ?
                 """, outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt, sentAt, feedback?.rawValue, recipient.id)
         }

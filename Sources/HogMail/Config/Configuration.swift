@@ -98,6 +98,9 @@ public struct Configuration: Sendable {
         /// The breaker judges once this many messages are out, or `breakerShare` of the send if fewer.
         public var breakerMinimumMessages = 500
         public var breakerShare = 0.02
+        /// `delivery.claim_lease`: on a server store, how long a sender's claim on recipients
+        /// lasts without renewal (a dead sender's recipients go to another after this).
+        public var claimLease: TimeInterval = 60
     }
 
     public var list: List
@@ -162,7 +165,7 @@ extension Configuration {
         "links": ["allow_private", "check_before_send"],
         "build": ["sample_recipient", "content_width"],
         "serve": ["trusted_proxies"],
-        "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit"],
+        "delivery": ["max_bounce_rate", "max_complaint_rate", "soft_bounce_limit", "claim_lease"],
         "transport.ses": ["region", "endpoint", "access_key_id_env", "secret_access_key_env", "sns_cert_hosts", "sns_topic_arns"],
     ]
 
@@ -380,6 +383,12 @@ extension Configuration {
                 throw HogMailError(file: file, line: deliverySection?.lineOf("soft_bounce_limit"), "`delivery.soft_bounce_limit` is \(limit); use 1 to 100 (the number of sends in a row a subscriber may soft-bounce before being treated as bounced; 3 is usual).")
             }
             delivery.softBounceLimit = limit
+        }
+        if let lease = try deliverySection?.int("claim_lease", at: "delivery.claim_lease") {
+            guard (5...3600).contains(lease) else {
+                throw HogMailError(file: file, line: deliverySection?.lineOf("claim_lease"), "`delivery.claim_lease` is \(lease); use 5 to 3600 seconds (how long a sender's claim on recipients lasts on a PostgreSQL store before another sender may take them; 60 is usual).")
+            }
+            delivery.claimLease = TimeInterval(lease)
         }
 
         let contentWidth = try build?.int("content_width", at: "build.content_width")

@@ -143,6 +143,13 @@ enum PostgresSchema {
             "CREATE INDEX rate_limit_event_key ON rate_limit_event(scope, key_hash, at)",
             "CREATE INDEX rate_limit_event_at ON rate_limit_event(at)",
         ]),
+        // Several senders on one send: each claims recipients for a while (a lease), and the
+        // send's rate is one budget of time slots in the store.
+        Migration(version: 2, name: "shared sends: recipient claims and the rate budget", statements: [
+            "ALTER TABLE send_recipient ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE send_recipient ADD COLUMN claimed_until DOUBLE PRECISION",
+            "ALTER TABLE send ADD COLUMN next_slot DOUBLE PRECISION",
+        ]),
     ]
 
     /// Brings the store to the newest schema this HogMail knows, in one transaction. A store

@@ -1,0 +1,84 @@
+import Foundation
+import HogMail
+
+/// Several senders on one send (PostgreSQL): recipients are claimed in batches with a lease
+/// (`FOR UPDATE SKIP LOCKED`, so two senders never take the same row), each accepted message is
+/// journaled on the server before its connection carries another, and the send's rate is one
+/// budget of time slots kept in the store. A sender that dies stops renewing its claims; when
+/// they expire, another sender takes those recipients, and repeats only the messages that were
+/// on the wire, each with the Message-ID it was frozen with.
+extension SubscriberStore {
+    /// Whether sends on this store are shared by any number of senders (a server store) or held
+    /// by one sender at a time (an SQLite file).
+    public var sharesSends: Bool { engineKind == .postgres }
+
+    /// Claims up to `limit` recipients that are due now and not claimed by a live lease: retries
+    /// whose time has come, then pending rows in id order. The claim lasts `lease` seconds.
+    public func claimRecipients(of send: SendRecord, sender: String, limit: Int, lease: TimeInterval, now: Date = Date()) throws -> [SendRecipient] {
+        precondition(sharesSends, "claims are a server store's")
+        return try engine.write { session in
+            try session.rows("""
+                UPDATE send_recipient SET claimed_by = ?, claimed_until = ?
+                WHERE id IN (
+                    SELECT id FROM send_recipient
+                    WHERE send_id = ? AND (state = 'pending' OR (state = 'retrying' AND next_attempt_at <= ?))
+                      AND (claimed_until IS NULL OR claimed_until <= ?)
+                    ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED
+                )
+                RETURNING \(Self.recipientColumns)
+                """, sender, now.timeIntervalSince1970 + lease, send.id, now, now, limit).map(Self.recipient).sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Extends this sender's claims on rows not finished yet: a live sender keeps what it holds.
+    public func renewClaims(of send: SendRecord, sender: String, lease: TimeInterval, now: Date = Date()) throws {
+        try engine.write { session in
+            try session.execute("""
+                UPDATE send_recipient SET claimed_until = ?
+                WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
+                """, now.timeIntervalSince1970 + lease, send.id, sender)
+        }
+    }
+
+    /// Gives back what this sender claimed and did not finish (a run that stops early).
+    public func releaseClaims(of send: SendRecord, sender: String) throws {
+        try engine.write { session in
+            try session.execute("UPDATE send_recipient SET claimed_by = NULL, claimed_until = NULL WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying')",
+                                send.id, sender)
+        }
+    }
+
+    /// When the first unfinished recipient is both due and unclaimed: a retry's next attempt,
+    /// or the end of another sender's claim, whichever is later. Nil when nothing is unfinished.
+    public func nextClaimableTime(of send: SendRecord) throws -> Date? {
+        try engine.read { session in
+            try session.value(Date.self, """
+                SELECT MIN(GREATEST(COALESCE(next_attempt_at, 0), COALESCE(claimed_until, 0)))
+                FROM send_recipient WHERE send_id = ? AND state IN ('pending', 'retrying')
+                """, send.id)
+        }
+    }
+
+    /// Journals one accepted message at once (what the accepted-log does on SQLite): one
+    /// statement, committed before the connection carries another message.
+    public func recordAccepted(recipientID: Int64, messageID: String, at date: Date) throws {
+        try engine.write { session in
+            try session.execute("""
+                UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', next_attempt_at = NULL,
+                    sent_at = ?, message_id = COALESCE(message_id, ?), claimed_by = NULL, claimed_until = NULL
+                WHERE id = ? AND state <> 'sent'
+                """, date, messageID, recipientID)
+        }
+    }
+
+    /// Reserves `count` send slots `interval` seconds apart from the send's one budget, so the
+    /// rate holds for the whole send however many senders share it. Returns the first slot's time.
+    public func reserveSlots(of send: SendRecord, count: Int, interval: TimeInterval, now: Date = Date()) throws -> Date {
+        try engine.write { session in
+            let end = try session.value(Double.self, """
+                UPDATE send SET next_slot = GREATEST(COALESCE(next_slot, 0), ?) + ? WHERE id = ? RETURNING next_slot
+                """, now, Double(count) * interval, send.id) ?? now.timeIntervalSince1970
+            return Date(timeIntervalSince1970: end - Double(count) * interval)
+        }
+    }
+}

@@ -3,7 +3,7 @@
 # smtp-sink/smtp-source, then every figure of the README's "Measured" section, each beside its
 # baseline from the same run. Sizes can be made smaller for a quick look:
 #   BENCH_RUNS (build runs, 21), BENCH_ASSEMBLY_MESSAGES (200000), BENCH_SEND_MESSAGES (100000),
-#   BENCH_SEND_RUNS (3), BENCH_SCALE_SUBSCRIBERS (1000000).
+#   BENCH_SEND_RUNS (3), BENCH_SCALE_SUBSCRIBERS (1000000, for SQLite and for PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product hogmail >/dev/null
@@ -21,3 +21,6 @@ echo "== send"
 .bench/venv/bin/python scripts/bench_send.py .build/release/hogmail "${BENCH_SEND_MESSAGES:-100000}" "${BENCH_SEND_RUNS:-3}"
 echo "== scale and resume"
 .bench/venv/bin/python scripts/bench_scale.py .build/release/hogmail "${BENCH_SCALE_SUBSCRIBERS:-1000000}" 4
+echo "== scale and resume, PostgreSQL (a private server; one sender and two)"
+bash scripts/install-deps.sh postgresql
+bash scripts/with-postgres.sh .bench/venv/bin/python scripts/bench_scale.py .build/release/hogmail "${BENCH_SCALE_SUBSCRIBERS:-1000000}" 4 postgres

@@ -9,7 +9,12 @@
    then run again to the end: total time against the uninterrupted send, and
    duplicates and misses counted from what smtp-sink received and from the journal.
 
-Usage: bench_scale.py HOGMAIL_BINARY [SUBSCRIBERS] [CONNECTIONS]
+With ENGINE `postgres` (run under scripts/with-postgres.sh, which names the server in
+HOGMAIL_TEST_POSTGRES_URL), the store is a PostgreSQL database: each step starts from a copy of
+the imported one (CREATE DATABASE … TEMPLATE), and a fourth step sends the full list with two
+`hogmail send` processes at once.
+
+Usage: bench_scale.py HOGMAIL_BINARY [SUBSCRIBERS] [CONNECTIONS] [sqlite|postgres]
 """
 import os
 import re
@@ -61,21 +66,64 @@ def timed(arguments, env):
     return seconds, peak
 
 
-def journal(store):
-    with sqlite3.connect(store) as db:
-        return dict(db.execute("SELECT state, COUNT(*) FROM send_recipient GROUP BY state").fetchall())
+class Engine:
+    """Where each step's store lives: a file in its project folder, or a database on the server."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        if kind == "postgres":
+            self.url = os.environ["HOGMAIL_TEST_POSTGRES_URL"]
+            self.admin = os.environ["HOGMAIL_TEST_POSTGRES_ADMIN_URL"]
+
+    def database_url(self, name):
+        base, _, query = self.url.partition("?")
+        return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+    def psql(self, url, sql):
+        out = subprocess.run(["psql", url.split("?")[0], "-At", "-c", sql], check=True, capture_output=True, text=True).stdout
+        return out.strip()
+
+    def point(self, folder, name):
+        """Points the project in `folder` at its store: the server database `name`."""
+        if self.kind != "postgres":
+            return
+        config = os.path.join(folder, "hogmail.yml")
+        text = open(config).read().replace("  path: hogmail.sqlite", "  url: " + self.database_url(name))
+        open(config, "w").write(text)
+
+    def create(self, name, template=None):
+        if self.kind == "postgres":
+            self.psql(self.admin, "CREATE DATABASE %s%s" % (name, " TEMPLATE " + template if template else ""))
+
+    def execute(self, folder, name, sql):
+        if self.kind == "postgres":
+            self.psql(self.database_url(name), sql)
+        else:
+            with sqlite3.connect(os.path.join(folder, "hogmail.sqlite")) as db:
+                db.execute(sql)
+
+    def journal(self, folder, name):
+        sql = "SELECT state, COUNT(*) FROM send_recipient GROUP BY state"
+        if self.kind == "postgres":
+            rows = [line.split("|") for line in self.psql(self.database_url(name), sql).splitlines() if line]
+            return {state: int(count) for state, count in rows}
+        with sqlite3.connect(os.path.join(folder, "hogmail.sqlite")) as db:
+            return dict(db.execute(sql).fetchall())
 
 
 def main():
     hogmail = os.path.abspath(sys.argv[1])
     subscribers = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
     connections = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    engine = Engine(sys.argv[4] if len(sys.argv) > 4 else "sqlite")
     env = dict(os.environ, HOGMAIL_SECRET="b" * 40)
     work = tempfile.mkdtemp(prefix="hogmail-bench-scale-")
     sink = Sink()
     try:
         base = os.path.join(work, "base")
         smtp_project(base, sink.port, connections)
+        engine.create("bench_base")
+        engine.point(base, "bench_base")
         csv = os.path.join(work, "subscribers.csv")
         with open(csv, "w") as out:
             out.write("email,name,consented_at,consent_source,confirmed_at,ip\n")
@@ -84,17 +132,18 @@ def main():
         size = os.path.getsize(csv) / 1e6
         import_seconds, import_peak = timed([hogmail, "subscribers", "import", "--project", base, csv], env)
         os.unlink(csv)
-        store = os.path.join(base, "hogmail.sqlite")
 
         def fresh(name):
             folder = os.path.join(work, name)
-            shutil.copytree(base, folder)
+            shutil.copytree(base, folder, ignore=shutil.ignore_patterns("hogmail.yml"))
+            smtp_project(folder, sink.port, connections)
+            engine.create("bench_" + name, template="bench_base")
+            engine.point(folder, "bench_" + name)
             return folder
 
         # A tenth of the list first, from a store of its own, for the memory comparison.
         small = fresh("small")
-        with sqlite3.connect(os.path.join(small, "hogmail.sqlite")) as db:
-            db.execute("UPDATE subscriber SET status = 'unsubscribed' WHERE id > ?", (subscribers // 10,))
+        engine.execute(small, "bench_small", "UPDATE subscriber SET status = 'unsubscribed' WHERE id > %d" % (subscribers // 10))
         small_seconds, small_peak = timed([hogmail, "send", "1", "--yes", "--project", small], env)
         shutil.rmtree(small)
 
@@ -102,11 +151,23 @@ def main():
         before = sink.count()
         send_seconds, send_peak = timed([hogmail, "send", "1", "--yes", "--project", full], env)
         delivered = sink.count() - before
-        state = journal(os.path.join(full, "hogmail.sqlite"))
+        state = engine.journal(full, "bench_full")
         shutil.rmtree(full)
 
+        two = None
+        if engine.kind == "postgres":
+            # The same send by two senders at once, on one store.
+            shared = fresh("two")
+            before = sink.count()
+            start = time.perf_counter()
+            senders = [subprocess.Popen([hogmail, "send", "1", "--yes", "--project", shared], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+            for sender in senders:
+                sender.wait()
+            two = (time.perf_counter() - start, sink.count() - before, engine.journal(shared, "bench_two"))
+            shutil.rmtree(shared)
+
         resumed = fresh("resumed")
-        resumed_store = os.path.join(resumed, "hogmail.sqlite")
         before = sink.count()
         start = time.perf_counter()
         process = subprocess.Popen([hogmail, "send", "1", "--yes", "--project", resumed], env=env,
@@ -125,18 +186,22 @@ def main():
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         resume_seconds = time.perf_counter() - start
         received = sink.count() - before
-        resumed_state = journal(resumed_store)
+        resumed_state = engine.journal(resumed, "bench_resumed")
         misses = subscribers - resumed_state.get("sent", 0)
         shutil.rmtree(resumed)
     finally:
         sink.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"Scale: {subscribers:,} confirmed subscribers, sent to smtp-sink on 127.0.0.1 with {connections} connections:")
+    print(f"Scale ({engine.kind}): {subscribers:,} confirmed subscribers, sent to smtp-sink on 127.0.0.1 with {connections} connections:")
     print(f"  import ({size:.0f} MB of CSV)       {import_seconds:8.1f} s  {subscribers / import_seconds:9,.0f} rows/s      peak {import_peak:5.0f} MB")
     print(f"  send of {subscribers // 10:>9,}           {small_seconds:8.1f} s  {subscribers // 10 / small_seconds:9,.0f} messages/s  peak {small_peak:5.0f} MB")
     print(f"  send of {subscribers:>9,}           {send_seconds:8.1f} s  {subscribers / send_seconds:9,.0f} messages/s  peak {send_peak:5.0f} MB"
           f"  (sink received {delivered:,}; journal {state})")
+    print(f"  rate of {subscribers:,} against {subscribers // 10:,}: {(subscribers / send_seconds) / (subscribers // 10 / small_seconds):.0%} (target at least 90%)")
+    if two:
+        print(f"  two senders at once on {subscribers:>9,} {two[0]:8.1f} s  {subscribers / two[0]:9,.0f} messages/s"
+              f"  ({subscribers / two[0] / (subscribers / send_seconds):.2f}x one sender; sink received {two[1]:,}; journal {two[2]})")
     print(f"  killed at {killed_at:,} received, resumed: {resume_seconds:8.1f} s in all, {resume_seconds / send_seconds - 1:+.1%} against uninterrupted"
           f" (target under +10%); duplicates {received - resumed_state.get('sent', 0):,}, misses {misses:,}")
 

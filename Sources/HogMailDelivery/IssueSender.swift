@@ -127,13 +127,20 @@ public final class IssueSender: @unchecked Sendable {
                 summary.ending = .completed
                 return summary
             }
-            // On a shared send, another sender may hold unfinished recipients: look again when
-            // the first of them is both due and unclaimed (if that sender died, its claims run
-            // out; if it lives, it renews them and finishes them itself).
-            let next = store.sharesSends ? try store.nextClaimableTime(of: send) : try store.nextRetry(of: send)
-            guard var next else { summary.ending = .completed; return summary }
-            // Never spin: what looked due a moment ago was just taken by another sender.
-            if store.sharesSends { next = max(next, clock().addingTimeInterval(0.2)) }
+            // On a shared send, other senders may hold unfinished recipients. This one waits
+            // while they do, looking again every second: if they live, they finish them (and
+            // the send); if one died, its claims run out (at once, for a dead process on this
+            // host) and this sender takes them over.
+            if store.sharesSends {
+                let released = try store.releaseClaimsOfDeadLocalSenders(of: send, host: Run.host, isAlive: { kill($0, 0) == 0 || errno != ESRCH },
+                                                                         now: clock())
+                if released == 0, let expiry = try store.nextClaimExpiry(of: send, except: run.senderName, now: clock()) {
+                    try await Task.sleep(nanoseconds: UInt64(max(0.05, min(1, expiry.timeIntervalSince(clock()))) * 1e9))
+                }
+                let stillHeld = try store.nextClaimExpiry(of: send, except: run.senderName, now: clock()) != nil
+                if released > 0 || stillHeld { continue }
+            }
+            guard let next = try store.nextRetry(of: send) else { summary.ending = .completed; return summary }
             if next.timeIntervalSince(clock()) > options.maxWaitForRetries {
                 summary.ending = .retriesLater(next)
                 return summary
@@ -178,6 +185,8 @@ public final class IssueSender: @unchecked Sendable {
         /// On a server store: this run's name in its claims, and the rate slots it reserved
         /// from the send's budget and has not used yet.
         let senderName: String
+        /// This machine's name in claims, without colons (they separate a claim's parts).
+        static let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: ":", with: "_")
         var reservedSlots: [Date] = []
         var lastRenewal: Date
 
@@ -194,7 +203,7 @@ public final class IssueSender: @unchecked Sendable {
             self.nextSlot = started
             self.lastReport = started
             self.lastRenewal = started
-            self.senderName = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+            self.senderName = "\(Run.host):\(getpid()):\(UUID().uuidString.prefix(8))"
         }
     }
 

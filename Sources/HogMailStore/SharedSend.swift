@@ -17,22 +17,32 @@ extension SubscriberStore {
     public func claimRecipients(of send: SendRecord, sender: String, limit: Int, lease: TimeInterval, now: Date = Date()) throws -> [SendRecipient] {
         precondition(sharesSends, "claims are a server store's")
         return try engine.write { session in
-            try session.rows("""
-                UPDATE send_recipient SET claimed_by = ?, claimed_until = ?
-                WHERE id IN (
-                    SELECT id FROM send_recipient
-                    WHERE send_id = ? AND (state = 'pending' OR (state = 'retrying' AND next_attempt_at <= ?))
-                      AND (claimed_until IS NULL OR claimed_until <= ?)
-                    ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED
-                )
-                RETURNING \(Self.recipientColumns)
-                """, sender, now.timeIntervalSince1970 + lease, send.id, now, now, limit).map(Self.recipient).sorted { $0.id < $1.id }
+            // Two statements, each on its partial index (`send_recipient_retrying`, `_pending`):
+            // one condition with OR would walk the send's rows in id order past every row sent.
+            // Rows another live sender holds are skipped, locked ones without waiting.
+            func claim(_ due: String, _ arguments: [SQLValue], limit: Int) throws -> [SendRecipient] {
+                try session.rows("""
+                    UPDATE send_recipient SET claimed_by = ?, claimed_until = ?
+                    WHERE id IN (
+                        SELECT id FROM send_recipient
+                        WHERE send_id = ? AND \(due) AND (claimed_until IS NULL OR claimed_until <= ?)
+                        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED
+                    )
+                    RETURNING \(Self.recipientColumns)
+                    """, [.text(sender), .real(now.timeIntervalSince1970 + lease), .integer(send.id)] + arguments
+                        + [now.sqlValue, .integer(Int64(limit))]).map(Self.recipient)
+            }
+            var claimed = try claim("state = 'retrying' AND next_attempt_at <= ?", [now.sqlValue], limit: limit)
+            if claimed.count < limit {
+                claimed += try claim("state = 'pending'", [], limit: limit - claimed.count)
+            }
+            return claimed.sorted { $0.id < $1.id }
         }
     }
 
     /// Extends this sender's claims on rows not finished yet: a live sender keeps what it holds.
     public func renewClaims(of send: SendRecord, sender: String, lease: TimeInterval, now: Date = Date()) throws {
-        try engine.write { session in
+        try engine.single { session in
             try session.execute("""
                 UPDATE send_recipient SET claimed_until = ?
                 WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
@@ -43,26 +53,50 @@ extension SubscriberStore {
     /// Gives back what this sender claimed and did not finish (a run that stops early).
     public func releaseClaims(of send: SendRecord, sender: String) throws {
         try engine.write { session in
-            try session.execute("UPDATE send_recipient SET claimed_by = NULL, claimed_until = NULL WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying')",
+            try session.execute("""
+                UPDATE send_recipient SET claimed_by = NULL, claimed_until = NULL
+                WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
+                """,
                                 send.id, sender)
         }
     }
 
-    /// When the first unfinished recipient is both due and unclaimed: a retry's next attempt,
-    /// or the end of another sender's claim, whichever is later. Nil when nothing is unfinished.
-    public func nextClaimableTime(of send: SendRecord) throws -> Date? {
+    /// When the earliest live claim of another sender on an unfinished row runs out; nil when no
+    /// other sender holds anything.
+    public func nextClaimExpiry(of send: SendRecord, except sender: String, now: Date = Date()) throws -> Date? {
         try engine.read { session in
             try session.value(Date.self, """
-                SELECT MIN(GREATEST(COALESCE(next_attempt_at, 0), COALESCE(claimed_until, 0)))
-                FROM send_recipient WHERE send_id = ? AND state IN ('pending', 'retrying')
-                """, send.id)
+                SELECT MIN(claimed_until) FROM send_recipient
+                WHERE send_id = ? AND claimed_until IS NOT NULL AND claimed_until > ? AND claimed_by <> ? AND state IN ('pending', 'retrying')
+                """, send.id, now, sender)
         }
+    }
+
+    /// Frees at once the claims of senders on this host whose process is gone (a sender killed
+    /// here and started again need not wait for its lease). A sender's name is
+    /// `host:pid:nonce`; a pid that exists again (reused) counts as alive, and its claims wait
+    /// for their lease as any other host's do.
+    public func releaseClaimsOfDeadLocalSenders(of send: SendRecord, host: String, isAlive: (Int32) -> Bool, now: Date = Date()) throws -> Int {
+        let holders = try engine.read { session in
+            try session.rows("""
+                SELECT DISTINCT claimed_by FROM send_recipient
+                WHERE send_id = ? AND claimed_until IS NOT NULL AND claimed_until > ? AND state IN ('pending', 'retrying')
+                """, send.id, now).map { try $0.get(0, as: String?.self) }
+        }
+        var released = 0
+        for case let holder? in holders {
+            let parts = holder.split(separator: ":")
+            guard parts.count == 3, parts[0] == host, let pid = Int32(parts[1]), !isAlive(pid) else { continue }
+            try releaseClaims(of: send, sender: holder)
+            released += 1
+        }
+        return released
     }
 
     /// Journals one accepted message at once (what the accepted-log does on SQLite): one
     /// statement, committed before the connection carries another message.
     public func recordAccepted(recipientID: Int64, messageID: String, at date: Date) throws {
-        try engine.write { session in
+        try engine.single { session in
             try session.execute("""
                 UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', next_attempt_at = NULL,
                     sent_at = ?, message_id = COALESCE(message_id, ?), claimed_by = NULL, claimed_until = NULL
@@ -74,7 +108,7 @@ extension SubscriberStore {
     /// Reserves `count` send slots `interval` seconds apart from the send's one budget, so the
     /// rate holds for the whole send however many senders share it. Returns the first slot's time.
     public func reserveSlots(of send: SendRecord, count: Int, interval: TimeInterval, now: Date = Date()) throws -> Date {
-        try engine.write { session in
+        try engine.single { session in
             let end = try session.value(Double.self, """
                 UPDATE send SET next_slot = GREATEST(COALESCE(next_slot, 0), ?) + ? WHERE id = ? RETURNING next_slot
                 """, now, Double(count) * interval, send.id) ?? now.timeIntervalSince1970

@@ -163,6 +163,10 @@ public final class PostgresStoreDatabase: StoreDatabase {
         try transaction("BEGIN", body)
     }
 
+    @discardableResult public func single<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try withoutTransaction(body)
+    }
+
     /// Runs `body` outside any transaction (schema work that manages its own, `VACUUM`).
     public func withoutTransaction<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         let connection = try acquire()

@@ -149,6 +149,9 @@ enum PostgresSchema {
             "ALTER TABLE send_recipient ADD COLUMN claimed_by TEXT",
             "ALTER TABLE send_recipient ADD COLUMN claimed_until DOUBLE PRECISION",
             "ALTER TABLE send ADD COLUMN next_slot DOUBLE PRECISION",
+            // Only live claims: an outcome clears `claimed_until`, so renewing a sender's claims
+            // reads its own few rows, never the send's million.
+            "CREATE INDEX send_recipient_claimed ON send_recipient(claimed_by) WHERE claimed_until IS NOT NULL",
         ]),
     ]
 

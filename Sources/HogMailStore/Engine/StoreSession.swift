@@ -63,6 +63,9 @@ public protocol StoreDatabase: Sendable {
     func read<T>(_ body: (any StoreSession) throws -> T) throws -> T
     /// A write: everything `body` does is committed together, or nothing if it throws.
     @discardableResult func write<T>(_ body: (any StoreSession) throws -> T) throws -> T
+    /// One statement that needs no transaction around it (it is atomic by itself): on a server,
+    /// one round trip instead of three (BEGIN, the statement, COMMIT).
+    @discardableResult func single<T>(_ body: (any StoreSession) throws -> T) throws -> T
 }
 
 // MARK: - SQLite (GRDB)
@@ -83,6 +86,10 @@ public struct SQLiteStoreDatabase: StoreDatabase {
 
     @discardableResult public func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         try queue.write { db in try body(SQLiteSession(db: db)) }
+    }
+
+    @discardableResult public func single<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try write(body)
     }
 }
 

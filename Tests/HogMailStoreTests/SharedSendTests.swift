@@ -1,0 +1,74 @@
+import Foundation
+import HogMail
+import PostgresTestSupport
+import Testing
+
+@testable import HogMailStore
+
+/// The claims several senders share a send with (PostgreSQL only).
+@Suite(.enabled(if: PostgresTestServer.isAvailable))
+struct SharedSendTests {
+    let start = Date(timeIntervalSince1970: 1_767_000_000)
+
+    func sendTo(_ count: Int) throws -> (SubscriberStore, SendRecord) {
+        let (store, send, _) = try frozenSend(.postgres, to: (1...count).map { "r\($0)@example.com" }, messageIDs: { _ in { "<\($0)>" } })
+        return (store, send)
+    }
+
+    @Test func twoSendersClaimDisjointBatchesInIdOrder() throws {
+        let (store, send) = try sendTo(5)
+        let a = try store.claimRecipients(of: send, sender: "a", limit: 3, lease: 60, now: start)
+        let b = try store.claimRecipients(of: send, sender: "b", limit: 3, lease: 60, now: start)
+        #expect(a.map(\.email) == ["r1@example.com", "r2@example.com", "r3@example.com"])
+        #expect(b.map(\.email) == ["r4@example.com", "r5@example.com"])
+        #expect(try store.claimRecipients(of: send, sender: "c", limit: 3, lease: 60, now: start).isEmpty)
+    }
+
+    @Test func aClaimNotRenewedIsTakenWhenItsLeaseRunsOutAndARenewedOneIsNot() throws {
+        let (store, send) = try sendTo(2)
+        let held = try store.claimRecipients(of: send, sender: "a", limit: 1, lease: 60, now: start)
+        _ = try store.claimRecipients(of: send, sender: "b", limit: 1, lease: 60, now: start)
+        // a renews at 50 s; b does not.
+        try store.renewClaims(of: send, sender: "a", lease: 60, now: start.addingTimeInterval(50))
+        let taken = try store.claimRecipients(of: send, sender: "c", limit: 5, lease: 60, now: start.addingTimeInterval(61))
+        #expect(taken.map(\.email) == ["r2@example.com"])
+        #expect(!taken.contains { $0.id == held[0].id })
+    }
+
+    @Test func anAcceptedMessageEndsTheClaimAndIsNeverClaimedAgain() throws {
+        let (store, send) = try sendTo(2)
+        let claimed = try store.claimRecipients(of: send, sender: "a", limit: 2, lease: 60, now: start)
+        try store.recordAccepted(recipientID: claimed[0].id, messageID: claimed[0].messageID!, at: start)
+        try store.record(claimed[1], outcome: .retrying, response: "451 later", messageID: nil, nextAttempt: start.addingTimeInterval(30))
+        #expect(try store.progress(of: send) == SendProgress(total: 2, sent: 1, pending: 0, retrying: 1, failed: 0))
+        // The retry is anyone's once due, though a's lease would still run.
+        #expect(try store.claimRecipients(of: send, sender: "b", limit: 5, lease: 60, now: start.addingTimeInterval(29)).isEmpty)
+        #expect(try store.claimRecipients(of: send, sender: "b", limit: 5, lease: 60, now: start.addingTimeInterval(30)).map(\.id) == [claimed[1].id])
+        // A second journal line for the same message changes nothing.
+        try store.recordAccepted(recipientID: claimed[0].id, messageID: "<other>", at: start)
+        #expect(try store.engine.read { try $0.value(Int.self, "SELECT attempts FROM send_recipient WHERE id = ?", claimed[0].id) } == 1)
+    }
+
+    @Test func theClaimsOfADeadProcessOnThisHostAreFreedAtOnceAndALiveOnesAreNot() throws {
+        let (store, send) = try sendTo(3)
+        _ = try store.claimRecipients(of: send, sender: "here:111:x", limit: 1, lease: 60, now: Date())
+        _ = try store.claimRecipients(of: send, sender: "here:222:y", limit: 1, lease: 60, now: Date())
+        _ = try store.claimRecipients(of: send, sender: "elsewhere:111:z", limit: 1, lease: 60, now: Date())
+        let released = try store.releaseClaimsOfDeadLocalSenders(of: send, host: "here", isAlive: { $0 == 222 })
+        #expect(released == 1)
+        #expect(try store.claimRecipients(of: send, sender: "new", limit: 5, lease: 60, now: Date()).map(\.email) == ["r1@example.com"])
+        #expect(try store.nextClaimExpiry(of: send, except: "new") != nil)
+    }
+
+    @Test func theRateBudgetIsOneForTheWholeSend() throws {
+        let (store, send) = try sendTo(1)
+        // Two senders asking for ten slots each at 10 a second get back-to-back windows.
+        let first = try store.reserveSlots(of: send, count: 10, interval: 0.1, now: start)
+        let second = try store.reserveSlots(of: send, count: 10, interval: 0.1, now: start)
+        #expect(first == start)
+        #expect(abs(second.timeIntervalSince(start) - 1.0) < 1e-6)
+        // After an idle spell the budget starts from now, not from the past.
+        let later = try store.reserveSlots(of: send, count: 1, interval: 0.1, now: start.addingTimeInterval(100))
+        #expect(later == start.addingTimeInterval(100))
+    }
+}

@@ -225,7 +225,15 @@ public final class IssueSender: @unchecked Sendable {
                     // this sender's other claims alive.
                     try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
                     run.lastRenewal = clock()
-                    let page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease, now: clock())
+                    var page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease,
+                                                         after: run.cursor, now: clock())
+                    if page.isEmpty, run.cursor > 0 {
+                        // Nothing after this sender's last claim: what is left, if anything, is
+                        // behind it (a dead sender's rows, released or expired).
+                        run.cursor = 0
+                        page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease, now: clock())
+                    }
+                    run.cursor = max(run.cursor, page.filter { $0.state == .pending }.map(\.id).max() ?? run.cursor)
                     run.queue = page.filter { !run.inFlight.contains($0.id) }
                 } else {
                     let page = try store.dueRecipients(of: run.send, limit: 500, after: run.cursor, now: clock())

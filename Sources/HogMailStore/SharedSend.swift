@@ -13,8 +13,12 @@ extension SubscriberStore {
     public var sharesSends: Bool { engineKind == .postgres }
 
     /// Claims up to `limit` recipients that are due now and not claimed by a live lease: retries
-    /// whose time has come, then pending rows in id order. The claim lasts `lease` seconds.
-    public func claimRecipients(of send: SendRecord, sender: String, limit: Int, lease: TimeInterval, now: Date = Date()) throws -> [SendRecipient] {
+    /// whose time has come, then pending rows in id order after `cursor`. The claim lasts
+    /// `lease` seconds. A sender passes the highest id it claimed, so it does not walk again
+    /// the index entries of rows already sent (PostgreSQL keeps them until its VACUUM); with
+    /// nothing after it, it asks again from 0 for rows a dead sender left behind.
+    public func claimRecipients(of send: SendRecord, sender: String, limit: Int, lease: TimeInterval, after cursor: Int64 = 0,
+                                now: Date = Date()) throws -> [SendRecipient] {
         precondition(sharesSends, "claims are a server store's")
         return try engine.write { session in
             // Two statements, each on its partial index (`send_recipient_retrying`, `_pending`):
@@ -34,7 +38,7 @@ extension SubscriberStore {
             }
             var claimed = try claim("state = 'retrying' AND next_attempt_at <= ?", [now.sqlValue], limit: limit)
             if claimed.count < limit {
-                claimed += try claim("state = 'pending'", [], limit: limit - claimed.count)
+                claimed += try claim("state = 'pending' AND id > ?", [.integer(cursor)], limit: limit - claimed.count)
             }
             return claimed.sorted { $0.id < $1.id }
         }

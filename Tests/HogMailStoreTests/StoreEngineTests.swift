@@ -1,4 +1,5 @@
 import Foundation
+import HogMail
 import PostgresTestSupport
 import Testing
 
@@ -210,6 +211,25 @@ struct PostgresEngineTests {
             try PostgresStoreDatabase(location: location).ping()
         } throws: { error in
             "\(error)".contains("nobody_here")
+        }
+    }
+}
+
+/// Opening the store hogmail.yml names.
+@Suite struct StoreOpeningTests {
+    @Test func aPasswordVariableThatIsNotSetIsExplainedBeforeAnyConnection() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-open-\(UUID().uuidString)")
+        try Scaffold.initProject(at: folder, today: CalendarDate(year: 2026, month: 1, day: 7)!)
+        let config = folder.appendingPathComponent("hogmail.yml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+            .replacingOccurrences(of: "  path: hogmail.sqlite ", with: "  url: postgres://hogmail@127.0.0.1:1/news\n  password_env: HOGMAIL_TEST_NO_SUCH_VARIABLE #")
+        try Data(text.utf8).write(to: config)
+        let project = Project(directory: folder)
+        let configuration = try project.configuration().0
+        #expect {
+            try SubscriberStore.open(project, configuration, environment: [:])
+        } throws: { error in
+            "\(error)".contains("HOGMAIL_TEST_NO_SUCH_VARIABLE, which is not set")
         }
     }
 }

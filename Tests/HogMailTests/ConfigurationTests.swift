@@ -180,3 +180,50 @@ extension ConfigurationTests {
         #expect(warnings.map(\.message).contains { $0.hasPrefix("`transport.ses.sns_topic` is not a setting HogMail knows") })
     }
 }
+
+/// `store.url` and `store.password_env`: which engine, and the mistakes said on their line.
+@Suite struct StoreURLConfigurationTests {
+    let sample = try! String(contentsOf: repositoryRoot.appendingPathComponent("hogmail.yml"), encoding: .utf8)
+
+    func with(_ store: String) -> String {
+        sample.replacingOccurrences(of: "store:\n  path: hogmail.sqlite\n", with: "store:\n" + store)
+    }
+
+    func error(_ text: String) -> HogMailError? {
+        do {
+            _ = try Configuration.parse(text, file: "hogmail.yml")
+            return nil
+        } catch { return error as? HogMailError }
+    }
+
+    @Test func aSqliteURLIsTheFile() throws {
+        let configuration = try Configuration.parse(with("  url: sqlite:data/news.sqlite\n"), file: "hogmail.yml").0
+        #expect(configuration.storePath == "data/news.sqlite")
+        #expect(configuration.storeServerURL == nil)
+    }
+
+    @Test func aPostgresURLNamesTheServerAndItsPasswordVariable() throws {
+        let configuration = try Configuration.parse(with("  url: postgres://hogmail@db.example.com:5432/news\n  password_env: HOGMAIL_STORE_PASSWORD\n"),
+                                                    file: "hogmail.yml").0
+        #expect(configuration.storeServerURL == "postgres://hogmail@db.example.com:5432/news")
+        #expect(configuration.storePasswordEnvironmentVariable == "HOGMAIL_STORE_PASSWORD")
+        #expect(configuration.storeURLLine != nil)
+    }
+
+    @Test func pathAndURLTogetherAreRefusedOnTheURLsLine() throws {
+        let problem = try #require(error(with("  path: hogmail.sqlite\n  url: postgres://u@h/d\n")))
+        #expect(problem.message.contains("Both `store.path` and `store.url`"))
+        #expect(problem.line != nil)
+    }
+
+    @Test func anUnknownEngineIsRefusedWithoutRepeatingItsCredentials() throws {
+        let problem = try #require(error(with("  url: mysql://root:hunter2@db/news\n")))
+        #expect(problem.message.contains("names no engine HogMail knows"))
+        #expect(!problem.message.contains("hunter2"))
+    }
+
+    @Test func anEmptySqliteURLAndAPasswordForAFileAreRefused() throws {
+        #expect(try #require(error(with("  url: \"sqlite:\"\n"))).message.contains("with no file"))
+        #expect(try #require(error(with("  path: hogmail.sqlite\n  password_env: PW\n"))).message.contains("has no password"))
+    }
+}

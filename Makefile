@@ -53,7 +53,10 @@ test: deps
 	# The store, send and server suites run on SQLite and on a private PostgreSQL
 	# (scripts/with-postgres.sh); a missing server fails them instead of skipping.
 	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter 'HogMailDeliveryTests\.' --skip '$(BLOCKING_SUITES)'
-	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter '$(BLOCKING_SUITES)'
+	PATH="$(TEST_PATH)" $(SWIFT) test --filter 'KillResumeTests|PostfixBounceTests'
+	# Two senders and 5,000 messages: beside Postfix's bounce test it starved Postfix of the CPU
+	# its DSNs need within the test's wait (CI, 2026-12-03), so it runs on its own.
+	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --filter 'SharedSendKillTests'
 	PATH="$(TEST_PATH)" HOGMAIL_REQUIRE_POSTGRES=1 bash scripts/with-postgres.sh $(SWIFT) test --skip 'HogMailDeliveryTests\.'
 	@PATH="$(TEST_PATH)" bash scripts/check-sample-output.sh
 	@for target in draft frontmatter mime csv token form returned image; do .build/debug/hogmail-fuzz $$target Fuzz/corpus/$$target 5 1 || exit 1; done

@@ -109,6 +109,10 @@ public final class IssueSender: @unchecked Sendable {
         try log.fold(into: store)
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
                       feedback: try store.feedbackCounts(of: send), log: log)
+        // On a shared send, claims are renewed on their own clock, a third of the lease apart:
+        // a sender waiting on a slow server or a low rate must not lose what it holds.
+        let renewal = store.sharesSends ? renewClaims(of: send, sender: run.senderName) : nil
+        defer { renewal?.cancel() }
         while true {
             try await pipeline(&run, &summary, progress: progress)
             progress(run.counts)
@@ -123,22 +127,25 @@ public final class IssueSender: @unchecked Sendable {
             let state = try store.progress(of: send)
             run.counts = state
             if state.isDone {
-                try store.setState(of: send, to: .completed)
+                // Only a running send: another sender may have paused it meanwhile.
+                try store.completeIfRunning(send)
                 summary.ending = .completed
                 return summary
             }
             // On a shared send, other senders may hold unfinished recipients. This one waits
             // while they do, looking again every second: if they live, they finish them (and
             // the send); if one died, its claims run out (at once, for a dead process on this
-            // host) and this sender takes them over.
-            if store.sharesSends {
+            // host) and this sender takes them over. While any recipient is pending, it goes
+            // round again: what was held a moment ago may be free now.
+            if store.sharesSends, state.pending > 0 {
                 let released = try store.releaseClaimsOfDeadLocalSenders(of: send, host: Run.host, isAlive: { kill($0, 0) == 0 || errno != ESRCH },
                                                                          now: clock())
-                if released == 0, let expiry = try store.nextClaimExpiry(of: send, except: run.senderName, now: clock()) {
-                    try await Task.sleep(nanoseconds: UInt64(max(0.05, min(1, expiry.timeIntervalSince(clock()))) * 1e9))
+                if released == 0 {
+                    let expiry = try store.nextClaimExpiry(of: send, except: run.senderName, now: clock())
+                    let wait = expiry.map { min(1, $0.timeIntervalSince(clock())) } ?? 0.2
+                    try await Task.sleep(nanoseconds: UInt64(max(0.05, wait) * 1e9))
                 }
-                let stillHeld = try store.nextClaimExpiry(of: send, except: run.senderName, now: clock()) != nil
-                if released > 0 || stillHeld { continue }
+                continue
             }
             guard let next = try store.nextRetry(of: send) else { summary.ending = .completed; return summary }
             if next.timeIntervalSince(clock()) > options.maxWaitForRetries {
@@ -146,6 +153,19 @@ public final class IssueSender: @unchecked Sendable {
                 return summary
             }
             try await Task.sleep(nanoseconds: UInt64(max(0, next.timeIntervalSince(clock())) * 1e9))
+        }
+    }
+
+    /// Renews this sender's claims every third of the lease until cancelled.
+    private func renewClaims(of send: SendRecord, sender: String) -> Task<Void, Never> {
+        let store = store, lease = options.claimLease, clock = clock
+        return Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(lease / 3 * 1e9))
+                guard !Task.isCancelled else { return }
+                // A failure here is retried at the next turn; the page reads renew too.
+                try? store.renewClaims(of: send, sender: sender, lease: lease, now: clock())
+            }
         }
     }
 
@@ -185,10 +205,19 @@ public final class IssueSender: @unchecked Sendable {
         /// On a server store: this run's name in its claims, and the rate slots it reserved
         /// from the send's budget and has not used yet.
         let senderName: String
-        /// This machine's name in claims, without colons (they separate a claim's parts).
-        static let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: ":", with: "_")
+        /// This machine's name in claims, without colons (they separate a claim's parts), with
+        /// its process-id namespace: containers sharing a host name do not share pids, and a
+        /// pid is only checked for life by a sender in the same namespace.
+        static let host: String = {
+            var namespace = [CChar](repeating: 0, count: 64)
+            let length = readlink("/proc/self/ns/pid", &namespace, namespace.count - 1)
+            let suffix = length > 0 ? "/" + String(decoding: namespace.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .filter { $0.isNumber } : ""
+            return (ProcessInfo.processInfo.hostName + suffix).replacingOccurrences(of: ":", with: "_")
+        }()
         var reservedSlots: [Date] = []
-        var lastRenewal: Date
+        /// No message before this time: a server's Retry-After.
+        var holdUntil = Date.distantPast
 
         init(send: SendRecord, options: Options, started: Date, counts: SendProgress, assembler: MessageAssembler,
              feedback: (hardBounced: Int, complained: Int), log: AcceptedJournal) {
@@ -202,7 +231,6 @@ public final class IssueSender: @unchecked Sendable {
             self.configuredInterval = interval
             self.nextSlot = started
             self.lastReport = started
-            self.lastRenewal = started
             self.senderName = "\(Run.host):\(getpid()):\(UUID().uuidString.prefix(8))"
         }
     }
@@ -221,10 +249,15 @@ public final class IssueSender: @unchecked Sendable {
                 // accepted but only in the log would otherwise be read, and sent, again.
                 try run.log.fold(into: store)
                 if store.sharesSends {
+                    // Another sender may have paused the send (its breaker, its failures, a
+                    // setting): then this one stops too, and the note is the other's.
+                    if let current = try store.send(id: run.send.id), current.state == .paused {
+                        run.stop = .paused(current.note ?? "Send #\(current.id) was paused by another sender.")
+                        return nil
+                    }
                     // A server store's send is shared: claim a batch no live sender holds, and keep
                     // this sender's other claims alive.
                     try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
-                    run.lastRenewal = clock()
                     var page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease,
                                                          after: run.cursor, now: clock())
                     if page.isEmpty, run.cursor > 0 {
@@ -268,11 +301,14 @@ public final class IssueSender: @unchecked Sendable {
             // from the send's one budget, ten at a time, so the rate holds across senders.
             let now = clock()
             if store.sharesSends, run.interval > 0 {
+                // Slots already past (reserved before a wait) would go out in a burst: new ones.
+                run.reservedSlots.removeAll { $0 < now.addingTimeInterval(-run.interval) }
                 if run.reservedSlots.isEmpty {
                     let first = try store.reserveSlots(of: run.send, count: 10, interval: run.interval, now: now)
                     run.reservedSlots = (0..<10).map { first.addingTimeInterval(Double($0) * run.interval) }
                 }
-                run.nextSlot = run.reservedSlots.removeFirst()
+                // A server's Retry-After (`run.holdUntil`) still holds.
+                run.nextSlot = max(run.reservedSlots.removeFirst(), run.holdUntil)
             }
             if run.nextSlot > now {
                 try await Task.sleep(nanoseconds: UInt64(run.nextSlot.timeIntervalSince(now) * 1e9))
@@ -351,11 +387,7 @@ public final class IssueSender: @unchecked Sendable {
                 run.lastReport = clock()
                 progress(run.counts)
             }
-            // A slow send (a low rate, a slow server) keeps its claims alive between pages.
-            if store.sharesSends, clock().timeIntervalSince(run.lastRenewal) >= options.claimLease / 3 {
-                try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
-                run.lastRenewal = clock()
-            }
+
             while run.inFlight.count < width(), try await launch() {}
         }
         try run.log.fold(into: store)
@@ -409,7 +441,10 @@ public final class IssueSender: @unchecked Sendable {
                 // every 10 s at the slowest), honour Retry-After.
                 run.interval = min(max(run.interval * 2, options.slowDownInterval), options.slowestInterval)
                 run.successesSinceSlowDown = 0
-                if let retryAfter { run.nextSlot = clock().addingTimeInterval(retryAfter) }
+                if let retryAfter {
+                    run.nextSlot = clock().addingTimeInterval(retryAfter)
+                    run.holdUntil = run.nextSlot
+                }
             }
             if recipient.attempts + 1 >= options.maxAttempts {
                 try store.record(recipient, outcome: .failed, response: "gave up after \(recipient.attempts + 1) attempts: \(response)",

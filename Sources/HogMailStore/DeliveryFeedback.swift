@@ -160,14 +160,14 @@ extension SubscriberStore {
             var subscriberRow: SQLRow?
             if let publicID = feedback.publicID {
                 if let sendID = feedback.sendID, sendID > 0 {
-                    recipientRow = try session.row("SELECT * FROM send_recipient WHERE send_id = ? AND public_id = ?", sendID, publicID)
+                    recipientRow = try session.row("SELECT * FROM send_recipient WHERE send_id = ? AND public_id = ?" + lock, sendID, publicID)
                 }
                 subscriberRow = try session.row("SELECT * FROM subscriber WHERE public_id = ?" + lock, publicID)
                 if recipientRow == nil, subscriberRow == nil {
                     return .unattributed("its signed token names a subscriber who is no longer in the store (forgotten?)")
                 }
             } else if let messageID = feedback.messageID.map(Self.bracketed), !messageID.isEmpty,
-                      let row = try session.row(Self.recipientByMessageIDSQL, messageID) {
+                      let row = try session.row(Self.recipientByMessageIDSQL + lock, messageID) {
                 recipientRow = row
             }
             if subscriberRow == nil, let subscriberID = try recipientRow?.get("subscriber_id", as: Int64?.self) {
@@ -179,7 +179,7 @@ extension SubscriberStore {
                     // The latest message this person was sent is the one the report is about.
                     recipientRow = try session.row("""
                         SELECT * FROM send_recipient WHERE subscriber_id = ? AND state = 'sent' ORDER BY send_id DESC LIMIT 1
-                        """, id)
+                        """ + lock, id)
                 }
             }
             guard subscriberRow != nil || recipientRow != nil else {

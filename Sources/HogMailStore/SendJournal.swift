@@ -310,7 +310,7 @@ extension SubscriberStore {
             try session.execute("""
                 UPDATE send_recipient SET state = ?, attempts = attempts + 1, last_response = ?, message_id = COALESCE(?, message_id), next_attempt_at = ?,
                     sent_at = COALESCE(?, sent_at), feedback = COALESCE(?, feedback)\(claim)
-                WHERE id = ?
+                WHERE id = ? AND state <> 'sent'
                 """, outcome.rawValue, response.map { String($0.prefix(500)) }, messageID, nextAttempt, sentAt, feedback?.rawValue, recipient.id)
         }
     }
@@ -319,6 +319,19 @@ extension SubscriberStore {
     /// does (the same statements): for callers that have the recipients at hand.
     public func recordSent(_ accepted: [(recipient: SendRecipient, messageID: String)], now: Date = Date()) throws {
         try recordSent(accepted.map { (recipientID: $0.recipient.id, sentAt: now.timeIntervalSince1970, messageID: $0.messageID) })
+    }
+
+    /// The send as the store has it now (another sender may have changed its state).
+    public func send(id: Int64) throws -> SendRecord? {
+        try engine.read { session in try session.row("SELECT * FROM send WHERE id = ?", id).map(Self.send) }
+    }
+
+    /// Marks a send completed unless it is paused: on a shared send, another sender may have
+    /// paused it while this one finished its part.
+    public func completeIfRunning(_ send: SendRecord) throws {
+        try engine.write { session in
+            try session.execute("UPDATE send SET state = 'completed', note = NULL, pause_kind = NULL WHERE id = ? AND state = 'running'", send.id)
+        }
     }
 
     public func setState(of send: SendRecord, to state: SendRecord.State, note: String? = nil, pauseKind: SendRecord.PauseKind? = nil) throws {

@@ -60,8 +60,8 @@ public enum StoreCopy {
     @discardableResult
     public static func copy(from source: SubscriberStore, to target: SubscriberStore, replace: Bool = false,
                             progress: (TableReport) -> Void = { _ in }) throws -> [TableReport] {
-        guard source.path != target.path else {
-            throw HogMailError("The target is the project's own store (\(source.path)). Name another store with --to.")
+        guard source.path != target.path, try serverDatabase(source) == nil || serverDatabase(source) != serverDatabase(target) else {
+            throw HogMailError("The target is the project's own store (\(source.path), named as \(target.path)). Name another store with --to.")
         }
         // The rows a store holds of its own making: the key every new store starts with is not data.
         let held = try counts(target).filter { $0.key != "store_key" && $0.value > 0 }
@@ -94,6 +94,15 @@ public enum StoreCopy {
             progress(copied)
         }
         return reports
+    }
+
+    /// Which database a server store is, however its URL names it (host names, ports and users
+    /// vary): the server's address and port as it sees them, and the database's name. Nil for SQLite.
+    static func serverDatabase(_ store: SubscriberStore) throws -> [SQLValue]? {
+        guard store.engineKind == .postgres else { return nil }
+        return try store.engine.read { session in
+            try session.row("SELECT COALESCE(host(inet_server_addr()), 'socket') AS address, COALESCE(inet_server_port(), 0) AS port, CAST(current_database() AS TEXT) AS name")?.values
+        }
     }
 
     /// Rows in each table.

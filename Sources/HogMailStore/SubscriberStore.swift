@@ -243,7 +243,9 @@ public final class SubscriberStore: Sendable {
         return try engine.write { session in
             // Two servers taking the same new address at once: the second waits, then finds the first's row.
             try session.serialize(on: "subscriber:" + normalized)
-            if let row = try session.row("SELECT * FROM subscriber WHERE email = ?", normalized) {
+            // FOR UPDATE on PostgreSQL: a confirm or forget of this row waits for this request.
+            let lock = session.engine == .postgres ? " FOR UPDATE" : ""
+            if let row = try session.row("SELECT * FROM subscriber WHERE email = ?" + lock, normalized) {
                 let existing = try Self.subscriber(row)
                 if existing.status == .confirmed { return (existing, .alreadyConfirmed) }
                 try session.execute("""
@@ -253,7 +255,10 @@ public final class SubscriberStore: Sendable {
                 if existing.status != .pending {
                     try Self.log(session, existing.id, from: existing.status, to: .pending, actor: actor, reason: "new opt-in request", now: now)
                 }
-                return (try Self.subscriber(try session.row("SELECT * FROM subscriber WHERE id = ?", existing.id)!), .needsConfirmation)
+                guard let updated = try session.row("SELECT * FROM subscriber WHERE id = ?", existing.id) else {
+                    throw HogMailError("The subscriber \(Subscriber.visible(normalized)) was deleted while their request was recorded. Send the request again.")
+                }
+                return (try Self.subscriber(updated), .needsConfirmation)
             }
             let subscriber = try insert(session, email: normalized, name: name, status: .pending, consent: consent, now: now)
             try Self.log(session, subscriber.id, from: nil, to: .pending, actor: actor, reason: "opt-in requested via \(consent.method.rawValue)", now: now)

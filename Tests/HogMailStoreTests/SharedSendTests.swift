@@ -6,8 +6,7 @@ import Testing
 @testable import HogMailStore
 
 /// The claims several senders share a send with (PostgreSQL only).
-@Suite(.enabled(if: PostgresTestServer.isAvailable))
-struct SharedSendTests {
+@Suite struct SharedSendTests {
     let start = Date(timeIntervalSince1970: 1_767_000_000)
 
     func sendTo(_ count: Int) throws -> (SubscriberStore, SendRecord) {
@@ -15,7 +14,8 @@ struct SharedSendTests {
         return (store, send)
     }
 
-    @Test func twoSendersClaimDisjointBatchesInIdOrder() throws {
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func twoSendersClaimDisjointBatchesInIdOrder() throws {
         let (store, send) = try sendTo(5)
         let a = try store.claimRecipients(of: send, sender: "a", limit: 3, lease: 60, now: start)
         let b = try store.claimRecipients(of: send, sender: "b", limit: 3, lease: 60, now: start)
@@ -24,7 +24,8 @@ struct SharedSendTests {
         #expect(try store.claimRecipients(of: send, sender: "c", limit: 3, lease: 60, now: start).isEmpty)
     }
 
-    @Test func aClaimNotRenewedIsTakenWhenItsLeaseRunsOutAndARenewedOneIsNot() throws {
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func aClaimNotRenewedIsTakenWhenItsLeaseRunsOutAndARenewedOneIsNot() throws {
         let (store, send) = try sendTo(2)
         let held = try store.claimRecipients(of: send, sender: "a", limit: 1, lease: 60, now: start)
         _ = try store.claimRecipients(of: send, sender: "b", limit: 1, lease: 60, now: start)
@@ -35,7 +36,8 @@ struct SharedSendTests {
         #expect(!taken.contains { $0.id == held[0].id })
     }
 
-    @Test func anAcceptedMessageEndsTheClaimAndIsNeverClaimedAgain() throws {
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func anAcceptedMessageEndsTheClaimAndIsNeverClaimedAgain() throws {
         let (store, send) = try sendTo(2)
         let claimed = try store.claimRecipients(of: send, sender: "a", limit: 2, lease: 60, now: start)
         try store.recordAccepted(recipientID: claimed[0].id, messageID: claimed[0].messageID!, at: start)
@@ -49,7 +51,8 @@ struct SharedSendTests {
         #expect(try store.engine.read { try $0.value(Int.self, "SELECT attempts FROM send_recipient WHERE id = ?", claimed[0].id) } == 1)
     }
 
-    @Test func theClaimsOfADeadProcessOnThisHostAreFreedAtOnceAndALiveOnesAreNot() throws {
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func theClaimsOfADeadProcessOnThisHostAreFreedAtOnceAndALiveOnesAreNot() throws {
         let (store, send) = try sendTo(3)
         _ = try store.claimRecipients(of: send, sender: "here:111:x", limit: 1, lease: 60, now: Date())
         _ = try store.claimRecipients(of: send, sender: "here:222:y", limit: 1, lease: 60, now: Date())
@@ -60,7 +63,8 @@ struct SharedSendTests {
         #expect(try store.nextClaimExpiry(of: send, except: "new") != nil)
     }
 
-    @Test func theRateBudgetIsOneForTheWholeSend() throws {
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func theRateBudgetIsOneForTheWholeSend() throws {
         let (store, send) = try sendTo(1)
         // Two senders asking for ten slots each at 10 a second get back-to-back windows.
         let first = try store.reserveSlots(of: send, count: 10, interval: 0.1, now: start)
@@ -70,5 +74,28 @@ struct SharedSendTests {
         // After an idle spell the budget starts from now, not from the past.
         let later = try store.reserveSlots(of: send, count: 1, interval: 0.1, now: start.addingTimeInterval(100))
         #expect(later == start.addingTimeInterval(100))
+    }
+
+    /// A late failure report from a sender whose lease ran out must not undo another sender's
+    /// delivery: the row stays sent and is never claimed again.
+    @Test(arguments: PostgresTestServer.engines)
+    func aFailureRecordedAfterTheMessageWasSentChangesNothing(engine: StoreEngineKind) throws {
+        let (store, send, recipients) = try frozenSend(engine, messageIDs: { _ in { "<\($0)>" } })
+        try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: recipients[0].messageID!)])
+        try store.record(recipients[0], outcome: .retrying, response: "451 later", messageID: nil, nextAttempt: start)
+        #expect(try store.progress(of: send) == SendProgress(total: 2, sent: 1, pending: 1, retrying: 0, failed: 0))
+    }
+
+    /// One sender finishing its part must not mark complete a send another sender paused.
+    @Test(arguments: PostgresTestServer.engines)
+    func aPausedSendIsNotMarkedCompleted(engine: StoreEngineKind) throws {
+        let (store, send, _) = try frozenSend(engine)
+        try store.setState(of: send, to: .paused, note: "25 messages in a row failed", pauseKind: .failures)
+        try store.completeIfRunning(send)
+        #expect(try store.send(id: send.id)?.state == .paused)
+        #expect(try store.send(id: send.id)?.note == "25 messages in a row failed")
+        try store.setState(of: send, to: .running)
+        try store.completeIfRunning(send)
+        #expect(try store.send(id: send.id)?.state == .completed)
     }
 }

@@ -105,4 +105,16 @@ import Testing
         // Lengths are part of it: ("ab", "c") and ("a", "bc") differ.
         #expect(StoreCopy.encode(.text("ab")) + StoreCopy.encode(.text("c")) != StoreCopy.encode(.text("a")) + StoreCopy.encode(.text("bc")))
     }
+
+    /// The same server database named another way (127.0.0.1 against localhost) is the
+    /// project's own store: `--replace` must not empty it.
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func theSameServerDatabaseUnderAnotherNameIsRefused() throws {
+        let source = try populated(.postgres)
+        var other = (source.engine as! PostgresStoreDatabase).location
+        other.host = "localhost"
+        let target = try SubscriberStore(postgres: other)
+        #expect(throws: HogMailError.self) { try StoreCopy.copy(from: source, to: target, replace: true) }
+        #expect(try StoreCopy.counts(source)["subscriber"] == 4)
+    }
 }

@@ -44,6 +44,21 @@ import Testing
     }
 
     @Test(arguments: [
+        "postgres://hogmail@db/news?password=hunter2",
+        "postgres://hogmail@db/news?sslmode=disable&PASSWORD=hunter2",
+        "postgres://hogmail:p@ss@hunter2@db/news",
+        "mysql://hogmail:hunter2@db/news",
+        "postgres://hogmail@db/news?timeout=3&password=hunter2",
+    ])
+    func aPasswordAnywhereInTheURLIsNeverRepeated(url: String) {
+        #expect {
+            try PostgresLocation(url: url)
+        } throws: { error in
+            !"\(error)".contains("hunter2") && !"\(error)".contains("p@ss")
+        }
+    }
+
+    @Test(arguments: [
         ("mysql://u@h/d", "is not a PostgreSQL URL"),
         ("postgres://h/d", "names no user"),
         ("postgres://u@h", "names no database"),

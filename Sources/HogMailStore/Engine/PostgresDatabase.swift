@@ -81,18 +81,30 @@ public struct PostgresLocation: Sendable, Equatable {
             case "sslrootcert":
                 guard let value = item.value, !value.isEmpty else { throw fail("has an empty sslrootcert.") }
                 rootCertificate = value
+            case let name where name.lowercased() == "password":
+                throw .location("The store URL \(Self.redacted(url)) holds a password. Take it out of the URL and put it in an environment variable, named by store.password_env in hogmail.yml (or by --password-env for `hogmail store copy`), so it stays out of files and of every message.")
             default:
                 throw fail("has the parameter \(item.name), which HogMail does not know (it knows sslmode and sslrootcert).")
             }
         }
     }
 
-    /// The URL with anything between `://` and `@` replaced, for an error about a URL that may hold a password.
+    /// The URL for an error message: a password in its user part or in a `password=`
+    /// parameter replaced by `…` (the last `@` before the path ends the user part, so a
+    /// password with an `@` of its own is hidden whole).
     static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":…" + String(url[at...])
+        var text = url
+        if let scheme = text.range(of: "://") {
+            let rest = text[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+                let credentials = rest[..<at]
+                if let colon = credentials.firstIndex(of: ":") {
+                    text = String(text[..<scheme.upperBound]) + credentials[..<colon] + ":…" + text[at...]
+                }
+            }
+        }
+        return text.replacing(/(?i)(password=)[^&#]*/) { "\($0.output.1)…" }
     }
 
     func connectionConfiguration() throws -> PostgresConnection.Configuration {
@@ -190,18 +202,24 @@ public final class PostgresStoreDatabase: StoreDatabase {
         do {
             let taken = try session.value(Bool.self, "SELECT pg_try_advisory_lock(?)", key) ?? false
             if taken { return .success(PostgresSessionLock(connection: connection, key: key, logger: logger)) }
-            // Who has it: the other session's address and start, from the server's own views.
-            let holder = try session.row("""
+            // Who has it, from the server's own views, as far as this user may see them (another
+            // role's session shows no address or start without pg_read_all_stats).
+            let holder = try? session.row("""
                 SELECT COALESCE(host(a.client_addr), 'a local socket') AS client, a.pid AS pid,
                     CAST(EXTRACT(EPOCH FROM a.backend_start) AS DOUBLE PRECISION) AS since
                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND l.granted AND l.objid = CAST((? & 4294967295) AS OID) LIMIT 1
-                """, key)
+                WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid = CAST((? >> 32) AS OID) AND l.objid = CAST((? & 4294967295) AS OID) AND l.objsubid = 1
+                LIMIT 1
+                """, key, key)
             release(connection)
-            let description = try holder.map { row in
-                "a sender connected from \(try row.get("client", as: String.self)) (server process \(try row.get("pid", as: Int.self)), since \(ISO8601DateFormatter().string(from: try row.get("since", as: Date.self))))"
+            var description = "another sender"
+            if let holder, let client = try? holder.get("client", as: String.self), let pid = try? holder.get("pid", as: Int.self) {
+                description = "a sender connected from \(client) (server process \(pid)"
+                if let since = try? holder.get("since", as: Date.self) { description += ", since \(ISO8601DateFormatter().string(from: since))" }
+                description += ")"
             }
-            return .failure(PostgresSessionLock.Held(holder: description ?? "another sender"))
+            return .failure(PostgresSessionLock.Held(holder: description))
         } catch {
             release(connection, broken: session.isBroken)
             throw error
@@ -433,6 +451,7 @@ public final class PostgresSessionLock: @unchecked Sendable {
         let session = PostgresSession(connection: connection, logger: logger)
         _ = try? session.rows("SELECT pg_advisory_unlock(?)", [.integer(key)])
         let closed: EventLoopFuture<Void> = connection.close()
-        if !connection.eventLoop.inEventLoop { try? closed.wait() }
+        guard !connection.eventLoop.inEventLoop else { return }
+        try? closed.wait()
     }
 }

@@ -45,7 +45,7 @@ test: deps
 	@bash scripts/install-postfix-tools.sh
 	@bash scripts/install-python-test-deps.sh
 	$(SWIFT) build
-	# Three runs. The delivery tests wait for real servers and processes by blocking (reading a
+	# Four runs. The delivery tests wait for real servers and processes by blocking (reading a
 	# server's READY line, usleep, waitUntilExit) on the test process's two cooperative threads;
 	# run beside the HTTP server tests, a slow stretch of theirs starved those for a minute and
 	# their requests hit the server's deadlines (CI, 2026-12-03). The kill and Postfix suites,

@@ -480,18 +480,6 @@ public final class SubscriberStore: Sendable {
                 text: try row.get("consent_text"), ip: try row.get("consent_ip"), userAgent: try row.get("consent_user_agent"),
                 confirmedAt: try row.get("confirmed_at")))
     }
-
-    static func subscriber(_ row: Row) -> Subscriber {
-        Subscriber(
-            id: row["id"], publicID: row["public_id"], email: row["email"], name: row["name"],
-            status: Subscriber.Status(rawValue: row["status"]) ?? .pending,
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            consent: Subscriber.Consent(
-                at: Date(timeIntervalSince1970: row["consent_at"]),
-                method: Subscriber.ConsentMethod(rawValue: row["consent_method"]) ?? .cli, source: row["consent_source"],
-                text: row["consent_text"], ip: row["consent_ip"], userAgent: row["consent_user_agent"],
-                confirmedAt: (row["confirmed_at"] as Double?).map { Date(timeIntervalSince1970: $0) }))
-    }
 }
 
 /// The suppression list's key for an address: HMAC-SHA256 of the whole address lower-cased

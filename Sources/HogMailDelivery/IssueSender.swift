@@ -106,6 +106,7 @@ public final class IssueSender: @unchecked Sendable {
         var summary = Summary()
         // Messages a killed run had sent but not yet folded into the journal count first.
         let log = try AcceptedJournal(store: store)
+        defer { log.close() }
         try log.fold(into: store)
         var run = Run(send: send, options: options, started: started, counts: try store.progress(of: send), assembler: assembler(for: send),
                       feedback: try store.feedbackCounts(of: send), log: log)
@@ -333,6 +334,7 @@ public final class IssueSender: @unchecked Sendable {
             }
             let journal = AcceptedMessage(log: run.log, recipientID: recipient.id, messageID: outgoing.messageID, clock: clock)
             outgoing.accepted = { try journal.record() }
+            outgoing.acceptedLater = journal.later
             nextTag += 1
             submitted[nextTag] = (recipient, outgoing.messageID)
             run.inFlight.insert(recipient.id)
@@ -488,56 +490,5 @@ public final class IssueSender: @unchecked Sendable {
         let note = "Send #\(run.send.id) is paused by the reputation breaker: \(reason). Mailbox providers and Amazon SES judge a sender by these rates, and sending on to a list this stale would harm delivery for every reader. Clean the list first (`hogmail status \(run.send.issue)` lists the addresses that bounced or complained; remove old, bought or mistyped addresses), then run `hogmail send \(run.send.issue) --resume --accept-risk` to go on."
         try store.setState(of: run.send, to: .paused, note: note, pauseKind: .breaker)
         run.stop = .breaker(note)
-    }
-}
-
-/// Where accepted messages are journaled before their connection carries another: the local
-/// log of accepted messages, folded into an SQLite store in groups, or straight into a server
-/// store (several senders share its sends; a line in one machine's file would be lost to the
-/// others if that machine died).
-enum AcceptedJournal: Sendable {
-    case log(AcceptedLog)
-    case server(SubscriberStore)
-
-    init(store: SubscriberStore) throws {
-        self = store.sharesSends ? .server(store) : .log(try AcceptedLog(store: store))
-    }
-
-    func record(recipientID: Int64, messageID: String, at date: Date) throws {
-        switch self {
-        case .log(let log): try log.append(recipientID: recipientID, messageID: messageID, at: date)
-        case .server(let store): try store.recordAccepted(recipientID: recipientID, messageID: messageID, at: date)
-        }
-    }
-
-    /// Moves logged lines into the store (nothing to do when each went straight there).
-    func fold(into store: SubscriberStore) throws {
-        if case .log(let log) = self { try log.fold(into: store) }
-    }
-}
-
-/// Records one accepted message in the journal, once, whoever calls first: the transport on
-/// its own thread, or the sender after `send` returned.
-final class AcceptedMessage: Sendable {
-    private let log: AcceptedJournal
-    private let recipientID: Int64
-    private let messageID: String
-    private let clock: @Sendable () -> Date
-    /// Whether the line is written: a lock held inline, as one of these is made per message.
-    private let recorded = Mutex(false)
-
-    init(log: AcceptedJournal, recipientID: Int64, messageID: String, clock: @escaping @Sendable () -> Date) {
-        self.log = log
-        self.recipientID = recipientID
-        self.messageID = messageID
-        self.clock = clock
-    }
-
-    func record() throws {
-        try recorded.withLock { recorded in
-            guard !recorded else { return }
-            try log.record(recipientID: recipientID, messageID: messageID, at: clock())
-            recorded = true
-        }
     }
 }

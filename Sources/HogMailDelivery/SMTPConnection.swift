@@ -145,10 +145,16 @@ final class SMTPConnection: @unchecked Sendable {
     private(set) var deadline: UInt64 = 0
     /// The next waiting message, if any, without waiting (the transport's queue).
     var nextJob: () -> SMTPTransport.Job? = { nil }
+    /// Told, from the journal's thread, that a message's line is written (`acceptedLater`):
+    /// the transport's queue hands it back to the loop, which calls `journaled`.
+    var onJournaled: @Sendable (_ connection: Int, _ job: SMTPTransport.Job, _ error: (any Error)?) -> Void = { _, _, _ in }
+    /// An accepted message's line is being written: this connection reads no reply and sends
+    /// no message until it is (`journaled`), so a crash repeats at most what was on the wire.
+    private(set) var held = false
 
     enum Expect { case mail, rcpt, data, dot, rset, final }
 
-    var isFree: Bool { transactions.isEmpty }
+    var isFree: Bool { transactions.isEmpty && !held }
 
     /// A reply line longer than this is not SMTP (RFC 5321 allows 512 bytes).
     private static let longestLine = 64 * 1024
@@ -253,7 +259,7 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// The server took longer than the timeout to answer or to take bytes.
     func checkDeadline(_ now: UInt64) {
-        guard deadline != 0, now >= deadline else { return }
+        guard deadline != 0, !held, now >= deadline else { return }
         broken(.connection("the server sent nothing for the whole timeout (\(settings.timeout) s): read timed out"))
     }
 
@@ -304,7 +310,9 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// Reads what there is and acts on every whole reply in it.
     private func receive() {
-        while let stream {
+        // Held, the bytes wait in the socket: `journaled` reads them (epoll is edge-triggered,
+        // so it would not say again).
+        while let stream, !held {
             do { try makeRoom() } catch {
                 broken(Self.lineTooLong)
                 return
@@ -324,25 +332,31 @@ final class SMTPConnection: @unchecked Sendable {
             // when more comes (edge-triggered), so no read just to hear EAGAIN. TLS may hold
             // decrypted bytes of its own, so it is read until it says so.
             let drained = count < space && hogmail_stream_is_tls(stream) == 0
-            do {
-                while self.stream != nil, expectedHead < expected.count, let reply = try nextReply() {
-                    let (expect, transaction) = expected[expectedHead]
-                    expectedHead += 1
-                    if expectedHead == expected.count {
-                        expected.removeAll(keepingCapacity: true)
-                        expectedHead = 0
-                    }
-                    handle(reply, for: expect, of: transaction)
-                }
-            } catch let failure as Failure {
-                broken(failure)
-                return
-            } catch {
-                broken(.connection("\(error)"))
-                return
-            }
-            if drained { return }
+            guard handleReplies() else { return }
+            if drained || held { return }
         }
+    }
+
+    /// Acts on every whole reply in the input buffer, until the connection is held for the
+    /// journal; false when the connection broke.
+    private func handleReplies() -> Bool {
+        do {
+            while self.stream != nil, !held, expectedHead < expected.count, let reply = try nextReply() {
+                let (expect, transaction) = expected[expectedHead]
+                expectedHead += 1
+                if expectedHead == expected.count {
+                    expected.removeAll(keepingCapacity: true)
+                    expectedHead = 0
+                }
+                handle(reply, for: expect, of: transaction)
+            }
+            return true
+        } catch let failure as Failure {
+            broken(failure)
+        } catch {
+            broken(.connection("\(error)"))
+        }
+        return false
     }
 
     static let lineTooLong = Failure.connection("the server sent a line of over \(longestLine) bytes, which is not SMTP")
@@ -502,12 +516,31 @@ final class SMTPConnection: @unchecked Sendable {
         if transactions.isEmpty { deadline = 0 }
         let job = transaction.job
         if error == nil {
+            if let later = job.message.acceptedLater {
+                // The line is a round trip: the other connections go on while it is made.
+                held = true
+                let index = self.index, report = onJournaled
+                later { error in report(index, job, error) }
+                return
+            }
             do { try job.message.accepted?() } catch {
                 job.done(JournalFailure(error))
                 return
             }
         }
         job.done(error)
+    }
+
+    /// The journal wrote (or failed to write) the line of this connection's last accepted
+    /// message: its outcome goes to the sender, and the connection acts on the replies that
+    /// came meanwhile.
+    func journaled(_ job: SMTPTransport.Job, _ error: (any Error)?) {
+        held = false
+        job.done(error.map { JournalFailure($0) })
+        guard stream != nil else { return }
+        if expectedHead < expected.count { armDeadline() }
+        guard handleReplies(), stream != nil, !held else { return }
+        receive()
     }
 
     static func parseCode(_ input: [UInt8], start: Int, end: Int) -> (Int?, Bool) {

@@ -45,7 +45,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     var threadsInUse: Int { 1 }
     public var name: String { "SMTP (\(settings.url), \(settings.connections) connection\(settings.connections == 1 ? "" : "s"))" }
 
-    final class Job {
+    final class Job: Sendable {
         let message: OutgoingMessage
         /// Told the outcome, on the connection's thread: nil when the server accepted the message
         /// (and it was journaled).
@@ -132,6 +132,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// comes free (a wake-up per message was a system call and a switch per message).
         private var sleeping = false
         private var finished = false
+        /// Lines the journal has written, for the loop to hand back to their connections.
+        private var journaled: [(connection: Int, job: Job, error: (any Error)?)] = []
 
         init() throws {
             var epoll: Int32 = -1, wakeup: Int32 = -1
@@ -171,6 +173,23 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
         private func wakeLoop() { hogmail_loop_wake(wakeup) }
 
+        /// From the journal's thread: a connection's line is written. The loop wakes once for
+        /// all the lines that come before it looks.
+        func journaled(connection: Int, job: Job, error: (any Error)?) {
+            let wake = condition.withLock { () -> Bool in
+                journaled.append((connection, job, error))
+                return journaled.count == 1
+            }
+            if wake { wakeLoop() }
+        }
+
+        private func takeJournaled() -> [(connection: Int, job: Job, error: (any Error)?)] {
+            condition.withLock {
+                defer { journaled.removeAll(keepingCapacity: true) }
+                return journaled
+            }
+        }
+
         /// Up to `limit` waiting jobs, oldest first; with none, the loop is marked sleeping.
         /// Nil once the transport shuts down.
         private func take(_ limit: Int) -> [Job]? {
@@ -206,7 +225,10 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// move, each connection acts on its replies; deadlines end stalled servers.
         private func run(_ connections: [SMTPConnection]) {
             hogmail_stream_block_sigpipe()
-            for connection in connections { connection.nextJob = { [unowned self] in takeOne() } }
+            for connection in connections {
+                connection.nextJob = { [unowned self] in takeOne() }
+                connection.onJournaled = { [unowned self] in journaled(connection: $0, job: $1, error: $2) }
+            }
             var tags = [UInt64](repeating: 0, count: 64)
             var events = [UInt32](repeating: 0, count: 64)
             var accepting = true
@@ -229,7 +251,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 if !accepting && connections.allSatisfy({ $0.isFree }) { break }
                 var timeout: Int32 = -1
                 let now = SMTPConnection.now()
-                for connection in connections where connection.deadline != 0 {
+                for connection in connections where connection.deadline != 0 && !connection.held {
                     let left = connection.deadline > now ? Int32(clamping: (connection.deadline - now) / 1_000_000 + 1) : 0
                     timeout = timeout < 0 ? left : min(timeout, left)
                 }
@@ -240,6 +262,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 for i in 0..<max(0, Int(count)) where tags[i] != UInt64.max {
                     connections[Int(tags[i])].handleEvents(events[i])
                 }
+                for (index, job, error) in takeJournaled() { connections[index].journaled(job, error) }
                 let after = SMTPConnection.now()
                 for connection in connections where connection.deadline != 0 { connection.checkDeadline(after) }
             }

@@ -20,6 +20,11 @@ public struct OutgoingMessage: Sendable {
     /// a transport that does not (it runs once either way). What it throws reaches the sender
     /// as a `JournalFailure`: the message is out, so it must not be tried again.
     public var accepted: (@Sendable () throws -> Void)?
+    /// Records the message as sent without waiting, where a line is a round trip (a server
+    /// store): `done` is called from another thread once the line is committed, or with what
+    /// failed. A transport with an event loop uses it in place of `accepted`, and sends nothing
+    /// more on that connection until `done`; the others go on meanwhile. Nil: use `accepted`.
+    public var acceptedLater: (@Sendable (_ done: @escaping @Sendable ((any Error)?) -> Void) -> Void)?
 
     public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: [UInt8]) {
         self.from = from

@@ -47,9 +47,13 @@ extension SubscriberStore {
     /// Extends this sender's claims on rows not finished yet: a live sender keeps what it holds.
     public func renewClaims(of send: SendRecord, sender: String, lease: TimeInterval, now: Date = Date()) throws {
         try engine.single { session in
+            // Rows are locked in id order, as the journal locks them (`recordAccepted`): two
+            // statements of one sender that locked the same rows in other orders deadlocked.
             try session.execute("""
                 UPDATE send_recipient SET claimed_until = ?
-                WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
+                WHERE id IN (SELECT id FROM send_recipient
+                             WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
+                             ORDER BY id FOR UPDATE)
                 """, now.timeIntervalSince1970 + lease, send.id, sender)
         }
     }
@@ -59,9 +63,10 @@ extension SubscriberStore {
         try engine.write { session in
             try session.execute("""
                 UPDATE send_recipient SET claimed_by = NULL, claimed_until = NULL
-                WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
-                """,
-                                send.id, sender)
+                WHERE id IN (SELECT id FROM send_recipient
+                             WHERE send_id = ? AND claimed_by = ? AND state IN ('pending', 'retrying') AND claimed_until IS NOT NULL
+                             ORDER BY id FOR UPDATE)
+                """, send.id, sender)
         }
     }
 
@@ -100,12 +105,37 @@ extension SubscriberStore {
     /// Journals one accepted message at once (what the accepted-log does on SQLite): one
     /// statement, committed before the connection carries another message.
     public func recordAccepted(recipientID: Int64, messageID: String, at date: Date) throws {
-        try engine.single { session in
-            try session.execute("""
-                UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', next_attempt_at = NULL,
-                    sent_at = ?, message_id = COALESCE(message_id, ?), claimed_by = NULL, claimed_until = NULL
-                WHERE id = ? AND state <> 'sent'
-                """, date, messageID, recipientID)
+        try recordAccepted([AcceptedLine(recipientID: recipientID, messageID: messageID, sentAt: date)])
+    }
+
+    /// Journals accepted messages in one statement, committed at once (several connections'
+    /// lines share a round trip). A row already sent stays as it is: a late report from another
+    /// sender never turns it back, and its first Message-ID and time are kept.
+    public func recordAccepted(_ lines: [AcceptedLine]) throws {
+        guard !lines.isEmpty else { return }
+        precondition(sharesSends, "Only a server store journals accepted messages one by one; SQLite folds its log.")
+        let tuples = Array(repeating: "(?::BIGINT, ?::DOUBLE PRECISION, ?::TEXT)", count: lines.count).joined(separator: ", ")
+        let values = lines.flatMap { [SQLValue.integer($0.recipientID), .real($0.sentAt.timeIntervalSince1970), .text($0.messageID)] }
+        // The rows are locked in id order first (a join with VALUES locks them in whatever
+        // order its plan reads them), as `renewClaims` and `releaseClaims` lock theirs.
+        let sql = """
+            WITH v(id, sent_at, message_id) AS (VALUES \(tuples)),
+            locked AS (SELECT r.id FROM send_recipient r WHERE r.id IN (SELECT id FROM v) AND r.state <> 'sent' ORDER BY r.id FOR UPDATE)
+            UPDATE send_recipient AS r SET state = 'sent', attempts = r.attempts + 1, last_response = 'accepted', next_attempt_at = NULL,
+                sent_at = v.sent_at, message_id = COALESCE(r.message_id, v.message_id), claimed_by = NULL, claimed_until = NULL
+            FROM v WHERE r.id = v.id AND r.id IN (SELECT id FROM locked) AND r.state <> 'sent'
+            """
+        // One statement in its own transaction: one the server ended for a deadlock changed
+        // nothing, so it is made again (another process's statements may still lock in
+        // another order).
+        var attempt = 1
+        while true {
+            do {
+                try engine.single { session in try session.execute(sql, values) }
+                return
+            } catch StoreEngineError.statement(let state, _) where state == "40P01" && attempt < 5 {
+                attempt += 1
+            }
         }
     }
 
@@ -118,5 +148,18 @@ extension SubscriberStore {
                 """, now, Double(count) * interval, send.id) ?? now.timeIntervalSince1970
             return Date(timeIntervalSince1970: end - Double(count) * interval)
         }
+    }
+}
+
+/// One message a server accepted, for the journal.
+public struct AcceptedLine: Sendable, Equatable {
+    public var recipientID: Int64
+    public var messageID: String
+    public var sentAt: Date
+
+    public init(recipientID: Int64, messageID: String, sentAt: Date) {
+        self.recipientID = recipientID
+        self.messageID = messageID
+        self.sentAt = sentAt
     }
 }

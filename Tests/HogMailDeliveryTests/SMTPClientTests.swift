@@ -105,8 +105,8 @@ final class ScriptedSMTPServer: @unchecked Sendable {
     func note(_ text: String) { lock.withLock { transcript.append(text) } }
     var notes: [String] { lock.withLock { transcript } }
 
-    func transport(tls: SMTPTransport.Settings.TLS = .none, timeout: TimeInterval = 5) throws -> SMTPTransport {
-        var settings = SMTPTransport.Settings(url: "smtp://127.0.0.1:\(port)", tls: tls, username: nil, password: nil, connections: 1, heloDomain: "example.com")
+    func transport(tls: SMTPTransport.Settings.TLS = .none, timeout: TimeInterval = 5, connections: Int = 1) throws -> SMTPTransport {
+        var settings = SMTPTransport.Settings(url: "smtp://127.0.0.1:\(port)", tls: tls, username: nil, password: nil, connections: connections, heloDomain: "example.com")
         settings.timeout = timeout
         return try SMTPTransport(settings: settings)
     }
@@ -320,8 +320,9 @@ final class ScriptedSMTPServer: @unchecked Sendable {
                 case "DATA":
                     session.send("354 go ahead\r\n")
                     _ = session.data()
-                    session.send("250 queued\r\n")
+                    // Noted before the reply: the client returns as soon as it has it.
                     server.note("delivered")
+                    session.send("250 queued\r\n")
                 default:
                     session.send("221 bye\r\n")
                     return
@@ -477,5 +478,153 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         try await server.transport().send(Self.message())
         #expect(server.notes.first == "HELO example.com")
         #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 1)
+    }
+
+    // MARK: - A journal that answers later (a server store)
+
+    /// What happened, in order, across the server's threads and the journal's.
+    final class Timeline: @unchecked Sendable {
+        private let lock = NSLock()
+        private var events: [String] = []
+        func add(_ event: String) { lock.withLock { events.append(event) } }
+        var all: [String] { lock.withLock { events } }
+    }
+
+    /// A message whose journal line is written `delay` seconds after the server accepted it,
+    /// on a thread of its own, as `ServerJournal` does; `fail` makes the line fail.
+    static func journaledLater(_ i: Int, _ timeline: Timeline, delay: TimeInterval = 0.05, fail: Bool = false,
+                               gate: DispatchSemaphore? = nil) -> OutgoingMessage {
+        var message = message(to: "r\(i)@example.com", body: "Message \(i).\r\n")
+        message.accepted = { Issue.record("a transport with an event loop must not journal inline") }
+        message.acceptedLater = { done in
+            Thread {
+                gate?.wait()
+                Thread.sleep(forTimeInterval: delay)
+                timeline.add("journaled \(i)")
+                done(fail ? HogMailError("the store is gone") : nil)
+            }.start()
+        }
+        return message
+    }
+
+    @Test func aConnectionSendsNoMessageUntilTheLineOfItsLastOneIsWritten() async throws {
+        let timeline = Timeline()
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            while let line = session.line() {
+                switch line.prefix(4) {
+                case "MAIL", "RCPT": session.send("250 ok\r\n")
+                case "DATA":
+                    session.send("354 go ahead\r\n")
+                    let body = session.data()
+                    timeline.add("arrived " + (body.last ?? ""))
+                    session.send("250 queued\r\n")
+                default:
+                    session.send("221 bye\r\n")
+                    return
+                }
+            }
+        }
+        let transport = try server.transport()
+        let outcomes = SendOutcomes()
+        for i in 1...3 {
+            outcomes.expect()
+            transport.submit(Self.journaledLater(i, timeline), tag: i, to: outcomes)
+        }
+        var tags: [Int] = []
+        while tags.count < 3 {
+            for outcome in await outcomes.next(lowWater: 0) {
+                #expect(outcome.error == nil)
+                tags.append(outcome.tag)
+            }
+        }
+        #expect(tags == [1, 2, 3])
+        #expect(timeline.all == ["arrived Message 1.", "journaled 1", "arrived Message 2.", "journaled 2", "arrived Message 3.", "journaled 3"])
+        #expect(server.connections == 1)
+    }
+
+    @Test func whileOneConnectionWaitsForItsLineTheOthersGoOn() async throws {
+        let timeline = Timeline()
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport(connections: 2)
+        let gate = DispatchSemaphore(value: 0)
+        let outcomes = SendOutcomes()
+        // The first message's line is written only once three of the four after it are done
+        // (or after 10 s, so a wrong transport fails this test instead of hanging it). The
+        // message pipelined behind the first one on its connection waits with it.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { gate.signal() }
+        outcomes.expect()
+        transport.submit(Self.journaledLater(1, timeline, delay: 0, gate: gate), tag: 1, to: outcomes)
+        for i in 2...5 {
+            outcomes.expect()
+            transport.submit(Self.journaledLater(i, timeline, delay: 0), tag: i, to: outcomes)
+        }
+        var early: [Int] = []
+        while early.count < 3 {
+            for outcome in await outcomes.next(lowWater: 2) {
+                #expect(outcome.error == nil)
+                early.append(outcome.tag)
+            }
+        }
+        #expect(!early.contains(1))
+        #expect(timeline.all.prefix(3).allSatisfy { $0 != "journaled 1" }, "\(timeline.all)")
+        gate.signal()
+        var late: [Int] = []
+        while early.count + late.count < 5 {
+            for outcome in await outcomes.next(lowWater: 0) {
+                #expect(outcome.error == nil)
+                late.append(outcome.tag)
+            }
+        }
+        #expect(late.contains(1))
+        #expect(Set(early + late) == [1, 2, 3, 4, 5])
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 5)
+    }
+
+    @Test func aLineTheJournalCannotWriteIsAJournalFailureAndTheMessageIsNotTriedAgain() async throws {
+        let timeline = Timeline()
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport()
+        let outcomes = SendOutcomes()
+        outcomes.expect()
+        transport.submit(Self.journaledLater(1, timeline, fail: true), tag: 1, to: outcomes)
+        let outcome = await outcomes.next(lowWater: 0)
+        #expect(outcome.count == 1)
+        #expect(outcome.first?.error is JournalFailure, "\(String(describing: outcome.first?.error))")
+        #expect("\(outcome.first?.error.map { "\($0)" } ?? "")" == "the store is gone")
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 1)
+    }
+
+    @Test func aStalledJournalIsNotAStalledServer() async throws {
+        // The journal takes longer than the SMTP timeout: the connection is waiting for the
+        // store, not for the server, so nothing times out and the next message goes on it.
+        let timeline = Timeline()
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport(timeout: 0.3)
+        let outcomes = SendOutcomes()
+        for i in 1...2 {
+            outcomes.expect()
+            transport.submit(Self.journaledLater(i, timeline, delay: 0.8), tag: i, to: outcomes)
+        }
+        var errors: [String] = []
+        var count = 0
+        while count < 2 {
+            for outcome in await outcomes.next(lowWater: 0) {
+                count += 1
+                if let error = outcome.error { errors.append("\(error)") }
+            }
+        }
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(server.connections == 1)
+        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 2)
     }
 }

@@ -52,6 +52,23 @@ import Testing
     }
 
     @Test(.enabled(if: PostgresTestServer.isAvailable))
+    func severalAcceptedLinesGoInOneStatementAndASentRowKeepsItsFirstMessageIDAndTime() throws {
+        let (store, send) = try sendTo(3)
+        let claimed = try store.claimRecipients(of: send, sender: "a", limit: 3, lease: 60, now: start)
+        try store.recordAccepted([AcceptedLine(recipientID: claimed[0].id, messageID: "<kept>", sentAt: start)])
+        try store.recordAccepted(claimed.map { AcceptedLine(recipientID: $0.id, messageID: "<late>", sentAt: start.addingTimeInterval(9)) })
+        let rows = try store.engine.read { try $0.rows("SELECT state, attempts, sent_at, message_id, claimed_by FROM send_recipient ORDER BY id") }
+        #expect(try rows.map { try $0.get("state") as String } == ["sent", "sent", "sent"])
+        #expect(try rows.map { try $0.get("attempts") as Int } == [1, 1, 1])
+        #expect(try rows[0].get("sent_at") as Double == start.timeIntervalSince1970)
+        #expect(try rows[1].get("sent_at") as Double == start.timeIntervalSince1970 + 9)
+        // Frozen with their Message-IDs: the journal never replaces one.
+        #expect(try rows.map { try $0.get("message_id") as String } == ["<r1@example.com>", "<r2@example.com>", "<r3@example.com>"])
+        #expect(try rows.allSatisfy { try $0.get("claimed_by") as String? == nil })
+        #expect(try store.progress(of: send) == SendProgress(total: 3, sent: 3, pending: 0, retrying: 0, failed: 0))
+    }
+
+    @Test(.enabled(if: PostgresTestServer.isAvailable))
     func theClaimsOfADeadProcessOnThisHostAreFreedAtOnceAndALiveOnesAreNot() throws {
         let (store, send) = try sendTo(3)
         _ = try store.claimRecipients(of: send, sender: "here:111:x", limit: 1, lease: 60, now: Date())

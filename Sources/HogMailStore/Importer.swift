@@ -86,7 +86,34 @@ extension SubscriberStore {
             throw HogMailError(file: displayPath, line: 1, "There is no `email` column. The first line must name the columns: email, consented_at, consent_source, confirmed_at, name, ip.")
         }
         let fileName = URL(fileURLWithPath: displayPath).lastPathComponent
+        // Rows go to the store in batches (one round trip for many on a server). Refusals found
+        // here wait with them, so the report still lists problems in the file's order.
+        var batch: [ImportCandidate] = []
+        var refusals: [(refusal: ImportReport.Refusal, row: Int, reason: String)] = []
+        batch.reserveCapacity(sink.batchSize)
+        func flush() throws {
+            let verdicts = batch.isEmpty ? [] : try sink.add(batch)
+            var next = 0
+            for (candidate, verdict) in zip(batch, verdicts) {
+                while next < refusals.count, refusals[next].row < candidate.row {
+                    report.refuse(refusals[next].refusal, row: refusals[next].row, refusals[next].reason)
+                    next += 1
+                }
+                switch verdict {
+                case .added:
+                    if candidate.status == .confirmed { report.confirmed += 1 } else { report.pending += 1; report.pendingIDs.append(candidate.publicID) }
+                case .suppressed:
+                    report.refuse(.suppressed, row: candidate.row, "\(candidate.email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
+                case .duplicate:
+                    report.refuse(.duplicate, row: candidate.row, "\(candidate.email) is already in the list (or earlier in this file)")
+                }
+            }
+            for refusal in refusals[next...] { report.refuse(refusal.refusal, row: refusal.row, refusal.reason) }
+            batch.removeAll(keepingCapacity: true)
+            refusals.removeAll(keepingCapacity: true)
+        }
         while let fields = try reader.next() {
+            if batch.count >= sink.batchSize || refusals.count >= 1_000 { try flush() }
             let row = reader.recordLine
             func value(_ name: String) -> String? {
                 guard let index = columns[name], index < fields.count else { return nil }
@@ -101,57 +128,49 @@ extension SubscriberStore {
             }
             let raw = value("email") ?? ""
             guard let email = Subscriber.normalize(raw), Subscriber.firstForbidden(in: raw) == nil else {
-                report.refuse(.invalidAddress, row: row, Subscriber.validateAddress(raw) ?? "`\(raw)` is not an email address")
+                refusals.append((.invalidAddress, row: row, Subscriber.validateAddress(raw) ?? "`\(raw)` is not an email address"))
                 continue
             }
             let name = value("name")
             if let name, let problem = Subscriber.validateName(name) {
-                report.refuse(.invalidName, row: row, problem)
+                refusals.append((.invalidName, row: row, problem))
                 continue
             }
             guard let consentText = value("consented_at"), let source = value("consent_source") else {
-                report.refuse(.noConsent, row: row, "no consent evidence: `consented_at` and `consent_source` are required; HogMail never adds people who did not opt in")
+                refusals.append((.noConsent, row: row, "no consent evidence: `consented_at` and `consent_source` are required; HogMail never adds people who did not opt in"))
                 continue
             }
             guard let consentedAt = Self.parseDate(consentText) else {
-                report.refuse(.badDate, row: row, "`consented_at` is `\(Subscriber.visible(consentText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                refusals.append((.badDate, row: row, "`consented_at` is `\(Subscriber.visible(consentText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)"))
                 continue
             }
             var confirmedAt: Date?
             if let confirmedText = value("confirmed_at") {
                 guard let date = Self.parseDate(confirmedText) else {
-                    report.refuse(.badDate, row: row, "`confirmed_at` is `\(Subscriber.visible(confirmedText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)")
+                    refusals.append((.badDate, row: row, "`confirmed_at` is `\(Subscriber.visible(confirmedText))`, which is not a date (use YYYY-MM-DD or 2026-01-07T10:30:00Z)"))
                     continue
                 }
                 guard date >= consentedAt else {
-                    report.refuse(.badDate, row: row, "`confirmed_at` (\(Subscriber.visible(confirmedText))) is before `consented_at` (\(Subscriber.visible(consentText)))")
+                    refusals.append((.badDate, row: row, "`confirmed_at` (\(Subscriber.visible(confirmedText))) is before `consented_at` (\(Subscriber.visible(consentText)))"))
                     continue
                 }
                 confirmedAt = date
             }
             // An export says who left; importing it elsewhere must not subscribe them again.
             if let listed = value("status").flatMap({ Subscriber.Status(rawValue: $0.lowercased()) }), listed.isSuppression {
-                report.refuse(.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced")
+                refusals.append((.suppressed, row: row, "\(email) is marked `\(listed.rawValue)` in the file's status column; an import never adds people who left or bounced"))
                 continue
             }
             let hash = hasher.hash(email)
-            if try sink.isSuppressed(hash) {
-                report.refuse(.suppressed, row: row, "\(email) unsubscribed, bounced or asked to be forgotten; an import never adds them back")
-                continue
-            }
             let status: Subscriber.Status = confirmedAt == nil ? .pending : .confirmed
             let publicID = TokenSigner.newPublicID()
-            let added = try sink.add([
+            batch.append(ImportCandidate(row: row, email: email, hash: hash, publicID: publicID, status: status, subscriber: [
                 .text(publicID), .text(email), name.sqlValue, .text(status.rawValue), now.sqlValue, consentedAt.sqlValue,
                 .text("\(source) (imported from \(fileName), row \(row))"), value("consent_text").sqlValue, value("ip").sqlValue,
                 value("user_agent").sqlValue, confirmedAt.sqlValue, .text(hash),
-            ], event: [now.sqlValue, .text(status.rawValue), .text("imported from \(fileName), row \(row)")])
-            guard added else {
-                report.refuse(.duplicate, row: row, "\(email) is already in the list (or earlier in this file)")
-                continue
-            }
-            if status == .confirmed { report.confirmed += 1 } else { report.pending += 1; report.pendingIDs.append(publicID) }
+            ], event: [now.sqlValue, .text(status.rawValue), .text("imported from \(fileName), row \(row)")]))
         }
+        try flush()
     }
 
     static func parseDate(_ text: String) -> Date? {
@@ -200,13 +219,30 @@ extension SubscriberStore {
     }
 }
 
+/// A row of an import file that passed every check of its own, ready for the store.
+struct ImportCandidate {
+    var row: Int
+    var email: String
+    var hash: String
+    var publicID: String
+    var status: Subscriber.Status
+    /// Public id, email, name, status, created, consented, source, consent text, ip, user agent,
+    /// confirmed, address hash.
+    var subscriber: [SQLValue]
+    /// The event's time, status and reason.
+    var event: [SQLValue]
+}
+
+/// What the store made of a candidate.
+enum ImportVerdict: Equatable { case added, suppressed, duplicate }
+
 /// Where an import's rows go, inside its one transaction.
 protocol ImportSink {
-    func isSuppressed(_ hash: String) throws -> Bool
-    /// Adds the subscriber (public id, email, name, status, created, consented, source, consent
-    /// text, ip, user agent, confirmed, address hash) and its event (at, to status, reason);
-    /// false when the address is already there.
-    func add(_ subscriber: [SQLValue], event: [SQLValue]) throws -> Bool
+    /// How many candidates `add` takes at once.
+    var batchSize: Int { get }
+    /// Adds each candidate and its event unless its address is suppressed or already there
+    /// (in the store, or earlier in the batch): one verdict a candidate, in order.
+    func add(_ batch: [ImportCandidate]) throws -> [ImportVerdict]
 }
 
 extension SubscriberStore {
@@ -221,6 +257,7 @@ extension SubscriberStore {
 struct SQLiteImportSink: ImportSink {
     let db: Database
     let insert: Statement, event: Statement, suppressed: Statement
+    var batchSize: Int { 256 }
 
     init(db: Database) throws {
         self.db = db
@@ -229,34 +266,60 @@ struct SQLiteImportSink: ImportSink {
         suppressed = try db.makeStatement(sql: "SELECT 1 FROM suppression WHERE address_hash = ?")
     }
 
-    func isSuppressed(_ hash: String) throws -> Bool {
-        try Bool.fetchOne(suppressed, arguments: [hash]) ?? false
-    }
-
-    func add(_ subscriber: [SQLValue], event values: [SQLValue]) throws -> Bool {
-        try insert.execute(arguments: StatementArguments(subscriber.map(\.databaseValue)))
-        guard db.changesCount == 1 else { return false }
-        try event.execute(arguments: StatementArguments([db.lastInsertedRowID.databaseValue] + values.map(\.databaseValue)))
-        return true
+    func add(_ batch: [ImportCandidate]) throws -> [ImportVerdict] {
+        try batch.map { candidate in
+            if try Bool.fetchOne(suppressed, arguments: [candidate.hash]) ?? false { return .suppressed }
+            try insert.execute(arguments: StatementArguments(candidate.subscriber.map(\.databaseValue)))
+            guard db.changesCount == 1 else { return .duplicate }
+            try event.execute(arguments: StatementArguments([db.lastInsertedRowID.databaseValue] + candidate.event.map(\.databaseValue)))
+            return .added
+        }
     }
 }
 
-/// PostgreSQL: the subscriber and its event in one statement, one round trip a row.
+/// PostgreSQL: a batch in two round trips, whatever its size: which of its addresses are
+/// suppressed, then one statement that inserts the others and their events, the first of
+/// an address in the batch winning, and says which went in.
 struct SessionImportSink: ImportSink {
     let session: any StoreSession
+    var batchSize: Int { 500 }
 
-    func isSuppressed(_ hash: String) throws -> Bool {
-        try session.row("SELECT 1 FROM suppression WHERE address_hash = ?", hash) != nil
-    }
-
-    func add(_ subscriber: [SQLValue], event: [SQLValue]) throws -> Bool {
-        try !session.rows("""
-            WITH added AS (
-                INSERT INTO \(SubscriberStore.importInsertColumns) VALUES \(SubscriberStore.importValues)
-                ON CONFLICT DO NOTHING RETURNING id
-            )
-            INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason)
-            SELECT id, ?, NULL, ?, 'import', ? FROM added RETURNING subscriber_id
-            """, subscriber + event).isEmpty
+    func add(_ batch: [ImportCandidate]) throws -> [ImportVerdict] {
+        let marks = Array(repeating: "?", count: batch.count).joined(separator: ", ")
+        let suppressed = Set(try session.rows("SELECT address_hash FROM suppression WHERE address_hash IN (\(marks))", batch.map { .text($0.hash) })
+            .map { try $0.get("address_hash") as String })
+        let candidates = batch.filter { !suppressed.contains($0.hash) }
+        var added: Set<String> = []
+        if !candidates.isEmpty {
+            let tuple = "(?::BIGINT, ?::TEXT, ?::TEXT, ?::TEXT, ?::TEXT, ?::DOUBLE PRECISION, ?::DOUBLE PRECISION, ?::TEXT, ?::TEXT, ?::TEXT, ?::TEXT, ?::DOUBLE PRECISION, ?::TEXT, ?::DOUBLE PRECISION, ?::TEXT, ?::TEXT)"
+            var values: [SQLValue] = []
+            values.reserveCapacity(candidates.count * 16)
+            for (ordinal, candidate) in candidates.enumerated() {
+                values.append(.integer(Int64(ordinal)))
+                values += candidate.subscriber
+                values += candidate.event
+            }
+            let rows = try session.rows("""
+                WITH v(ordinal, public_id, email, name, status, created_at, consent_at, consent_source, consent_text, consent_ip,
+                       consent_user_agent, confirmed_at, address_hash, event_at, event_status, event_reason)
+                    AS (VALUES \(Array(repeating: tuple, count: candidates.count).joined(separator: ", "))),
+                added AS (
+                    INSERT INTO \(SubscriberStore.importInsertColumns)
+                    SELECT public_id, email, name, status, created_at, consent_at, 'import', consent_source, consent_text, consent_ip,
+                           consent_user_agent, confirmed_at, address_hash FROM v ORDER BY ordinal
+                    ON CONFLICT DO NOTHING RETURNING id, public_id
+                ),
+                events AS (
+                    INSERT INTO subscriber_event (subscriber_id, at, from_status, to_status, actor, reason)
+                    SELECT a.id, v.event_at, NULL, v.event_status, 'import', v.event_reason FROM added a JOIN v ON v.public_id = a.public_id
+                )
+                SELECT public_id FROM added
+                """, values)
+            added = Set(try rows.map { try $0.get("public_id") as String })
+        }
+        return batch.map { candidate in
+            if suppressed.contains(candidate.hash) { return .suppressed }
+            return added.contains(candidate.publicID) ? .added : .duplicate
+        }
     }
 }

@@ -197,6 +197,23 @@ struct PostgresEngineTests {
         }
     }
 
+    @Test func aStatementWithoutAnAnswerInTimeFailsAndItsConnectionIsNotReused() throws {
+        try PostgresTestServer.withFreshDatabase { location in
+            let database = PostgresStoreDatabase(location: location, answerTimeout: 0.5)
+            let started = Date()
+            #expect {
+                try database.single { session in try session.execute("SELECT pg_sleep(5)", []) }
+            } throws: { error in
+                guard case .connection(let sentence)? = error as? StoreEngineError else { return false }
+                return sentence.contains("gave no answer to a statement in 0.5 seconds")
+            }
+            #expect(Date().timeIntervalSince(started) < 4)
+            // The next statement gets a new connection and works.
+            let one = try database.read { session in try session.value(Int.self, "SELECT 1") }
+            #expect(one == 1)
+        }
+    }
+
     @Test func anUnreachableServerIsExplainedWithoutThePassword() throws {
         // A port nothing listens on (bound, then closed).
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -198,6 +198,55 @@ func frozenSend(_ engine: StoreEngineKind = .sqlite, to addresses: [String] = ["
         #expect(try store.counts() == [.pending: 1])
     }
 
+    /// Rows go to the store in batches (500 on PostgreSQL, 256 on SQLite): duplicates within a
+    /// batch and across batches, suppressed addresses and refused rows land on both sides of
+    /// each boundary, and the report still reads in the file's order.
+    @Test(arguments: PostgresTestServer.engines)
+    func aLongFileIsImportedInBatchesWithTheSameVerdictsInTheFilesOrder(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
+        for gone in [3, 499, 501, 700] { try store.forget(email: "p\(gone)@example.com") }
+        var lines = ["email,name,consented_at,consent_source,confirmed_at"]
+        var expected: [Int] = []  // rows refused, in file order
+        let suppressed: Set = [3, 499, 501, 700]
+        func secondOfAPair(_ i: Int) -> Bool { i % 250 == 1 && i > 1 && i < 1_000 }
+        func plain(_ i: Int) -> Bool {
+            if suppressed.contains(i) || i % 97 == 0 || secondOfAPair(i) { return false }
+            return i < 1_000
+        }
+        for i in 1...1_200 {
+            let row = lines.count + 1
+            if suppressed.contains(i) {
+                expected.append(row)
+                lines.append("p\(i)@example.com,P,2025-03-01,form,2025-03-01")
+            } else if i % 97 == 0 {
+                expected.append(row)
+                lines.append("not an address \(i),X,2025-03-01,form,2025-03-01")
+            } else if secondOfAPair(i) {
+                // The address of the row before: a duplicate in the same batch or the next one.
+                expected.append(row)
+                lines.append("p\(i - 1)@example.com,Second,2025-03-01,form,2025-03-01")
+            } else if i >= 1_000 && plain(i - 900) {
+                // A duplicate of a row two batches back.
+                expected.append(row)
+                lines.append("p\(i - 900)@example.com,Again,2025-03-01,form,2025-03-01")
+            } else {
+                lines.append("p\(i)@example.com,P\(i),2025-03-01,form,2025-03-01")
+            }
+        }
+        let report = try store.importCSV(at: try write(lines.joined(separator: "\n") + "\n"), displayPath: "long.csv")
+        let refused = report.refused.values.reduce(0, +)
+        #expect(report.confirmed + refused == 1_200)
+        #expect(report.refused[.suppressed] == 4)
+        #expect(report.refused[.invalidAddress] == 12)
+        #expect(report.refused[.duplicate] == expected.count - 16)
+        #expect(report.problems.map(\.row) == Array(expected.prefix(ImportReport.problemLimit)))
+        #expect(try store.subscriber(email: "p250@example.com")?.name == "P250")
+        #expect(try store.subscriber(email: "p3@example.com") == nil)
+        let events = try store.engine.read { try $0.value(Int.self, "SELECT COUNT(*) FROM subscriber_event WHERE actor = 'import'") }
+        #expect(events == report.confirmed)
+        #expect(try store.counts() == [.confirmed: report.confirmed])
+    }
+
     @Test func fileWithoutEmailColumnIsExplained() throws {
         let (store, _) = try temporaryStore()
         do {

@@ -149,10 +149,16 @@ public final class PostgresStoreDatabase: StoreDatabase {
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
     private let logger: Logger
+    /// How long a statement may go without an answer before its connection is closed and the
+    /// statement fails. A server that vanished without a word (a half-open connection, a
+    /// firewall that drops the flow) would otherwise hold a sender forever; no statement of
+    /// HogMail's takes minutes.
+    public let answerTimeout: TimeInterval
 
-    public init(location: PostgresLocation, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(location: PostgresLocation, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, answerTimeout: TimeInterval = 300) {
         self.location = location
         self.group = group
+        self.answerTimeout = answerTimeout
         // postgres-nio logs at debug and trace: nothing a user needs on the terminal. Failures
         // reach the caller as errors.
         self.logger = Logger(label: "hogmail.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -182,7 +188,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// Runs `body` outside any transaction (schema work that manages its own, `VACUUM`).
     public func withoutTransaction<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         let connection = try acquire()
-        let session = PostgresSession(connection: connection, logger: logger)
+        let session = PostgresSession(connection: connection, logger: logger, answerTimeout: answerTimeout)
         do {
             let result = try body(session)
             release(connection)
@@ -198,7 +204,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// closes), as the kernel drops an `flock`. Nil, with who holds it, when another session has it.
     public func takeSessionLock(_ key: Int64) throws -> Result<PostgresSessionLock, PostgresSessionLock.Held> {
         let connection = try acquire()
-        let session = PostgresSession(connection: connection, logger: logger)
+        let session = PostgresSession(connection: connection, logger: logger, answerTimeout: answerTimeout)
         do {
             let taken = try session.value(Bool.self, "SELECT pg_try_advisory_lock(?)", key) ?? false
             if taken { return .success(PostgresSessionLock(connection: connection, key: key, logger: logger)) }
@@ -228,7 +234,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
 
     private func transaction<T>(_ begin: String, _ body: (any StoreSession) throws -> T) throws -> T {
         let connection = try acquire()
-        let session = PostgresSession(connection: connection, logger: logger)
+        let session = PostgresSession(connection: connection, logger: logger, answerTimeout: answerTimeout)
         do {
             try session.execute(begin, [])
             let result = try body(session)
@@ -290,9 +296,13 @@ final class PostgresSession: StoreSession {
     private(set) var isBroken = false
     var engine: StoreEngineKind { .postgres }
 
-    init(connection: PostgresConnection, logger: Logger) {
+    /// Seconds a statement may wait for its answer (`PostgresStoreDatabase.answerTimeout`).
+    let answerTimeout: TimeInterval
+
+    init(connection: PostgresConnection, logger: Logger, answerTimeout: TimeInterval = 300) {
         self.connection = connection
         self.logger = logger
+        self.answerTimeout = answerTimeout
     }
 
     @discardableResult func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
@@ -335,8 +345,20 @@ final class PostgresSession: StoreSession {
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }
+        // No answer in time: the connection is closed, which fails the statement.
+        let timedOut = TimeoutFlag()
+        let answered = connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger)
+        let timer = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(answerTimeout * 1e9))) { [connection] in
+            timedOut.value.store(true, ordering: .relaxed)
+            let closed: EventLoopFuture<Void> = connection.close()
+            _ = closed
+        }
+        defer { timer.cancel() }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
+            return try answered.wait()
+        } catch _ where timedOut.value.load(ordering: .relaxed) {
+            isBroken = true
+            throw StoreEngineError.connection("The PostgreSQL store gave no answer to a statement in \(String(format: "%g", answerTimeout)) seconds, so HogMail closed the connection. Check that the server is up and reachable from this machine, and what holds it (pg_stat_activity), then run the command again.")
         } catch let error as PSQLError where error.code == .server {
             let message = error.serverInfo?[.message] ?? "the server rejected it"
             let detail = error.serverInfo?[.detail].map { " \($0)" } ?? ""
@@ -454,4 +476,9 @@ public final class PostgresSessionLock: @unchecked Sendable {
         guard !connection.eventLoop.inEventLoop else { return }
         try? closed.wait()
     }
+}
+
+/// Set on NIO's thread when a statement's time ran out.
+private final class TimeoutFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -217,6 +217,8 @@ public final class IssueSender: @unchecked Sendable {
             return (ProcessInfo.processInfo.hostName + suffix).replacingOccurrences(of: ":", with: "_")
         }()
         var reservedSlots: [Date] = []
+        /// When a page read last renewed this sender's claims (a shared send).
+        var lastRenewal = Date.distantPast
         /// No message before this time: a server's Retry-After.
         var holdUntil = Date.distantPast
 
@@ -256,9 +258,13 @@ public final class IssueSender: @unchecked Sendable {
                         run.stop = .paused(current.note ?? "Send #\(current.id) was paused by another sender.")
                         return nil
                     }
-                    // A server store's send is shared: claim a batch no live sender holds, and keep
-                    // this sender's other claims alive.
-                    try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
+                    // A server store's send is shared: claim a batch no live sender holds. This
+                    // sender's other claims are renewed on their own clock (`renewClaims`); here
+                    // only when that clock is late, as each renewal writes every claimed row anew.
+                    if clock().timeIntervalSince(run.lastRenewal) > options.claimLease / 3 {
+                        try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
+                        run.lastRenewal = clock()
+                    }
                     var page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease,
                                                          after: run.cursor, now: clock())
                     if page.isEmpty, run.cursor > 0 {

@@ -112,7 +112,7 @@ public final class IssueSender: @unchecked Sendable {
                       feedback: try store.feedbackCounts(of: send), log: log)
         // On a shared send, claims are renewed on their own clock, a third of the lease apart:
         // a sender waiting on a slow server or a low rate must not lose what it holds.
-        let renewal = store.sharesSends ? renewClaims(of: send, sender: run.senderName) : nil
+        let renewal = store.sharesSends ? renewClaims(of: send, sender: run.senderName, clock: run.renewed) : nil
         defer { renewal?.cancel() }
         while true {
             try await pipeline(&run, &summary, progress: progress)
@@ -158,16 +158,24 @@ public final class IssueSender: @unchecked Sendable {
     }
 
     /// Renews this sender's claims every third of the lease until cancelled.
-    private func renewClaims(of send: SendRecord, sender: String) -> Task<Void, Never> {
+    private func renewClaims(of send: SendRecord, sender: String, clock renewed: RenewalClock) -> Task<Void, Never> {
         let store = store, lease = options.claimLease, clock = clock
         return Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(lease / 3 * 1e9))
                 guard !Task.isCancelled else { return }
-                // A failure here is retried at the next turn; the page reads renew too.
-                try? store.renewClaims(of: send, sender: sender, lease: lease, now: clock())
+                // A failure here is left to the next page read (it renews when this clock is late)
+                // or to the next turn.
+                if (try? store.renewClaims(of: send, sender: sender, lease: lease, now: clock())) != nil { renewed.mark(clock()) }
             }
         }
+    }
+
+    /// When this sender's claims were last renewed, by its renewal task or a page read.
+    final class RenewalClock: Sendable {
+        private let last = Mutex(Date.distantPast)
+        func mark(_ date: Date) { last.withLock { $0 = date } }
+        var lastRenewal: Date { last.withLock { $0 } }
     }
 
     /// What one run of a send carries from message to message.
@@ -217,8 +225,8 @@ public final class IssueSender: @unchecked Sendable {
             return (ProcessInfo.processInfo.hostName + suffix).replacingOccurrences(of: ":", with: "_")
         }()
         var reservedSlots: [Date] = []
-        /// When a page read last renewed this sender's claims (a shared send).
-        var lastRenewal = Date.distantPast
+        /// When this sender's claims were last renewed (a shared send).
+        let renewed = RenewalClock()
         /// No message before this time: a server's Retry-After.
         var holdUntil = Date.distantPast
 
@@ -261,9 +269,9 @@ public final class IssueSender: @unchecked Sendable {
                     // A server store's send is shared: claim a batch no live sender holds. This
                     // sender's other claims are renewed on their own clock (`renewClaims`); here
                     // only when that clock is late, as each renewal writes every claimed row anew.
-                    if clock().timeIntervalSince(run.lastRenewal) > options.claimLease / 3 {
+                    if clock().timeIntervalSince(run.renewed.lastRenewal) > options.claimLease / 3 {
                         try store.renewClaims(of: run.send, sender: run.senderName, lease: options.claimLease, now: clock())
-                        run.lastRenewal = clock()
+                        run.renewed.mark(clock())
                     }
                     var page = try store.claimRecipients(of: run.send, sender: run.senderName, limit: 100, lease: options.claimLease,
                                                          after: run.cursor, now: clock())

@@ -508,6 +508,14 @@ final class SMTPConnection: @unchecked Sendable {
         }
     }
 
+    /// Closes the connection and fails every message on it, without trying any again.
+    func abandon(because reason: String) {
+        close()
+        let inFlight = transactions
+        transactions.removeAll()
+        for transaction in inFlight { transaction.job.done(DeliveryError.temporary(reason)) }
+    }
+
     /// Reports the outcome; an accepted message is journaled first, before this connection
     /// carries its next message: a crash repeats at most the messages on the wire.
     private func finish(_ transaction: Transaction, _ error: (any Error)?) {
@@ -533,10 +541,17 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// The journal wrote (or failed to write) the line of this connection's last accepted
     /// message: its outcome goes to the sender, and the connection acts on the replies that
-    /// came meanwhile.
+    /// came meanwhile. When the line could not be written, the message behind it must not go
+    /// either (it would be sent again too): the connection is closed, and what it carried
+    /// fails without its body having gone.
     func journaled(_ job: SMTPTransport.Job, _ error: (any Error)?) {
         held = false
-        job.done(error.map { JournalFailure($0) })
+        if let error {
+            job.done(JournalFailure(error))
+            abandon(because: "it was not sent: the journal could not record the message before it (\(error))")
+            return
+        }
+        job.done(nil)
         guard stream != nil else { return }
         if expectedHead < expected.count { armDeadline() }
         guard handleReplies(), stream != nil, !held else { return }

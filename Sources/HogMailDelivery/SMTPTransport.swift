@@ -132,6 +132,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// comes free (a wake-up per message was a system call and a switch per message).
         private var sleeping = false
         private var finished = false
+        /// Set when the journal failed to write a line: new messages fail at once with it.
+        private var refusal: String?
         /// Lines the journal has written, for the loop to hand back to their connections.
         private var journaled: [(connection: Int, job: Job, error: (any Error)?)] = []
 
@@ -162,24 +164,40 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         }
 
         func add(_ job: Job) {
+            var refused: String?
             let wake = condition.withLock { () -> Bool in
+                if let refusal {
+                    refused = refusal
+                    return false
+                }
                 waiting.append(job)
                 guard sleeping else { return false }
                 sleeping = false
                 return true
             }
+            if let refused { return job.done(DeliveryError.temporary(refused)) }
             if wake { wakeLoop() }
         }
 
         private func wakeLoop() { hogmail_loop_wake(wakeup) }
 
         /// From the journal's thread: a connection's line is written. The loop wakes once for
-        /// all the lines that come before it looks.
+        /// all the lines that come before it looks. After a line that failed, nothing more is
+        /// sent: the sender stops, and each message sent meanwhile would be sent again too.
         func journaled(connection: Int, job: Job, error: (any Error)?) {
-            let wake = condition.withLock { () -> Bool in
+            let reason = error.map { "it was not sent: the journal could not record an earlier message (\($0))" }
+            let (wake, refused) = condition.withLock { () -> (Bool, [Job]) in
                 journaled.append((connection, job, error))
-                return journaled.count == 1
+                var refused: [Job] = []
+                if let reason, refusal == nil {
+                    refusal = reason
+                    refused = Array(waiting[head...])
+                    waiting.removeAll()
+                    head = 0
+                }
+                return (journaled.count == 1, refused)
             }
+            for job in refused { job.done(DeliveryError.temporary(reason ?? "")) }
             if wake { wakeLoop() }
         }
 
@@ -227,7 +245,12 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             hogmail_stream_block_sigpipe()
             for connection in connections {
                 connection.nextJob = { [unowned self] in takeOne() }
-                connection.onJournaled = { [unowned self] in journaled(connection: $0, job: $1, error: $2) }
+                // Weak: a loop that ended on an epoll failure may leave a line in the journal's
+                // hands; its outcome then goes straight to the sender.
+                connection.onJournaled = { [weak self] index, job, error in
+                    guard let self else { return job.done(error.map { JournalFailure($0) }) }
+                    journaled(connection: index, job: job, error: error)
+                }
             }
             var tags = [UInt64](repeating: 0, count: 64)
             var events = [UInt32](repeating: 0, count: 64)

@@ -584,7 +584,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 5)
     }
 
-    @Test func aLineTheJournalCannotWriteIsAJournalFailureAndTheMessageIsNotTriedAgain() async throws {
+    @Test func aLineTheJournalCannotWriteIsAJournalFailureAndNothingMoreIsSent() async throws {
         let timeline = Timeline()
         let server = try ScriptedSMTPServer { session, server in
             guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
@@ -592,13 +592,31 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         }
         let transport = try server.transport()
         let outcomes = SendOutcomes()
+        // The first message's line fails; the second rides behind it (its envelope only), the
+        // third waits in the queue, the fourth comes after the failure.
+        for i in 1...3 {
+            outcomes.expect()
+            transport.submit(Self.journaledLater(i, timeline, fail: i == 1), tag: i, to: outcomes)
+        }
+        var errors: [Int: any Error] = [:]
+        while errors.count < 3 {
+            for outcome in await outcomes.next(lowWater: 0) { errors[outcome.tag] = outcome.error }
+        }
         outcomes.expect()
-        transport.submit(Self.journaledLater(1, timeline, fail: true), tag: 1, to: outcomes)
-        let outcome = await outcomes.next(lowWater: 0)
-        #expect(outcome.count == 1)
-        #expect(outcome.first?.error is JournalFailure, "\(String(describing: outcome.first?.error))")
-        #expect("\(outcome.first?.error.map { "\($0)" } ?? "")" == "the store is gone")
-        #expect(server.notes.filter { $0.hasPrefix("message:") }.count == 1)
+        transport.submit(Self.journaledLater(4, timeline), tag: 4, to: outcomes)
+        for outcome in await outcomes.next(lowWater: 0) { errors[outcome.tag] = outcome.error }
+        #expect(errors[1] is JournalFailure, "\(String(describing: errors[1]))")
+        #expect("\(errors[1].map { "\($0)" } ?? "")" == "the store is gone")
+        for tag in 2...4 {
+            guard case .temporary(let reason)? = errors[tag] as? DeliveryError else {
+                Issue.record("message \(tag): expected a temporary failure, got \(String(describing: errors[tag]))")
+                continue
+            }
+            #expect(reason.contains("it was not sent: the journal could not record"), "\(reason)")
+        }
+        // Only the first message reached the server: the others would have been sent twice.
+        // (The second one's envelope went; the server saw the connection close after its 354.)
+        #expect(server.notes.filter { $0.hasPrefix("message:") && $0.contains("Message ") } == ["message: Subject: Hi\n\nMessage 1."], "\(server.notes)")
     }
 
     @Test func aStalledJournalIsNotAStalledServer() async throws {

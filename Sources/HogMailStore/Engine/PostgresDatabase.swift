@@ -345,18 +345,22 @@ final class PostgresSession: StoreSession {
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }
-        // No answer in time: the connection is closed, which fails the statement.
-        let timedOut = TimeoutFlag()
+        // No answer in time: the connection is closed, which fails the statement. The answer
+        // and the timer both run on the connection's event loop, so a statement answered just
+        // in time keeps its connection.
+        let flag = TimeoutFlag()
         let answered = connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger)
+        answered.whenComplete { _ in flag.answered.store(true, ordering: .relaxed) }
         let timer = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(answerTimeout * 1e9))) { [connection] in
-            timedOut.value.store(true, ordering: .relaxed)
+            guard !flag.answered.load(ordering: .relaxed) else { return }
+            flag.timedOut.store(true, ordering: .relaxed)
             let closed: EventLoopFuture<Void> = connection.close()
             _ = closed
         }
         defer { timer.cancel() }
         do {
             return try answered.wait()
-        } catch _ where timedOut.value.load(ordering: .relaxed) {
+        } catch _ where flag.timedOut.load(ordering: .relaxed) {
             isBroken = true
             throw StoreEngineError.connection("The PostgreSQL store gave no answer to a statement in \(String(format: "%g", answerTimeout)) seconds, so HogMail closed the connection. Check that the server is up and reachable from this machine, and what holds it (pg_stat_activity), then run the command again.")
         } catch let error as PSQLError where error.code == .server {
@@ -478,7 +482,8 @@ public final class PostgresSessionLock: @unchecked Sendable {
     }
 }
 
-/// Set on NIO's thread when a statement's time ran out.
+/// A statement's answer and its timer, both set on the connection's event loop.
 private final class TimeoutFlag: Sendable {
-    let value = Atomic<Bool>(false)
+    let answered = Atomic<Bool>(false)
+    let timedOut = Atomic<Bool>(false)
 }

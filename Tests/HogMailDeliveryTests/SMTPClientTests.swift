@@ -111,6 +111,14 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         return try SMTPTransport(settings: settings)
     }
 
+    /// A well-behaved server that offers PIPELINING.
+    static func pipelining() throws -> ScriptedSMTPServer {
+        try ScriptedSMTPServer { session, server in
+            guard greet(session, offering: ["PIPELINING"]) else { return }
+            serve(session, server)
+        }
+    }
+
     /// Greeting and EHLO, offering `extensions`.
     static func greet(_ session: Session, offering extensions: [String]) -> Bool {
         session.send("220 mail.example.net ESMTP\r\n")
@@ -428,10 +436,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
     }
 
     @Test func anEnvelopeAddressWithALineBreakNeverReachesTheServer() async throws {
-        let server = try ScriptedSMTPServer { session, server in
-            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
-            ScriptedSMTPServer.serve(session, server)
-        }
+        let server = try ScriptedSMTPServer.pipelining()
         let transport = try server.transport()
         let failure = await Self.sendExpectingFailure(transport, Self.message(to: "a@example.com>\r\nRCPT TO:<evil@example.net"))
         guard case .permanent(let text, mailboxUnknown: false) = failure else {
@@ -545,10 +550,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
 
     @Test func whileOneConnectionWaitsForItsLineTheOthersGoOn() async throws {
         let timeline = Timeline()
-        let server = try ScriptedSMTPServer { session, server in
-            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
-            ScriptedSMTPServer.serve(session, server)
-        }
+        let server = try ScriptedSMTPServer.pipelining()
         let transport = try server.transport(connections: 2)
         let gate = DispatchSemaphore(value: 0)
         let outcomes = SendOutcomes()
@@ -586,10 +588,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
 
     @Test func aLineTheJournalCannotWriteIsAJournalFailureAndNothingMoreIsSent() async throws {
         let timeline = Timeline()
-        let server = try ScriptedSMTPServer { session, server in
-            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
-            ScriptedSMTPServer.serve(session, server)
-        }
+        let server = try ScriptedSMTPServer.pipelining()
         let transport = try server.transport()
         let outcomes = SendOutcomes()
         // The first message's line fails; the second rides behind it (its envelope only), the
@@ -623,10 +622,7 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         // The journal takes longer than the SMTP timeout: the connection is waiting for the
         // store, not for the server, so nothing times out and the next message goes on it.
         let timeline = Timeline()
-        let server = try ScriptedSMTPServer { session, server in
-            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
-            ScriptedSMTPServer.serve(session, server)
-        }
+        let server = try ScriptedSMTPServer.pipelining()
         let transport = try server.transport(timeout: 0.3)
         let outcomes = SendOutcomes()
         for i in 1...2 {

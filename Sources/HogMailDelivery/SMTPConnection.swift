@@ -548,7 +548,7 @@ final class SMTPConnection: @unchecked Sendable {
         held = false
         if let error {
             job.done(JournalFailure(error))
-            abandon(because: "it was not sent: the journal could not record the message before it (\(error))")
+            abandon(because: SMTPTransport.notSent(after: error))
             return
         }
         job.done(nil)

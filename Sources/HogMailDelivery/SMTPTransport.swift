@@ -185,7 +185,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// all the lines that come before it looks. After a line that failed, nothing more is
         /// sent: the sender stops, and each message sent meanwhile would be sent again too.
         func journaled(connection: Int, job: Job, error: (any Error)?) {
-            let reason = error.map { "it was not sent: the journal could not record an earlier message (\($0))" }
+            let reason = error.map(SMTPTransport.notSent(after:))
             let (wake, refused) = condition.withLock { () -> (Bool, [Job]) in
                 journaled.append((connection, job, error))
                 var refused: [Job] = []
@@ -197,7 +197,7 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 }
                 return (journaled.count == 1, refused)
             }
-            for job in refused { job.done(DeliveryError.temporary(reason ?? "")) }
+            if let reason { for job in refused { job.done(DeliveryError.temporary(reason)) } }
             if wake { wakeLoop() }
         }
 
@@ -312,6 +312,12 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     }
 
     // MARK: - What a failure means
+
+    /// Why a message behind one whose journal line failed was not sent (it would be sent
+    /// twice: the sender stops, and the next run sends what the journal lacks).
+    static func notSent(after journalError: any Error) -> String {
+        "it was not sent: the journal could not record an earlier message (\(journalError))"
+    }
 
     /// A failed message in the sender's terms. A certificate HogMail cannot trust, a server
     /// without STARTTLS or a refused login fails every message the same way: `.configuration`,

@@ -113,6 +113,29 @@ import Testing
     }
 }
 
+@Suite struct ShapeGroupTests {
+    @Test func aGroupIsReplacedByItsPatternInANonCapturingGroup() throws {
+        #expect(try DarkPatternShapes.expand("only @n left", groups: ["n": "\\d+|few"]) == "only (?:\\d+|few) left")
+    }
+
+    @Test func theLongestGroupNameThatFollowsIsTaken() throws {
+        #expect(try DarkPatternShapes.expand("@buyer @buy @buys", groups: ["buy": "b", "buyer": "r"]) == "(?:r) (?:b) (?:b)s")
+    }
+
+    @Test func groupsMayNameGroups() throws {
+        let groups = ["unit": "hours?|days?", "n": "\\d+", "left": "@n @unit left"]
+        #expect(try DarkPatternShapes.expand("only @left", groups: groups) == "only (?:(?:\\d+) (?:hours?|days?) left)")
+    }
+
+    @Test func anAtSignBeforeNoGroupStaysAsItIs() throws {
+        #expect(try DarkPatternShapes.expand("mail me@example.com or @", groups: ["n": "x"]) == "mail me@example.com or @")
+    }
+
+    @Test func aGroupThatNamesItselfIsAnErrorNotAHang() {
+        #expect(throws: HogMailError.self) { try DarkPatternShapes("@a = x|@b\n@b = @a\nscarcity | loop | only @a\n") }
+    }
+}
+
 @Suite struct DataFileLineEndingTests {
     @Test func shapesAndTheSuffixListReadTheSameWithCRLF() throws {
         let shapes = try DarkPatternShapes("@x = left\r\nscarcity | few | only \\d+ @x\r\n  + Only 3 left\r\n  - Only 3 people\r\n")

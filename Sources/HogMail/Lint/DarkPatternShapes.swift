@@ -59,12 +59,11 @@ public struct DarkPatternShapes: Sendable {
                 throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "A shape line is `KIND | name | pattern` with KIND one of \(Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             let written = parts[2]
-            var pattern = written
-            // Groups may name groups; three rounds are plenty for this file.
-            for _ in 0..<3 {
-                for (name, value) in groups.sorted(by: { $0.key.count > $1.key.count }) {
-                    pattern = pattern.replacingOccurrences(of: "@" + name, with: "(?:" + value + ")")
-                }
+            let pattern: String
+            do {
+                pattern = try Self.expand(written, groups: groups)
+            } catch {
+                throw HogMailError(file: "Lint/Data/shapes.txt", line: number + 1, "\(error)")
             }
             do {
                 shapes.append(Shape(kind: kind, name: parts[1], pattern: written, expression: try NSRegularExpression(pattern: pattern)))
@@ -73,6 +72,35 @@ public struct DarkPatternShapes: Sendable {
             }
         }
         self.shapes = shapes
+    }
+
+    /// A pattern with each `@group` replaced by `(?:its pattern)`, in one pass over the bytes:
+    /// at an `@`, the longest group name that follows is taken (`@buyer` before `@buy`); an `@`
+    /// followed by no group's name stays as it is. Groups may name groups, up to eight deep.
+    static func expand(_ pattern: String, groups: [String: String]) throws -> String {
+        let names = groups.keys.sorted { $0.utf8.count > $1.utf8.count }.map { (name: Array($0.utf8), value: Array(groups[$0]!.utf8)) }
+        func expand(_ pattern: [UInt8], depth: Int, into out: inout [UInt8]) throws {
+            var index = 0
+            while index < pattern.count {
+                let byte = pattern[index]
+                index += 1
+                guard byte == UInt8(ascii: "@"),
+                      let group = names.first(where: { pattern[index...].starts(with: $0.name) }) else {
+                    out.append(byte)
+                    continue
+                }
+                guard depth < 8 else {
+                    throw HogMailError("The group `@\(String(decoding: group.name, as: UTF8.self))` is named more than eight groups deep; a group probably names itself.")
+                }
+                out += "(?:".utf8
+                try expand(group.value, depth: depth + 1, into: &out)
+                out.append(UInt8(ascii: ")"))
+                index += group.name.count
+            }
+        }
+        var out: [UInt8] = []
+        try expand(Array(pattern.utf8), depth: 0, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Lower-cased, with curly quotes straightened: the form the shapes are written for.

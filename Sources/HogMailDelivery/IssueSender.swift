@@ -304,6 +304,9 @@ public final class IssueSender: @unchecked Sendable {
         // Messages are submitted to the transport without a task each; their outcomes come back
         // in batches (`SendOutcomes`), so the sender wakes once for several messages.
         let outcomes = SendOutcomes()
+        // Bound once: reached through `run` (an inout struct) each message would copy the
+        // assembler, a retain and a release of each of its references per message.
+        let assembler = run.assembler
         var submitted: [Int: (recipient: SendRecipient, messageID: String)] = [:]
         var nextTag = 0
         func launch() async throws -> Bool {
@@ -337,7 +340,7 @@ public final class IssueSender: @unchecked Sendable {
                 guard Mailbox.isValidAddress(recipient.email) else {
                     throw HogMailError("The address `\(Subscriber.visible(recipient.email))` is not a valid email address.")
                 }
-                outgoing = try run.assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID,
+                outgoing = try assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID,
                                                       messageID: recipient.messageID, at: clock())
             } catch {
                 // No data in the store may stop a send: this recipient fails alone, the

@@ -178,4 +178,28 @@ import Testing
             }
         }
     }
+
+    /// The offset is kept until the zone's next transition: minute by minute across both of
+    /// 2026's changes (Lord Howe moves by half an hour), forwards and then backwards in time,
+    /// and alternating between zones, each Date line is the zone's own.
+    @Test func theOffsetChangesAtEachTransitionWhateverTheOrder() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        let zones = ["Europe/London", "America/New_York", "Australia/Lord_Howe"].map { TimeZone(identifier: $0)! }
+        for zone in zones {
+            for transition in [zone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 1_767_225_600))!,
+                               zone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 1_767_225_600 + 86_400 * 200))!] {
+                let minutes = Array(-90...90)
+                for minute in minutes + minutes.reversed() {
+                    let instant = transition.addingTimeInterval(Double(minute * 60) + 0.5)
+                    formatter.timeZone = zone
+                    #expect(MIME.date(instant, in: zone) == formatter.string(from: instant), "\(zone.identifier) \(instant)")
+                    let other = zones[(zones.firstIndex(of: zone)! + 1) % zones.count]
+                    formatter.timeZone = other
+                    #expect(MIME.date(instant, in: other) == formatter.string(from: instant), "\(other.identifier) \(instant)")
+                }
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The encodings of RFC 2045 (quoted-printable), RFC 2047 (encoded words) and
 /// RFC 5322 (header folding, dates), written for exactly what HogMail sends.
@@ -128,7 +129,7 @@ public enum MIME {
     /// `date`, appended to a message being built: arithmetic instead of Calendar, which is slow
     /// on Linux, and bytes instead of string pieces, as this runs for every message sent.
     public static func appendDate(_ instant: Date, in zone: TimeZone, to out: inout [UInt8]) {
-        let offset = zone.secondsFromGMT(for: instant)
+        let offset = ZoneOffsets.shared.secondsFromGMT(zone, at: instant)
         let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
         let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let seconds = local - days * 86_400
@@ -278,5 +279,35 @@ public enum MIME {
             index += 1
         }
         if softBreakAtEnd && column > 0 { softBreak() }
+    }
+}
+
+/// A zone's offset from UTC, kept until its next transition: asking the zone (ICU) cost a
+/// microsecond for every message's Date header, and the answer is the same for a whole send
+/// but across a daylight-saving change.
+final class ZoneOffsets: Sendable {
+    static let shared = ZoneOffsets()
+
+    private struct Span {
+        var zone: TimeZone
+        /// The instants, in seconds since 1970, for which `offset` holds: [from, until).
+        var from: Double
+        var until: Double
+        var offset: Int
+    }
+
+    private let last = Mutex<Span?>(nil)
+
+    func secondsFromGMT(_ zone: TimeZone, at instant: Date) -> Int {
+        let seconds = instant.timeIntervalSince1970
+        if let span = last.withLock({ $0 }), span.zone == zone, span.from <= seconds, seconds < span.until {
+            return span.offset
+        }
+        let offset = zone.secondsFromGMT(for: instant)
+        // The offset holds from this instant to the zone's next transition (for ever, for a zone
+        // without one); an instant before it (a clock set back) asks the zone again.
+        let until = zone.nextDaylightSavingTimeTransition(after: instant)?.timeIntervalSince1970 ?? .infinity
+        last.withLock { $0 = Span(zone: zone, from: seconds, until: until, offset: offset) }
+        return offset
     }
 }

@@ -229,23 +229,46 @@ public enum HTML {
     }
 
     private static func escape(_ text: String, quotes: Bool) -> String {
-        // Most values (URLs, addresses) have nothing to escape: return them as they are.
-        guard text.containsUTF8Byte(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || (quotes && $0 == UInt8(ascii: "\"")) })
-        else { return text }
-        // On the UTF-8 bytes: the markup characters are ASCII, so no multi-byte character is cut.
-        var result: [UInt8] = []
-        result.reserveCapacity(text.utf8.count + 16)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "&"): result += "&amp;".utf8
-            case UInt8(ascii: "<"): result += "&lt;".utf8
-            case UInt8(ascii: ">"): result += "&gt;".utf8
-            case UInt8(ascii: "\"") where quotes: result += "&quot;".utf8
-            default: result.append(byte)
-            }
-        }
-        return String(decoding: result, as: UTF8.self)
+        escapedBytes(text, quotes: quotes).map { String(decoding: $0, as: UTF8.self) } ?? text
     }
+
+    /// `escapeAttribute` as UTF-8 bytes, or nil when the value has nothing to escape (it is
+    /// then its own escaped form). A send escapes each recipient's unsubscribe URL this way.
+    public static func escapedAttributeBytes(_ text: String) -> [UInt8]? {
+        escapedBytes(text, quotes: true)
+    }
+
+    private static func escapedBytes(_ text: String, quotes: Bool) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { bytes -> [UInt8]? in
+            func special(_ byte: UInt8) -> Bool {
+                byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || (quotes && byte == UInt8(ascii: "\""))
+            }
+            // Most values (URLs, addresses) have nothing to escape.
+            guard var next = bytes.firstIndex(where: special) else { return nil }
+            // On the UTF-8 bytes: the markup characters are ASCII, so no multi-byte character is
+            // cut. Runs between them are copied whole.
+            var result: [UInt8] = []
+            result.reserveCapacity(bytes.count + 16)
+            var copied = 0
+            while true {
+                result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<next]))
+                switch bytes[next] {
+                case UInt8(ascii: "&"): result.append(contentsOf: ampersand)
+                case UInt8(ascii: "<"): result.append(contentsOf: lessThan)
+                case UInt8(ascii: ">"): result.append(contentsOf: greaterThan)
+                default: result.append(contentsOf: quote)
+                }
+                copied = next + 1
+                guard let found = bytes[copied...].firstIndex(where: special) else { break }
+                next = found
+            }
+            result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))
+            return result
+        }
+    }
+
+    private static let ampersand = Array("&amp;".utf8), lessThan = Array("&lt;".utf8), greaterThan = Array("&gt;".utf8), quote = Array("&quot;".utf8)
 
     /// The few entities that appear in attribute values written by hand.
     public static func unescape(_ text: String) -> String {

@@ -70,9 +70,11 @@ public struct MessageAssembler: Sendable {
         }
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = frozen ?? ids.messageID(recipient: email)
-        let data = try message.bytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
+        let (data, dotFreeFrom) = try message.wireBytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
         let returnPath = sendID.map { bounceParts.prefix + signer.bounceToken(sendID: $0, publicID: publicID) + bounceParts.suffix }
             ?? configuration.list.bounceAddress
-        return OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, data: data)
+        var outgoing = OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, data: data)
+        outgoing.dotFreeFrom = dotFreeFrom
+        return outgoing
     }
 }

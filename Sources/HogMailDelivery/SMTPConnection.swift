@@ -196,7 +196,7 @@ final class SMTPConnection: @unchecked Sendable {
             job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
             return nil
         }
-        let (body, ending) = Self.framed(message.data)
+        let (body, ending) = Self.framed(message.data, dotFreeFrom: message.dotFreeFrom)
         return Transaction(job: job, body: body, ending: ending)
     }
 
@@ -725,14 +725,19 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// The message as DATA carries it (RFC 5321 4.5.2): a line that starts with "." gets another
     /// in front, and the ending is CRLF "." CRLF. The bytes are the caller's own unless a line
-    /// needs the extra dot.
-    static func framed(_ data: [UInt8]) -> (body: [UInt8], ending: [UInt8]) {
-        let ending: [UInt8] = data.isEmpty || data.last == 0x0A ? Array(".\r\n".utf8) : Array("\r\n.\r\n".utf8)
+    /// needs the extra dot. Lines are looked at up to `dotFreeFrom` (a line starting there
+    /// too), when the caller knows none starts with "." after it.
+    static let dotLine = Array(".\r\n".utf8), newlineDotLine = Array("\r\n.\r\n".utf8)
+
+    static func framed(_ data: [UInt8], dotFreeFrom: Int? = nil) -> (body: [UInt8], ending: [UInt8]) {
+        let ending = data.isEmpty || data.last == 0x0A ? Self.dotLine : Self.newlineDotLine
+        // A "\n." pair is found when both its bytes are before `limit`.
+        let limit = min(data.count, (dotFreeFrom ?? data.count) + 1)
         let stuffAt = data.withUnsafeBufferPointer { bytes -> [Int] in
             guard let base = bytes.baseAddress, bytes.count > 0 else { return [] }
             var positions: [Int] = bytes[0] == 0x2E ? [0] : []
             var from = 0
-            while from < bytes.count - 1, let found = hogmail_find_line_dot(base + from, bytes.count - from) {
+            while from < limit - 1, let found = hogmail_find_line_dot(base + from, limit - from) {
                 let position = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found)) + 1
                 positions.append(position)
                 from = position

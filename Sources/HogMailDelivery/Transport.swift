@@ -14,6 +14,10 @@ public struct OutgoingMessage: Sendable {
     public var messageID: String
     /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
     public var data: [UInt8]
+    /// From this offset on, no line of `data` starts with "." (the assembler knows it of its
+    /// quoted-printable parts), so SMTP looks for lines to dot-stuff only before it, in the
+    /// headers. Nil: the whole message is looked at.
+    public var dotFreeFrom: Int?
     /// Records the message as sent. A transport calls it on its own thread the moment the
     /// server accepted the message, before that connection carries another one, so a crash
     /// repeats at most the messages on the wire; the sender calls it after `send` returns for

@@ -173,20 +173,62 @@ public final class AcceptedLog: @unchecked Sendable {
     }
 
     /// The complete lines of the log, up to the space not yet written (zeros); a line that is
-    /// not `id seconds message-id` is skipped.
+    /// not `id seconds message-id` is skipped. Read on the bytes (a fold reads a line per
+    /// message sent): no array of fields and no `String` for the two numbers.
     static func parse(_ bytes: [UInt8]) -> [(recipientID: Int64, sentAt: Double, messageID: String)] {
         var entries: [(Int64, Double, String)] = []
-        let bytes = bytes[..<completeLength(bytes)]
-        var start = 0
-        while let end = bytes[start...].firstIndex(of: 0x0A) {
-            let fields = bytes[start..<end].split(separator: 0x20, maxSplits: 2)
-            if fields.count == 3, let id = Int64(String(decoding: fields[0], as: UTF8.self)),
-               let seconds = Double(String(decoding: fields[1], as: UTF8.self)) {
-                entries.append((id, seconds, String(decoding: fields[2], as: UTF8.self)))
+        let complete = completeLength(bytes)
+        entries.reserveCapacity(complete / 48)
+        bytes.withUnsafeBufferPointer { all in
+            let bytes = UnsafeBufferPointer(rebasing: all[..<complete])
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while bytes[end] != 0x0A { end += 1 }
+                if let entry = parseLine(UnsafeBufferPointer(rebasing: bytes[start..<end])) { entries.append(entry) }
+                start = end + 1
             }
-            start = end + 1
         }
         return entries
+    }
+
+    /// One line without its newline: decimal digits, a space, seconds (digits, optionally a dot
+    /// and more digits), a space, then the Message-ID (the rest of the line, not empty).
+    static func parseLine(_ line: UnsafeBufferPointer<UInt8>) -> (Int64, Double, String)? {
+        var at = 0
+        func digits() -> (value: Int64, count: Int)? {
+            var value: Int64 = 0
+            var count = 0
+            while at < line.count, (48...57).contains(line[at]) {
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(Int64(line[at] - 48))
+                guard !overflow1, !overflow2 else { return nil }
+                value = sum
+                count += 1
+                at += 1
+            }
+            return count > 0 ? (value, count) : nil
+        }
+        guard let id = digits(), at < line.count, line[at] == 0x20 else { return nil }
+        at += 1
+        let secondsStart = at
+        guard let whole = digits() else { return nil }
+        var sentAt = Double(whole.value)
+        if at < line.count, line[at] == UInt8(ascii: ".") {
+            at += 1
+            guard let fraction = digits() else { return nil }
+            if fraction.count <= 15, whole.count + fraction.count <= 15 {
+                // Both exact in a Double, so the one division rounds as parsing the decimal does.
+                var scale: Int64 = 1
+                for _ in 0..<fraction.count { scale *= 10 }
+                sentAt = Double(whole.value * scale + fraction.value) / Double(scale)
+            } else {
+                guard let parsed = Double(String(decoding: UnsafeBufferPointer(rebasing: line[secondsStart..<at]), as: UTF8.self)) else { return nil }
+                sentAt = parsed
+            }
+        }
+        guard at < line.count, line[at] == 0x20, at + 1 < line.count else { return nil }
+        return (id.value, sentAt, String(decoding: UnsafeBufferPointer(rebasing: line[(at + 1)...]), as: UTF8.self))
     }
 }
 

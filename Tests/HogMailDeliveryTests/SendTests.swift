@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import HogMail
+@testable import HogMail
 import PostgresTestSupport
 import Testing
 
@@ -143,6 +143,36 @@ struct SendFixture {
             #expect(messageID == (try assembler.outgoing(email: email, name: nil, publicID: "p", at: Date())).messageID)
             #expect(transport.delivered.first { $0.to == email }?.messageID == messageID)
         }
+    }
+
+    /// The assembler tells SMTP where no line can start with "." (its quoted-printable parts),
+    /// so the dot-stuffing scan stops there: for a body full of line-start dots and recipients
+    /// whose name, address and unsubscribe URL put a "." where a line starts or wraps, the
+    /// message goes out exactly as a scan of all of it would send it, and no line after that
+    /// offset starts with ".".
+    @Test func theDotFreeTailOfAMessageNeedsNoDotStuffing() throws {
+        let dots = (1...80).map { String(repeating: ".", count: $0 % 7 + 1) + " line \($0)\n\n." + String(repeating: "x", count: $0) }
+        let fixture = try SendFixture(body: dots.joined(separator: "\n\n") + "\n\n.\n\n..\n\n. . .")
+        let send = try fixture.store.freezeSend(issue: fixture.issue.folder, contentHash: fixture.issue.message.contentHash)
+        let assembler = MessageAssembler(configuration: fixture.configuration, signer: fixture.signer, message: fixture.issue.message, send: send)
+        let recipients = [(".dot@example.com", "."), ("a.b@example.com", ".leading dot name"), (String(repeating: "x", count: 60) + ".y@example.com", nil),
+                          (String(repeating: "q", count: 74) + "@example.com", String(repeating: ".", count: 90))]
+        for (email, name) in recipients {
+            for publicID in ["p", String(repeating: "z", count: 57), "a.b.c"] {
+                let message = try assembler.outgoing(email: email, name: name, publicID: publicID, at: Date())
+                let tail = try #require(message.dotFreeFrom)
+                #expect(tail > 0 && tail < message.data.count)
+                #expect(!zip(message.data[tail...], message.data[(tail + 1)...]).contains { $0 == 10 && $1 == UInt8(ascii: ".") })
+                #expect(message.data[tail] != UInt8(ascii: "."))
+                #expect(SMTPConnection.framed(message.data, dotFreeFrom: tail) == SMTPConnection.framed(message.data))
+            }
+        }
+    }
+
+    @Test func aPieceWithALineThatStartsWithADotIsNotDotFree() {
+        #expect(MessageTemplate.noLineStartsWithDot(Array("a\r\nb.c\r\n".utf8)))
+        #expect(!MessageTemplate.noLineStartsWithDot(Array("a\r\n.b".utf8)))
+        #expect(!MessageTemplate.noLineStartsWithDot(Array(".a".utf8)))
     }
 
     @Test(arguments: PostgresTestServer.engines)

@@ -54,6 +54,25 @@ import Testing
         #expect(lines.map(\.recipientID) == [10])
     }
 
+    @Test(arguments: ["9 nan <a@x>", "9 1e5 <a@x>", "9 -1 <a@x>", "9 1. <a@x>", "9 1.5 ", "9 1.5", "99999999999999999999 1 <a@x>", " 9 1 <a@x>"])
+    func aLineWithoutDigitsWhereTheyBelongIsSkipped(line: String) {
+        #expect(AcceptedLog.parse(Array((line + "\n10 2 <b@x>\n").utf8)).map(\.recipientID) == [10])
+    }
+
+    /// The seconds are read from the bytes without `Double(String)`; for every time the log
+    /// writes (seconds with three decimals) and longer ones, the value is the same.
+    @Test func secondsAreReadAsDoubleReadsThem() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0", "0.0", "1767000000.001", "1767000000.999", "9999999999999.999", "4102444800.5", "123.4567890123456789"]
+        texts += (0..<2_000).map { _ in
+            let milliseconds = Int64.random(in: 0...4_102_444_800_000, using: &generator)
+            return "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
+        }
+        let lines = AcceptedLog.parse(Array(texts.enumerated().map { "\($0.offset) \($0.element) <m@x>\n" }.joined().utf8))
+        #expect(lines.count == texts.count)
+        for (line, text) in zip(lines, texts) { #expect(line.sentAt == Double(text)!, "\(text)") }
+    }
+
     @Test func aMessageIDWithALineBreakIsRefused() throws {
         let (store, _, recipients) = try sendToTwo()
         let log = try AcceptedLog(store: store)

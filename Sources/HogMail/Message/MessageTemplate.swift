@@ -8,7 +8,10 @@ public struct MessageTemplate: Sendable {
     public let from: Mailbox
     public let replyTo: Mailbox?
     public var subject: String {
-        didSet { fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary) }
+        didSet {
+            fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary)
+            tailIsDotFree = Self.isDotFree(fixed: fixed, text: text, html: html)
+        }
     }
     public let listID: String
     public let listName: String
@@ -22,6 +25,10 @@ public struct MessageTemplate: Sendable {
     private var fixed: FixedParts
     /// Bytes of the encoded parts without their fields: the size to reserve for a message.
     private let encodedSize: Int
+    /// No line from the headers after List-Unsubscribe to the end starts with ".": checked of
+    /// the bytes written once per send (`isDotFree`), and true of each recipient's fields, which
+    /// are quoted-printable (a "." at a line start is written `=2E`) and start and end a line.
+    private var tailIsDotFree = false
 
     enum EncodedSegment: Sendable {
         case encoded([UInt8])
@@ -88,6 +95,18 @@ public struct MessageTemplate: Sendable {
             if case .encoded(let encoded) = segment { return total + encoded.count }
             return total
         }
+        self.tailIsDotFree = Self.isDotFree(fixed: fixed, text: self.text, html: self.html)
+    }
+
+    /// True when no piece written after List-Unsubscribe starts with "." or has a line that does.
+    static func isDotFree(fixed: FixedParts, text: [EncodedSegment], html: [EncodedSegment]) -> Bool {
+        var pieces = [fixed.afterUnsubscribe, fixed.betweenParts, fixed.end]
+        for case .encoded(let encoded) in text + html { pieces.append(encoded) }
+        return pieces.allSatisfy(noLineStartsWithDot)
+    }
+
+    static func noLineStartsWithDot(_ bytes: [UInt8]) -> Bool {
+        bytes.first != UInt8(ascii: ".") && !zip(bytes, bytes.dropFirst()).contains { $0 == 10 && $1 == UInt8(ascii: ".") }
     }
 
     /// The complete RFC 5322 message for one recipient, CRLF throughout.
@@ -98,6 +117,12 @@ public struct MessageTemplate: Sendable {
     /// `message(for:)` as the bytes that go on the wire, built in one buffer of the right size:
     /// this runs once per recipient, so it is the send's inner loop.
     public func bytes(for recipient: Recipient) throws -> [UInt8] {
+        try wireBytes(for: recipient).data
+    }
+
+    /// `bytes(for:)`, and the offset from which no line starts with "." (nil if that is not
+    /// known): SMTP looks for lines to dot-stuff only before it, in the headers.
+    public func wireBytes(for recipient: Recipient) throws -> (data: [UInt8], dotFreeFrom: Int?) {
         try MIME.checkHeaderValue(recipient.mailbox.address, header: "To")
         try MIME.checkHeaderValue(recipient.mailbox.name ?? "", header: "To")
         try MIME.checkHeaderValue(recipient.unsubscribeURL, header: "List-Unsubscribe")
@@ -115,6 +140,7 @@ public struct MessageTemplate: Sendable {
         out += fixed.afterMessageID
         // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
         MIME.appendHeader("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", to: &out)
+        let tail = out.count
         out += fixed.afterUnsubscribe
         // Each field's value is encoded once per message, however often the parts use it.
         func encoded(_ value: String) -> [UInt8] {
@@ -123,17 +149,21 @@ public struct MessageTemplate: Sendable {
             MIME.appendQuotedPrintable(value, to: &bytes, softBreakAtEnd: true)
             return bytes
         }
-        // In the HTML part they are attribute values; mostly there is nothing to escape.
+        // In the HTML part they are attribute values; mostly there is nothing to escape (the
+        // unsubscribe URL's `&s=` is the exception). Escaped and encoded on bytes, no String between.
         func escaped(_ value: String, _ plain: [UInt8]) -> [UInt8] {
-            let escaped = HTML.escapeAttribute(value)
-            return escaped == value ? plain : encoded(escaped)
+            guard let escaped = HTML.escapedAttributeBytes(value) else { return plain }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(escaped.count + 16)
+            escaped.withUnsafeBufferPointer { MIME.appendQuotedPrintable(bytes: $0, to: &bytes, softBreakAtEnd: true) }
+            return bytes
         }
         let url = encoded(recipient.unsubscribeURL), email = encoded(recipient.mailbox.address)
         Self.append(text, to: &out, unsubscribeURL: url, recipientEmail: email)
         out += fixed.betweenParts
         Self.append(html, to: &out, unsubscribeURL: escaped(recipient.unsubscribeURL, url), recipientEmail: escaped(recipient.mailbox.address, email))
         out += fixed.end
-        return out
+        return (out, tailIsDotFree ? tail : nil)
     }
 
     /// `<hex@domain>`: the same for the same send and recipient, different for any other.

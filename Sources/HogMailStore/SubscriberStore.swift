@@ -167,6 +167,7 @@ public final class SubscriberStore: Sendable {
         registerAddressHashes(&migrator)
         registerSharedLimits(&migrator)
         registerPartialJournalIndexes(&migrator)
+        registerJournalChecksWithoutLists(&migrator)
         return migrator
     }
 

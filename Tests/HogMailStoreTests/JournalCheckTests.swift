@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+import HogMail
+import Testing
+
+@testable import HogMailStore
+
+/// The journal's CHECKs are comparisons joined by OR (migration 9): an `IN` list of more than
+/// two constants made SQLite build a temporary table each time a fold `UPDATE` ran.
+@Suite struct JournalCheckTests {
+    @Test func theFoldBuildsNoTemporaryTable() throws {
+        let (store, _) = try temporaryStore()
+        try store.database.read { db in
+            let opcodes = try Row.fetchAll(db, sql: "EXPLAIN " + SubscriberStore.foldWithFrozenIDSQL, arguments: [0, 1]).map { $0["opcode"] as String }
+            #expect(!opcodes.contains("OpenEphemeral"))
+            #expect(opcodes.contains("Halt"))
+        }
+    }
+
+    @Test func aStateOrFeedbackOutsideTheListIsStillRefused() throws {
+        let (store, _, recipients) = try frozenSend(.sqlite, messageIDs: nil)
+        try store.database.write { db in
+            for state in ["pending", "sent", "retrying", "failed"] {
+                try db.execute(sql: "UPDATE send_recipient SET state = ? WHERE id = ?", arguments: [state, recipients[0].id])
+            }
+            for feedback in ["soft_bounce", "hard_bounce", "complaint"] {
+                try db.execute(sql: "UPDATE send_recipient SET feedback = ? WHERE id = ?", arguments: [feedback, recipients[0].id])
+            }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE send_recipient SET state = 'sent ' WHERE id = ?", arguments: [recipients[0].id]) }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE send_recipient SET state = NULL WHERE id = ?", arguments: [recipients[0].id]) }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE send_recipient SET feedback = 'bounce' WHERE id = ?", arguments: [recipients[0].id]) }
+        }
+    }
+
+    /// A store made before migration 9, with a send in it: the table's text is rewritten in
+    /// place, its rows and indexes are intact, and other connections read the new text.
+    @Test func aStoreFromBeforeTheMigrationIsRewrittenInPlace() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hogmail-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("hogmail.sqlite").path
+        do {
+            let old = try DatabaseQueue(path: path)
+            try SubscriberStore.migrator.migrate(old, upTo: "8 partial journal indexes")
+            try old.write { db in
+                try db.execute(sql: "INSERT INTO send (issue, content_hash, created_at, state) VALUES ('1', 'h', 0, 'running')")
+                for i in 1...300 {
+                    try db.execute(sql: "INSERT INTO send_recipient (send_id, email, public_id, state, message_id) VALUES (1, ?, ?, ?, ?)",
+                                   arguments: ["r\(i)@example.com", "p\(i)", i % 3 == 0 ? "sent" : "pending", "<\(i)@x>"])
+                }
+            }
+            let before = try old.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'send_recipient'") }
+            #expect(before?.contains("state IN (") == true)
+        }
+        let store = try SubscriberStore(path: path)
+        try store.database.read { db in
+            let table = try #require(try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'send_recipient'"))
+            #expect(!table.contains(" IN ("))
+            #expect(table.contains("CHECK (state = 'pending' OR state = 'sent' OR state = 'retrying' OR state = 'failed')"))
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE state = 'pending'") == 200)
+        }
+        let other = try DatabaseQueue(path: path)
+        #expect(throws: DatabaseError.self) { try other.write { db in try db.execute(sql: "UPDATE send_recipient SET state = 'gone' WHERE id = 1") } }
+    }
+}

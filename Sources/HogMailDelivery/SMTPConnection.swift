@@ -732,7 +732,7 @@ final class SMTPConnection: @unchecked Sendable {
     static func framed(_ data: [UInt8], dotFreeFrom: Int? = nil) -> (body: [UInt8], ending: [UInt8]) {
         let ending = data.isEmpty || data.last == 0x0A ? Self.dotLine : Self.newlineDotLine
         // A "\n." pair is found when both its bytes are before `limit`.
-        let limit = min(data.count, (dotFreeFrom ?? data.count) + 1)
+        let limit = dotFreeFrom.map { $0 >= 0 && $0 < data.count ? $0 + 1 : data.count } ?? data.count
         let stuffAt = data.withUnsafeBufferPointer { bytes -> [Int] in
             guard let base = bytes.baseAddress, bytes.count > 0 else { return [] }
             var positions: [Int] = bytes[0] == 0x2E ? [0] : []

@@ -13,7 +13,10 @@ public struct OutgoingMessage: Sendable {
     public var to: String
     public var messageID: String
     /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
-    public var data: [UInt8]
+    public var data: [UInt8] {
+        // Other bytes (a header put in front, say): what was known of the old ones is not.
+        didSet { dotFreeFrom = nil }
+    }
     /// From this offset on, no line of `data` starts with "." (the assembler knows it of its
     /// quoted-printable parts), so SMTP looks for lines to dot-stuff only before it, in the
     /// headers. Nil: the whole message is looked at.

@@ -107,7 +107,32 @@ extension SubscriberStore {
     /// The rows allowed are the same, so the table's text is changed in place, as SQLite's
     /// documentation describes for removing or changing a CHECK (ALTER TABLE, "making other
     /// kinds of table schema changes"): `writable_schema`, then a new schema version, in the
-    /// migration's transaction. A store whose text differs (written by hand) keeps its checks.
+    /// migration's transaction. A store whose text differs (written by hand) keeps its checks,
+    /// and so does one whose SQLite refuses to write the schema (`SQLITE_DBCONFIG_DEFENSIVE`):
+    /// the store then works as before, only its fold is slower. No foreign key is touched, so
+    /// they stay on (`.immediate`): GRDB's default checks every one in the store afterwards.
+    static func rewriteJournalChecks(_ db: Database) throws {
+        guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'send_recipient'") else { return }
+        let rewritten = journalChecks.reduce(table) { $0.replacingOccurrences(of: $1.list, with: $1.comparisons) }
+        guard rewritten != table else { return }
+        let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
+        // A SQLite in defensive mode leaves the pragma off without an error.
+        guard try Bool.fetchOne(db, sql: "PRAGMA writable_schema") == true else { return }
+        do {
+            try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'send_recipient'", arguments: [rewritten])
+        } catch {
+            return
+        }
+        try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+        try db.execute(sql: "PRAGMA writable_schema = OFF")
+        // The new text is read back now, inside the transaction: a table SQLite could not
+        // parse would fail here, and the migration would roll back.
+        _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE id = 0")
+    }
+
+    /// Each check as migrations 2 and 4 wrote it, and as migration 9 writes it.
     static let journalChecks: [(list: String, comparisons: String)] = [
         ("CHECK (state IN ('pending','sent','retrying','failed'))",
          "CHECK (state = 'pending' OR state = 'sent' OR state = 'retrying' OR state = 'failed')"),
@@ -116,23 +141,8 @@ extension SubscriberStore {
     ]
 
     static func registerJournalChecksWithoutLists(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("9 journal checks without IN lists") { db in
-            guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'send_recipient'") else { return }
-            let rewritten = journalChecks.reduce(table) { $0.replacingOccurrences(of: $1.list, with: $1.comparisons) }
-            guard rewritten != table else { return }
-            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
-            try db.execute(sql: "PRAGMA writable_schema = ON")
-            do {
-                try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'send_recipient'", arguments: [rewritten])
-                try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
-            } catch {
-                try? db.execute(sql: "PRAGMA writable_schema = OFF")
-                throw error
-            }
-            try db.execute(sql: "PRAGMA writable_schema = OFF")
-            // The new text is read back now, inside the transaction: a table SQLite could not
-            // parse would fail here, and the migration would roll back.
-            _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_recipient WHERE id = 0")
+        migrator.registerMigration("9 journal checks without IN lists", foreignKeyChecks: .immediate) { db in
+            try rewriteJournalChecks(db)
         }
     }
 

@@ -213,6 +213,22 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         }
     }
 
+    /// An offset the message cannot have (negative, past the end, the largest Int) means
+    /// nothing is known: every line is looked at.
+    @Test(arguments: [-1, 11, 12, Int.max, Int.min])
+    func aDotFreeOffsetOutsideTheMessageScansAllOfIt(offset: Int) {
+        let message = Array("a\r\n.b\r\n.c".utf8)
+        #expect(SMTPConnection.framed(message, dotFreeFrom: offset) == SMTPConnection.framed(message))
+        #expect(SMTPConnection.framed(message, dotFreeFrom: offset).body == Array("a\r\n..b\r\n..c".utf8))
+    }
+
+    @Test func newBytesForAMessageForgetWhereItsDotFreeTailWas() {
+        var message = OutgoingMessage(from: "a@example.com", to: "b@example.com", messageID: "<m@x>", data: "a\r\n")
+        message.dotFreeFrom = 0
+        message.data = Array(".a\r\n".utf8)
+        #expect(message.dotFreeFrom == nil)
+    }
+
     @Test func aMessageWithoutDotsGoesAsItIsAndOneWithoutAFinalLineBreakGetsOne() {
         let (body, ending) = SMTPConnection.framed(Array("a\r\nb".utf8))
         #expect(body == Array("a\r\nb".utf8))

@@ -179,6 +179,20 @@ import Testing
         }
     }
 
+    /// A change of standard time is a transition too: Almaty moved from +06 to +05 on
+    /// 1 March 2024 (in the time zone data since 2024a).
+    @Test func aChangeOfStandardTimeEndsTheKeptOffset() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        let zone = TimeZone(identifier: "Asia/Almaty")!
+        formatter.timeZone = zone
+        for hour in 0..<72 {
+            let instant = Date(timeIntervalSince1970: 1_709_164_800 + Double(hour * 3600) + 0.25)
+            #expect(MIME.date(instant, in: zone) == formatter.string(from: instant), "\(instant)")
+        }
+    }
+
     /// The offset is kept until the zone's next transition: minute by minute across both of
     /// 2026's changes (Lord Howe moves by half an hour), forwards and then backwards in time,
     /// and alternating between zones, each Date line is the zone's own.

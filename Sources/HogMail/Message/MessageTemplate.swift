@@ -143,20 +143,20 @@ public struct MessageTemplate: Sendable {
         let tail = out.count
         out += fixed.afterUnsubscribe
         // Each field's value is encoded once per message, however often the parts use it.
+        func encoded(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+            var encoded: [UInt8] = []
+            encoded.reserveCapacity(bytes.count + 16)
+            MIME.appendQuotedPrintable(bytes: bytes, to: &encoded, softBreakAtEnd: true)
+            return encoded
+        }
         func encoded(_ value: String) -> [UInt8] {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(value.utf8.count + 16)
-            MIME.appendQuotedPrintable(value, to: &bytes, softBreakAtEnd: true)
-            return bytes
+            var value = value
+            return value.withUTF8(encoded)
         }
         // In the HTML part they are attribute values; mostly there is nothing to escape (the
         // unsubscribe URL's `&s=` is the exception). Escaped and encoded on bytes, no String between.
         func escaped(_ value: String, _ plain: [UInt8]) -> [UInt8] {
-            guard let escaped = HTML.escapedAttributeBytes(value) else { return plain }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(escaped.count + 16)
-            escaped.withUnsafeBufferPointer { MIME.appendQuotedPrintable(bytes: $0, to: &bytes, softBreakAtEnd: true) }
-            return bytes
+            HTML.escapedAttributeBytes(value)?.withUnsafeBufferPointer(encoded) ?? plain
         }
         let url = encoded(recipient.unsubscribeURL), email = encoded(recipient.mailbox.address)
         Self.append(text, to: &out, unsubscribeURL: url, recipientEmail: email)

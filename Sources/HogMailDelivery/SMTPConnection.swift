@@ -192,7 +192,10 @@ final class SMTPConnection: @unchecked Sendable {
     /// The message's transaction, or nil when its envelope cannot be sent (then it has failed).
     private func transaction(for job: SMTPTransport.Job) -> Transaction? {
         let message = job.message
-        for address in [message.returnPath ?? message.from, message.to] where !Self.isSafeEnvelopeAddress(address) {
+        // The two addresses in turn, without an array of them (this runs once per message).
+        let sender = message.returnPath ?? message.from
+        let unsafe: String? = if !Self.isSafeEnvelopeAddress(sender) { sender } else if !Self.isSafeEnvelopeAddress(message.to) { message.to } else { nil }
+        if let address = unsafe {
             job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
             return nil
         }
@@ -433,9 +436,9 @@ final class SMTPConnection: @unchecked Sendable {
             send(Array("DATA\r\n".utf8))
         case .data:
             guard reply.code != 421 else { return broken(.reply(code: reply.code, text: reply.text)) }
-            if let refused = [transaction.mailReply, transaction.rcptReply].compactMap({ $0 }).first(where: { !$0.isPositive }) {
-                return refuse(transaction, refused, dataReply: reply)
-            }
+            // MAIL's refusal first, then RCPT's (no array of the two: this runs once per message).
+            if let mail = transaction.mailReply, !mail.isPositive { return refuse(transaction, mail, dataReply: reply) }
+            if let rcpt = transaction.rcptReply, !rcpt.isPositive { return refuse(transaction, rcpt, dataReply: reply) }
             guard reply.code == 354 else { return refuse(transaction, reply, dataReply: reply) }
             transaction.bodySent = true
             expected.append((.final, transaction))

@@ -222,7 +222,17 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
         /// The next waiting job for a connection that can pipeline it behind its current message;
         /// nil when none waits (the loop is not marked sleeping: it has a connection busy).
         private func takeOne() -> Job? {
-            condition.withLock { running ? pop(1).first : nil }
+            condition.withLock { running ? popOne() : nil }
+        }
+
+        /// The oldest waiting job, off the queue, without the array `pop` makes: this runs once
+        /// per message on a busy connection. Under `condition`.
+        private func popOne() -> Job? {
+            guard head < waiting.count else { return nil }
+            let job = waiting[head]
+            head += 1
+            dropTaken()
+            return job
         }
 
         /// Up to `limit` waiting jobs, oldest first, off the queue. Under `condition`.
@@ -231,12 +241,17 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             guard count > 0 else { return [] }
             let jobs = Array(waiting[head..<head + count])
             head += count
-            // Drop taken jobs now and then, not on every take (that would move the whole queue).
+            dropTaken()
+            return jobs
+        }
+
+        /// Drops taken jobs now and then, not on every take (that would move the whole queue).
+        /// Under `condition`.
+        private func dropTaken() {
             if head > 64 && head * 2 > waiting.count {
                 waiting.removeFirst(head)
                 head = 0
             }
-            return jobs
         }
 
         /// The event loop: free connections take waiting messages, epoll says which sockets can

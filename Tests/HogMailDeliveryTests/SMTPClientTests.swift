@@ -463,6 +463,43 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         #expect(!server.notes.contains { $0.hasPrefix("MAIL") || $0.hasPrefix("RCPT") })
     }
 
+    @Test func aReturnPathWithALineBreakNeverReachesTheServer() async throws {
+        let server = try ScriptedSMTPServer.pipelining()
+        var message = Self.message()
+        message.returnPath = "bounces@example.com>\r\nRCPT TO:<evil@example.net"
+        let failure = await Self.sendExpectingFailure(try server.transport(), message)
+        guard case .permanent(let text, mailboxUnknown: false) = failure else {
+            Issue.record("expected a permanent failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(text.contains("bounces@example.com") && text.contains("line break"), "\(text)")
+        #expect(!server.notes.contains { $0.hasPrefix("MAIL") || $0.hasPrefix("RCPT") })
+    }
+
+    @Test func aRefusedSenderIsTheOutcomeWhenTheRecipientAndDATAAreRefusedBehindIt() async throws {
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            while let line = session.line() {
+                server.note(line)
+                switch line.prefix(4) {
+                case "MAIL": session.send("550 5.7.1 sender refused\r\n")
+                case "RCPT", "DATA": session.send("503 5.5.1 MAIL first\r\n")
+                case "RSET": session.send("250 2.0.0 reset\r\n")
+                default:
+                    session.send("221 bye\r\n")
+                    return
+                }
+            }
+        }
+        let failure = await Self.sendExpectingFailure(try server.transport())
+        guard case .permanent(let text, _) = failure else {
+            Issue.record("expected a permanent failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(text == "550 5.7.1 sender refused")
+        #expect(server.notes.contains("RSET"))
+    }
+
     @Test func anAddressThatIsNotASCIIAsksForSMTPUTF8WhenTheServerOffersIt() async throws {
         let server = try ScriptedSMTPServer { session, server in
             guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING", "SMTPUTF8"]) else { return }

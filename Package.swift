@@ -128,7 +128,7 @@ let package = Package(
                                                             .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "HogMailDeliveryTests",
-            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "SNSTestSupport", "PostgresTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HogMailDelivery", "HogMailStore", "HogMailInbound", "CSMTPStream", "SNSTestSupport", "PostgresTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -386,10 +387,26 @@ int hogmail_loop_watch(int epoll, int descriptor, unsigned long long tag) {
     return epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event);
 }
 
-int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms) {
+int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms,
+                      int pause_us, int *pause_in_vain) {
     struct epoll_event ready[64];
     if (capacity > 64) capacity = 64;
-    int count = epoll_wait(epoll, ready, capacity, timeout_ms);
+    *pause_in_vain = 0;
+    int count;
+    if (pause_us > 0 && (timeout_ms < 0 || timeout_ms >= 2)) {
+        count = epoll_wait(epoll, ready, capacity, 0);
+        if (count == 0) {
+            struct timespec pause = {pause_us / 1000000, (long)(pause_us % 1000000) * 1000};
+            while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {}
+            count = epoll_wait(epoll, ready, capacity, 0);
+            if (count == 0) {
+                *pause_in_vain = 1;
+                count = epoll_wait(epoll, ready, capacity, timeout_ms);
+            }
+        }
+    } else {
+        count = epoll_wait(epoll, ready, capacity, timeout_ms);
+    }
     for (int i = 0; i < count; i++) {
         tags[i] = ready[i].data.u64;
         unsigned bits = 0;

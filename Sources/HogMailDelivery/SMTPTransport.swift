@@ -116,6 +116,19 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
 
     // MARK: - The queue and the event loop
 
+    /// How long the event loop sleeps before it waits, when every connection is busy and at
+    /// least two await a reply: replies that come in that time are handled after one wake-up
+    /// instead of one each. A sleep and a wake-up cost about as much CPU as handling a reply
+    /// (they were a sixth of a send's CPU time at 8 connections); each reply waits at most this
+    /// much longer, next to a round trip of milliseconds to a real server. Measured at 8
+    /// connections to smtp-sink (30,000 messages, 8 alternating runs): wake-ups 31,000 → 7,700,
+    /// CPU 70.0 → 65.5 µs a message, wall 4.00 → 3.51 s.
+    static let replyPauseMicroseconds: Int32 = 200
+
+    /// Waits without a pause after one in which no reply came (a server slower than the pause,
+    /// where it would only add a sleep), before the loop tries pausing again.
+    static let pausesSkippedAfterAnEmptyOne = 16
+
     /// Messages waiting for a connection, and the event loop that carries them. The loop holds
     /// this, not the transport, so the transport can go away and stop it.
     final class JobQueue: @unchecked Sendable {
@@ -270,6 +283,8 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
             var tags = [UInt64](repeating: 0, count: 64)
             var events = [UInt32](repeating: 0, count: 64)
             var accepting = true
+            // Waits left before the loop pauses again after a pause in which no reply came.
+            var pausesSkipped = 0
             while true {
                 var free = 0
                 for connection in connections where connection.isFree { free += 1 }
@@ -288,15 +303,26 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
                 }
                 if !accepting && connections.allSatisfy({ $0.isFree }) { break }
                 var timeout: Int32 = -1
+                var awaiting = 0
                 let now = SMTPConnection.now()
                 for connection in connections where connection.deadline != 0 && !connection.held {
                     let left = connection.deadline > now ? Int32(clamping: (connection.deadline - now) / 1_000_000 + 1) : 0
                     timeout = timeout < 0 ? left : min(timeout, left)
+                    awaiting += 1
                 }
                 // Past a shutdown, look at the queue again now and then (its wake-up may be spent).
                 if !accepting && timeout < 0 { timeout = 100 }
-                let count = hogmail_loop_wait(epoll, wakeup, &tags, &events, 64, timeout)
+                var pause: Int32 = 0
+                if pausesSkipped > 0 {
+                    pausesSkipped -= 1
+                } else if accepting && awaiting >= 2 && !connections.contains(where: { $0.isFree }) {
+                    pause = SMTPTransport.replyPauseMicroseconds
+                }
+                var pauseInVain: Int32 = 0
+                let count = hogmail_loop_wait(epoll, wakeup, &tags, &events, 64, timeout, pause, &pauseInVain)
                 if count < 0 && errno != EINTR { break }
+                // A server slower than the pause (a distant one): stop pausing for a while.
+                if pauseInVain != 0 { pausesSkipped = SMTPTransport.pausesSkippedAfterAnEmptyOne }
                 for i in 0..<max(0, Int(count)) where tags[i] != UInt64.max {
                     connections[Int(tags[i])].handleEvents(events[i])
                 }

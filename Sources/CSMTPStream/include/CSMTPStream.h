@@ -86,7 +86,12 @@ int hogmail_loop_watch(int epoll, int descriptor, unsigned long long tag);
 /// Waits up to `timeout_ms` (-1: no limit) for events: how many were stored in `tags` and
 /// `events` (at most `capacity`), or -1 with errno. The wake-up's own event is read and reported
 /// with the tag UINT64_MAX.
-int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms);
+///
+/// With `pause_us` > 0 and nothing ready yet, the thread first sleeps that long, so that one
+/// wake-up collects the replies of several connections, then waits as usual if nothing came
+/// (`*pause_in_vain` is then 1, else 0). No pause when the timeout is under 2 ms.
+int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms,
+                      int pause_us, int *pause_in_vain);
 
 /// Wakes a loop waiting in `hogmail_loop_wait`.
 void hogmail_loop_wake(int wakeup);

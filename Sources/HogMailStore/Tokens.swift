@@ -36,9 +36,14 @@ public struct TokenSigner: Sendable {
     }
 
     /// `u1.<public id>.<mac>`: never expires, so an old email still lets the reader leave.
+    /// Built in one buffer (a send makes one per message): the same bytes as `payload.mac(payload)`.
     public func unsubscribeToken(publicID: String) -> String {
-        let payload = "\(Purpose.unsubscribe.rawValue).\(publicID)"
-        return "\(payload).\(mac(payload))"
+        var token: [UInt8] = []
+        token.reserveCapacity(publicID.utf8.count + 27)
+        token += Purpose.unsubscribe.rawValue.utf8
+        token.append(UInt8(ascii: "."))
+        token += publicID.utf8
+        return signed(&token)
     }
 
     /// `c1.<public id>.<expiry>.<mac>`: expires, because a confirmation is an act of consent now.
@@ -50,8 +55,34 @@ public struct TokenSigner: Sendable {
     /// `b1.<send id>.<public id>.<mac>`, the `+TOKEN` of a message's envelope sender (VERP): a
     /// bounce or complaint sent back to it names the send and the recipient, and cannot be forged.
     public func bounceToken(sendID: Int64, publicID: String) -> String {
-        let payload = "b1.\(String(sendID, radix: 36)).\(publicID)"
-        return "\(payload).\(mac(payload))"
+        var token: [UInt8] = []
+        token.reserveCapacity(publicID.utf8.count + 40)
+        token += "b1.".utf8
+        Self.appendBase36(sendID, to: &token)
+        token.append(UInt8(ascii: "."))
+        token += publicID.utf8
+        return signed(&token)
+    }
+
+    /// `payload.<mac of payload>`: the payload's bytes, to which the mac is appended.
+    private func signed(_ token: inout [UInt8]) -> String {
+        let code = token.withUnsafeBytes { keyed.code($0) }
+        token.append(UInt8(ascii: "."))
+        code.withUnsafeBytes { Self.appendBase64URL(UnsafeRawBufferPointer(rebasing: $0.prefix(16)), to: &token) }
+        return String(decoding: token, as: UTF8.self)
+    }
+
+    /// `String(value, radix: 36)`'s digits (lower case, "-" first when negative), without the String.
+    static func appendBase36(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = out.count
+        repeat {
+            let digit = UInt8(magnitude % 36)
+            out.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+            magnitude /= 36
+        } while magnitude > 0
+        out[start...].reverse()
     }
 
     /// The send and recipient a bounce token was made for.
@@ -111,13 +142,21 @@ public struct TokenSigner: Sendable {
     private static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     static func base64URL(_ bytes: UnsafeRawBufferPointer) -> String {
-        let alphabet = base64URLAlphabet
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        appendBase64URL(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendBase64URL(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let alphabet = base64URLAlphabet
         var index = 0
         while index + 2 < bytes.count {
             let n = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
-            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63], alphabet[n & 63]]
+            out.append(alphabet[n >> 18 & 63])
+            out.append(alphabet[n >> 12 & 63])
+            out.append(alphabet[n >> 6 & 63])
+            out.append(alphabet[n & 63])
             index += 3
         }
         let rest = bytes.count - index
@@ -128,7 +167,6 @@ public struct TokenSigner: Sendable {
             let n = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8
             out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63]]
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func base64URLDecode(_ text: String) -> Data? {

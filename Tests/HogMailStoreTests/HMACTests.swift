@@ -54,4 +54,23 @@ import Testing
         #expect(digest.hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(digest.hex(bytes: 4) == "ba7816bf")
     }
+
+    /// Tokens built on bytes (unsubscribe and bounce, one each per message sent) are
+    /// `payload.<first 16 bytes of HMAC-SHA256(secret, list id NUL payload), base64url>`.
+    @Test func tokensAreTheirPayloadAndItsHMAC() {
+        let secret = String(repeating: "k", count: 40)
+        let signer = TokenSigner(secret: secret, listID: "hogmail.example.com")
+        func expected(_ payload: String) -> String {
+            let code = HMAC<SHA256>.authenticationCode(for: Array("hogmail.example.com\u{0}\(payload)".utf8), using: SymmetricKey(data: Array(secret.utf8)))
+            let mac = Data(Array(code).prefix(16)).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            return "\(payload).\(mac)"
+        }
+        for publicID in ["abc123", TokenSigner.newPublicID(), "", "é-ü_0"] {
+            #expect(signer.unsubscribeToken(publicID: publicID) == expected("u1.\(publicID)"))
+            for sendID: Int64 in [0, 1, 9, 10, 35, 36, 1_295, 1_296, 123_456_789, .max, -1, -36, .min] {
+                #expect(signer.bounceToken(sendID: sendID, publicID: publicID) == expected("b1.\(String(sendID, radix: 36)).\(publicID)"), "send \(sendID)")
+            }
+        }
+    }
 }

@@ -91,7 +91,8 @@ def main():
             for name in names:
                 results[name] = statistics.median(times[name])
                 cpu[name] = statistics.median(cpus[name])
-            # Each round's own ratio, hogmail against the smtp-source -d that ran right after it:
+            # Each round's own ratio, hogmail against the smtp-source -d of the same round (plain
+            # smtp-source runs between them):
             # the machine's speed changes from minute to minute, and a ratio within a round
             # cancels most of that, where a ratio of medians mixes rounds.
             round_ratios[connections] = statistics.median(h / d for h, d in zip(cpus[names[0]], cpus[names[2]]))

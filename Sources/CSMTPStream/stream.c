@@ -394,6 +394,8 @@ int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned 
     *pause_in_vain = 0;
     int count;
     if (pause_us > 0 && (timeout_ms < 0 || timeout_ms >= 2)) {
+        // At most half the timeout, and taken off it: the wait ends when it would have.
+        if (timeout_ms >= 0 && (long long)pause_us > (long long)timeout_ms * 500) pause_us = timeout_ms * 500;
         count = epoll_wait(epoll, ready, capacity, 0);
         if (count == 0) {
             struct timespec pause = {pause_us / 1000000, (long)(pause_us % 1000000) * 1000};
@@ -401,7 +403,8 @@ int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned 
             count = epoll_wait(epoll, ready, capacity, 0);
             if (count == 0) {
                 *pause_in_vain = 1;
-                count = epoll_wait(epoll, ready, capacity, timeout_ms);
+                if (timeout_ms >= 0) timeout_ms -= (pause_us + 999) / 1000;
+                count = epoll_wait(epoll, ready, capacity, timeout_ms < 0 ? 0 : timeout_ms);
             }
         }
     } else {

@@ -41,13 +41,25 @@ import Testing
             _ = write(ends[1], &byte, 1)
         }
 
-        /// (events, seconds waited)
+        /// Wakes the loop (as a new message or a shutdown does) after `delay` seconds.
+        func wake(after delay: Double) {
+            Thread.detachNewThread { [self] in
+                usleep(useconds_t(delay * 1_000_000))
+                hogmail_loop_wake(wakeup)
+            }
+        }
+
+        /// The tags of the last wait's events.
+        var tags = [UInt64](repeating: 0, count: 64)
+
+        /// (events, seconds waited, on the monotonic clock)
         func wait(timeout: Int32, pause: Int32, _ pauseInVain: inout Int32) -> (Int32, Double) {
-            var tags = [UInt64](repeating: 0, count: 64)
             var events = [UInt32](repeating: 0, count: 64)
-            let start = Date()
+            let clock = ContinuousClock()
+            let start = clock.now
             let count = hogmail_loop_wait(epoll, wakeup, &tags, &events, 64, timeout, pause, &pauseInVain)
-            return (count, Date().timeIntervalSince(start))
+            let waited = clock.now - start
+            return (count, Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
         }
     }
 
@@ -63,22 +75,24 @@ import Testing
 
     @Test func aReplyThatComesDuringThePauseIsTakenAfterIt() throws {
         let loop = try Loop()
-        loop.reply(after: 0.05)
+        // The reply comes half a second into a three-second pause: a test thread held up for
+        // less than that still starts its pause first.
+        loop.reply(after: 0.5)
         var pauseInVain: Int32 = -1
-        let (count, waited) = loop.wait(timeout: 5_000, pause: 1_000_000, &pauseInVain)
+        let (count, waited) = loop.wait(timeout: 10_000, pause: 3_000_000, &pauseInVain)
         #expect(count == 1)
         #expect(pauseInVain == 0)
-        #expect(waited >= 0.99, "the pause was cut short: \(waited) s")
+        #expect(waited >= 2.99, "the pause was cut short: \(waited) s")
     }
 
     @Test func withNothingInThePauseTheLoopWaitsAsUsualAndSaysSo() throws {
         let loop = try Loop()
-        loop.reply(after: 0.3)
+        loop.reply(after: 1)
         var pauseInVain: Int32 = -1
-        let (count, waited) = loop.wait(timeout: 5_000, pause: 50_000, &pauseInVain)
+        let (count, waited) = loop.wait(timeout: 10_000, pause: 20_000, &pauseInVain)
         #expect(count == 1)
         #expect(pauseInVain == 1)
-        #expect(waited >= 0.25 && waited < 4, "\(waited) s")
+        #expect(waited < 8, "\(waited) s")
     }
 
     @Test func aShortTimeoutIsNotPaused() throws {
@@ -88,6 +102,28 @@ import Testing
         #expect(count == 0)
         #expect(pauseInVain == 0)
         #expect(waited < 1.5, "a 1 ms timeout took a two-second pause: \(waited) s")
+    }
+
+    @Test func aWakeUpDuringThePauseIsSeenAfterItAndReadOnce() throws {
+        let loop = try Loop()
+        loop.wake(after: 0.5)
+        var pauseInVain: Int32 = -1
+        let (count, waited) = loop.wait(timeout: 10_000, pause: 3_000_000, &pauseInVain)
+        #expect(count == 1)
+        #expect(loop.tags[0] == UInt64.max)
+        #expect(pauseInVain == 0)
+        #expect(waited >= 2.99, "\(waited) s")
+        // The eventfd was read: the next wait finds nothing.
+        #expect(loop.wait(timeout: 0, pause: 0, &pauseInVain).0 == 0)
+    }
+
+    @Test func aPauseLongerThanHalfTheTimeoutIsCutToHalfOfIt() throws {
+        let loop = try Loop()
+        var pauseInVain: Int32 = -1
+        let (count, waited) = loop.wait(timeout: 400, pause: 5_000_000, &pauseInVain)
+        #expect(count == 0)
+        #expect(pauseInVain == 1)
+        #expect(waited >= 0.39 && waited < 3, "a 400 ms timeout with a five-second pause took \(waited) s")
     }
 
     @Test func theTimeoutStillEndsAWaitAfterAnEmptyPause() throws {

@@ -89,7 +89,9 @@ int hogmail_loop_watch(int epoll, int descriptor, unsigned long long tag);
 ///
 /// With `pause_us` > 0 and nothing ready yet, the thread first sleeps that long, so that one
 /// wake-up collects the replies of several connections, then waits as usual if nothing came
-/// (`*pause_in_vain` is then 1, else 0). No pause when the timeout is under 2 ms.
+/// (`*pause_in_vain` is then 1, else 0). No pause when the timeout is under 2 ms; otherwise
+/// the pause is at most half the timeout and counts against it. The wake-up's eventfd is
+/// level-triggered: one written during the pause is reported after it.
 int hogmail_loop_wait(int epoll, int wakeup, unsigned long long *tags, unsigned *events, int capacity, int timeout_ms,
                       int pause_us, int *pause_in_vain);
 

@@ -162,10 +162,13 @@ public struct TokenSigner: Sendable {
         let rest = bytes.count - index
         if rest == 1 {
             let n = Int(bytes[index]) << 16
-            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63]]
+            out.append(alphabet[n >> 18 & 63])
+            out.append(alphabet[n >> 12 & 63])
         } else if rest == 2 {
             let n = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8
-            out += [alphabet[n >> 18 & 63], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63]]
+            out.append(alphabet[n >> 18 & 63])
+            out.append(alphabet[n >> 12 & 63])
+            out.append(alphabet[n >> 6 & 63])
         }
     }
 

@@ -138,6 +138,17 @@ import Testing
         #expect(a.hasPrefix("<") && a.hasSuffix("@example.com>"))
     }
 
+    /// The freeze's byte path gives the same id as the `String` one: capitals, non-ASCII
+    /// (lower-cased by Unicode's rules either way), empty.
+    @Test(arguments: ["Ada@Example.COM", "ada@example.com", "ZOË@exämple.com", "İstanbul@example.com", "", "a\u{0}b@example.com"])
+    func messageIDsWrittenFromBytesAreTheStringOnes(recipient: String) {
+        let ids = MessageIDs(sendKey: "send-7", domain: "example.com")
+        var out: [UInt8] = Array("left over from the last id".utf8)
+        var bytes = Array(recipient.utf8)
+        bytes.withUnsafeMutableBytes { ids.write(recipient: UnsafeRawBufferPointer($0), to: &out) }
+        #expect(String(decoding: out, as: UTF8.self) == ids.messageID(recipient: recipient))
+    }
+
     @Test func recipientWithLineBreakInNameIsRefused() throws {
         let template = try MessageTemplate(configuration: sampleConfiguration, subject: "Hi",
                                            text: PersonalizedText(rendering: "t \(PersonalizedText.Field.unsubscribeURL.placeholder)"),

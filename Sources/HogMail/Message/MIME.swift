@@ -6,7 +6,7 @@ import Synchronization
 public enum MIME {
     /// A header that would not be a header any more: CR, LF or NUL in a value.
     public static func checkHeaderValue(_ value: String, header: String) throws {
-        if value.containsUTF8Byte(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
+        if hasLineBreakOrNUL(value) {
             throw HogMailError("The \(header) header would contain a line break or NUL character (\(value.debugDescription)); that could inject headers, so the message was refused. Remove the line break from the value it comes from.")
         }
     }
@@ -42,7 +42,8 @@ public enum MIME {
                 while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
                 let length = end - start
                 if lineLength + 1 + length > 78 && lineHasSpace {
-                    result += [13, 10]
+                    result.append(13)
+                    result.append(10)
                     lineLength = 0
                 }
                 result.append(UInt8(ascii: " "))
@@ -52,7 +53,10 @@ public enum MIME {
                 start = end + 1
             }
         }
-        if lineEnd { result += [13, 10] }
+        if lineEnd {
+            result.append(13)
+            result.append(10)
+        }
     }
 
     /// Subject and other unstructured text: as is when it is plain ASCII, else RFC 2047 encoded words.
@@ -140,7 +144,8 @@ public enum MIME {
         }
         let weekday = ((days % 7) + 7) % 7 * 3
         out += weekdays[weekday..<weekday + 3]
-        out += [UInt8(ascii: ","), UInt8(ascii: " ")]
+        out.append(UInt8(ascii: ","))
+        out.append(UInt8(ascii: " "))
         two(day.day)
         out.append(UInt8(ascii: " "))
         out += months[(day.month - 1) * 3..<day.month * 3]
@@ -153,7 +158,8 @@ public enum MIME {
         out.append(UInt8(ascii: ":"))
         two(seconds % 60)
         let minutes = abs(offset) / 60
-        out += [UInt8(ascii: " "), offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")]
+        out.append(UInt8(ascii: " "))
+        out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
         two(minutes / 60)
         two(minutes % 60)
     }
@@ -181,10 +187,35 @@ public enum MIME {
 
     static func appendQuotedPrintable(bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8], softBreakAtEnd: Bool) {
         // Printable text without spaces (a URL, an address) is the common per-recipient field.
-        if softBreakAtEnd, bytes.allSatisfy({ (33...126).contains($0) }) {
+        if softBreakAtEnd, isPrintableWord(bytes) {
             appendQuotedPrintableWord(bytes: bytes, to: &output)
         } else {
             appendQuotedPrintableText(bytes: bytes, to: &output, softBreakAtEnd: softBreakAtEnd)
+        }
+    }
+
+    /// `=` CRLF. Appended byte by byte: an array literal appended is an array made and freed,
+    /// and these run several times for every message sent.
+    @inline(__always)
+    static func appendSoftBreak(to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "="))
+        output.append(13)
+        output.append(10)
+    }
+
+    /// Every byte printable ASCII other than space (33...126).
+    static func isPrintableWord(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte < 33 || byte > 126 { return false }
+        return true
+    }
+
+    /// Whether a header value has CR, LF or NUL, scanned on its UTF-8 bytes in one loop (five
+    /// values of every message are checked).
+    static func hasLineBreakOrNUL(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes in
+            for byte in bytes where byte <= 13 && (byte == 13 || byte == 10 || byte == 0) { return true }
+            return false
         }
     }
 
@@ -202,17 +233,19 @@ public enum MIME {
             let byte = bytes[index]
             if byte == equals || (column == 0 && byte == UInt8(ascii: ".")) {
                 if column + 3 > 75 {
-                    output += [equals, 13, 10]
+                    appendSoftBreak(to: &output)
                     column = 0
                 }
-                output += [equals, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+                output.append(equals)
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
                 column += 3
                 index += 1
                 continue
             }
             if column == 75 {
                 // A soft break, then this byte again: at the start of a line a "." is escaped.
-                output += [equals, 13, 10]
+                appendSoftBreak(to: &output)
                 column = 0
                 continue
             }
@@ -224,7 +257,7 @@ public enum MIME {
             column += end - index
             index = end
         }
-        if column > 0 { output += [equals, 13, 10] }
+        if column > 0 { appendSoftBreak(to: &output) }
     }
 
     /// Any text: line breaks become CRLF, and trailing white space, "From " and "." at a line
@@ -234,13 +267,14 @@ public enum MIME {
         var column = 0
         var index = 0
         func softBreak() {
-            output += [UInt8(ascii: "="), 13, 10]
+            appendSoftBreak(to: &output)
             column = 0
         }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == 10 {  // LF (and CRLF) → hard line break
-                output += [13, 10]
+                output.append(13)
+                output.append(10)
                 column = 0
                 index += 1
                 continue

@@ -132,7 +132,8 @@ public struct MessageTemplate: Sendable {
         out.reserveCapacity(encodedSize + fixed.afterUnsubscribe.count + 1536)
         out += "Date: ".utf8
         MIME.appendDate(recipient.date, in: recipient.timeZone, to: &out)
-        out += [13, 10]
+        out.append(13)
+        out.append(10)
         out += fixed.afterDate
         MIME.appendHeader("To", MIME.mailbox(recipient.mailbox), to: &out)
         out += fixed.afterTo
@@ -177,18 +178,39 @@ public struct MessageTemplate: Sendable {
 public struct MessageIDs: Sendable {
     private let keyed: HashState
     private let suffix: String
+    private let suffixBytes: [UInt8]
 
     public init(sendKey: String, domain: String) {
         var hasher = HashState()
         hasher.update(Array(sendKey.utf8) + [0])
         keyed = hasher
         suffix = "@" + domain + ">"
+        suffixBytes = Array(suffix.utf8)
     }
 
     public func messageID(recipient: String) -> String {
         // Lower-cased: the same address in any case is the same recipient.
         let digest = recipient.lowercasedUTF8.withUnsafeBytes { keyed.digest(appending: $0) }
         return "<" + digest.hex(bytes: 16) + suffix
+    }
+
+    /// `messageID(recipient:)` of the address's UTF-8 bytes, written over `out`: the freeze
+    /// makes one per recipient inside SQLite, and this way without a `String` in between.
+    public func write(recipient: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        let digest: HashState.Digest
+        if recipient.contains(where: { $0 >= 0x80 }) {
+            // Unicode's lower-casing, as `lowercasedUTF8` does for such an address.
+            digest = String(decoding: recipient, as: UTF8.self).lowercasedUTF8.withUnsafeBytes { keyed.digest(appending: $0) }
+        } else {
+            out.append(contentsOf: recipient)
+            for index in out.indices where (65...90).contains(out[index]) { out[index] += 32 }
+            digest = out.withUnsafeBytes { keyed.digest(appending: $0) }
+            out.removeAll(keepingCapacity: true)
+        }
+        out.append(UInt8(ascii: "<"))
+        digest.appendHex(bytes: 16, to: &out)
+        out.append(contentsOf: suffixBytes)
     }
 }
 

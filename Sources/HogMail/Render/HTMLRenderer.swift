@@ -245,7 +245,13 @@ public enum HTML {
                 byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || (quotes && byte == UInt8(ascii: "\""))
             }
             // Most values (URLs, addresses) have nothing to escape.
-            guard var next = bytes.firstIndex(where: special) else { return nil }
+            // A plain loop: this runs on two values of every message sent.
+            var first: Int?
+            for index in bytes.indices where special(bytes[index]) {
+                first = index
+                break
+            }
+            guard var next = first else { return nil }
             // On the UTF-8 bytes: the markup characters are ASCII, so no multi-byte character is
             // cut. Runs between them are copied whole.
             var result: [UInt8] = []

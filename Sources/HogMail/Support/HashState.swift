@@ -50,5 +50,17 @@ public struct HashState: Sendable {
         public func hex(bytes count: Int = 32) -> String {
             withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0.prefix(count)).hexString }
         }
+
+        /// `hex(bytes:)` appended to `out` as UTF-8.
+        public func appendHex(bytes count: Int = 32, to out: inout [UInt8]) {
+            withUnsafeBytes { bytes in
+                for byte in bytes.prefix(count) {
+                    out.append(Self.hexDigits[Int(byte >> 4)])
+                    out.append(Self.hexDigits[Int(byte & 0x0f)])
+                }
+            }
+        }
+
+        private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     }
 }

@@ -51,8 +51,8 @@ public struct MessageAssembler: Sendable {
 
     /// The Message-IDs of a send that is about to be frozen, for `SubscriberStore.freezeSend`:
     /// the same ids `outgoing` makes for that send.
-    public static func messageIDs(configuration: Configuration, contentHash: String) -> (Int64) -> @Sendable (String) -> String {
-        { sendID in ids(configuration: configuration, sendKey: sendKey(id: sendID, contentHash: contentHash)).messageID(recipient:) }
+    public static func messageIDs(configuration: Configuration, contentHash: String) -> (Int64) -> MessageIDs {
+        { sendID in ids(configuration: configuration, sendKey: sendKey(id: sendID, contentHash: contentHash)) }
     }
 
     /// A send's Message-IDs: its key, at the domain of the list's From address.

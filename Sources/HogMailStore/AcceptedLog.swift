@@ -233,11 +233,24 @@ public final class AcceptedLog: @unchecked Sendable {
 }
 
 extension SubscriberStore {
-    /// Marks sent a row frozen with its Message-ID: (sent at, row id).
-    static let foldWithFrozenIDSQL = """
-        UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted',
-            next_attempt_at = NULL, sent_at = ? WHERE id = ? AND state != 'sent' AND message_id IS NOT NULL
+    /// Marks sent the rows frozen with their Message-ID, `count` at a time: bound as pairs of
+    /// (row id, sent at). One statement per batch, not per row: each run of a statement opens
+    /// and closes its cursors, allocating their memory, so a statement per row cost a quarter
+    /// of the fold's instructions (callgrind of a replay on 30,000 rows: 26,400 a row as one
+    /// statement per row, 19,800 as one per 500).
+    static func foldWithFrozenIDSQL(count: Int) -> String {
         """
+        UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted',
+            next_attempt_at = NULL, sent_at = v.column2
+        FROM (VALUES \(Array(repeating: "(?, ?)", count: count).joined(separator: ", "))) AS v
+        WHERE send_recipient.id = v.column1 AND state != 'sent' AND message_id IS NOT NULL
+        """
+    }
+    /// The statements' sizes, largest first: a fold takes as many of the largest as fit, then
+    /// of the next. Each size's statement is prepared once and kept: a fold is rarely a round
+    /// number of lines, and preparing a statement of its exact size (hundreds of bound pairs)
+    /// for every fold cost more than the rows it updated.
+    static let foldBatches: [(count: Int, sql: String)] = [500, 128, 32, 8, 1].map { ($0, foldWithFrozenIDSQL(count: $0)) }
     /// Marks sent a row frozen without one: (Message-ID, sent at, row id).
     static let foldWithoutIDSQL = """
         UPDATE send_recipient SET state = 'sent', attempts = attempts + 1, last_response = 'accepted', message_id = ?,
@@ -252,22 +265,34 @@ extension SubscriberStore {
         guard !entries.isEmpty else { return }
         guard engineKind == .sqlite else { return try recordSentInBatches(entries) }
         try database.write { db in
-            let frozenID = try db.makeStatement(sql: Self.foldWithFrozenIDSQL)
-            let withoutID = try db.makeStatement(sql: Self.foldWithoutIDSQL)
-            // Bound and stepped through SQLite's own calls: this runs once per message sent, and
-            // GRDB's `execute(arguments:)` builds an array of values and checks it each time.
-            // GRDB's own bookkeeping (transaction observers, of which the store has none) is
-            // skipped; the statement is reset after each step, so GRDB can use it again.
-            let statement = frozenID.sqliteStatement
-            for entry in entries {
-                sqlite3_bind_double(statement, 1, entry.sentAt)
-                sqlite3_bind_int64(statement, 2, entry.recipientID)
-                let code = sqlite3_step(statement)
-                sqlite3_reset(statement)
-                guard code == SQLITE_DONE else { throw Self.stepFailure(code, db, sql: Self.foldWithFrozenIDSQL) }
-                if db.changesCount == 0 {
-                    try withoutID.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
+            var start = entries.startIndex
+            while start < entries.endIndex {
+                let (count, sql) = Self.foldBatches.first { $0.count <= entries.endIndex - start }!
+                let batch = entries[start..<start + count]
+                let statement = try db.cachedStatement(sql: sql)
+                // Bound and stepped through SQLite's own calls: GRDB's `execute(arguments:)`
+                // builds an array of values and checks it. GRDB's own bookkeeping (transaction
+                // observers, of which the store has none) is skipped; the statement is reset
+                // after its step, so GRDB can use it again.
+                let raw = statement.sqliteStatement
+                var parameter: Int32 = 1
+                for entry in batch {
+                    sqlite3_bind_int64(raw, parameter, entry.recipientID)
+                    sqlite3_bind_double(raw, parameter + 1, entry.sentAt)
+                    parameter += 2
                 }
+                let code = sqlite3_step(raw)
+                sqlite3_reset(raw)
+                guard code == SQLITE_DONE else { throw Self.stepFailure(code, db, sql: sql) }
+                if db.changesCount < batch.count {
+                    // Some rows were already sent, or frozen without a Message-ID: each line
+                    // again, through the statement for the latter (a no-op for the former).
+                    let withoutID = try db.cachedStatement(sql: Self.foldWithoutIDSQL)
+                    for entry in batch {
+                        try withoutID.execute(arguments: [entry.messageID, entry.sentAt, entry.recipientID])
+                    }
+                }
+                start = batch.endIndex
             }
             Failpoint.reach("journal-fold")
         }

@@ -203,15 +203,33 @@ extension SubscriberStore {
     /// resume sends with the id frozen here even if the configuration changed meanwhile.
     public func freezeSend(issue: String, contentHash: String, now: Date = Date(),
                            messageIDs: ((_ sendID: Int64) -> @Sendable (_ email: String) -> String)? = nil) throws -> SendRecord {
+        try freezeSend(issue: issue, contentHash: contentHash, now: now, maker: messageIDs.map { make in { .closure(make($0)) } })
+    }
+
+    /// `freezeSend` with HogMail's own Message-IDs (`MessageIDs`), which SQLite's freeze
+    /// writes from the address's bytes: no `String` per recipient on either side.
+    public func freezeSend(issue: String, contentHash: String, now: Date = Date(),
+                           messageIDs: @escaping (_ sendID: Int64) -> MessageIDs) throws -> SendRecord {
+        try freezeSend(issue: issue, contentHash: contentHash, now: now, maker: { .ids(messageIDs($0)) })
+    }
+
+    private func freezeSend(issue: String, contentHash: String, now: Date, maker: ((Int64) -> FreezingMessageIDs.Maker)?) throws -> SendRecord {
         guard engineKind == .sqlite else {
-            return try freezeSendInBatches(issue: issue, contentHash: contentHash, now: now, messageIDs: messageIDs)
+            return try freezeSendInBatches(issue: issue, contentHash: contentHash, now: now, messageIDs: maker.map { maker in
+                { sendID in
+                    switch maker(sendID) {
+                    case .closure(let make): return make
+                    case .ids(let ids): return ids.messageID(recipient:)
+                    }
+                }
+            })
         }
         return try database.write { db in
             try db.execute(sql: "INSERT INTO send (issue, content_hash, created_at, state) VALUES (?, ?, ?, 'running')",
                            arguments: [issue, contentHash, now.timeIntervalSince1970])
             let sendID = db.lastInsertedRowID
-            freezing.make = messageIDs?(sendID)
-            defer { freezing.make = nil }
+            freezing.maker = maker?(sendID)
+            defer { freezing.maker = nil }
             try db.execute(sql: """
                 INSERT INTO send_recipient (send_id, subscriber_id, email, name, public_id, state, message_id)
                 SELECT ?, id, email, name, public_id, 'pending', hogmail_message_id(email) FROM subscriber
@@ -321,8 +339,11 @@ extension SubscriberStore {
                 return rows
             }
         }
-        return try database.read { db in
-            var rows = try Row.fetchAll(db, sql: retriesSQL, arguments: [send.id, now.timeIntervalSince1970, limit]).map(Self.recipient)
+        return try database.readKeepingStatements { db in
+            // Both statements kept: a send reads a page every few hundred messages.
+            let retries = try db.cachedStatement(sql: retriesSQL)
+            try retries.setArguments([send.id, now.timeIntervalSince1970, limit])
+            var rows = try Self.recipients(stepping: retries, in: db)
             if rows.count < limit {
                 let statement = try db.cachedStatement(sql: Self.pendingPageSQL)
                 try statement.setArguments([cursor, send.id, limit - rows.count])

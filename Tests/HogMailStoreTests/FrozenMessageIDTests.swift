@@ -62,7 +62,7 @@ import Testing
                     .filter { $0["opcode"] as String == "OpenWrite" }
                     .compactMap { names[$0["p2"] as Int] })
             }
-            let frozen = try written(SubscriberStore.foldWithFrozenIDSQL, [0, 1])
+            let frozen = try written(SubscriberStore.foldWithFrozenIDSQL(count: 2), [0, 1, 2, 3])
             #expect(!frozen.contains("send_recipient_message_id"))
             #expect(frozen.contains("send_recipient_pending"))
             // The check can fail: the statement for an older row does write that index.
@@ -92,6 +92,45 @@ import Testing
         }
         #expect(attempts == 1)
         #expect(try store.progress(of: send) == SendProgress(total: 2, sent: 1, pending: 1, retrying: 0, failed: 0))
+    }
+
+    /// HogMail's own ids: SQLite's freeze writes them from the address's bytes, PostgreSQL's
+    /// through `messageID(recipient:)`; both are that function's ids.
+    @Test(arguments: PostgresTestServer.engines)
+    func theFreezeWritesHogMailsMessageIDsAsTheyAreMade(engine: StoreEngineKind) throws {
+        let store = try temporaryStore(engine)
+        for address in ["Ada@Example.com", "bob@example.com"] {
+            let (subscriber, _) = try store.requestSubscription(email: address, name: nil, consent: formConsent, actor: "form")
+            try store.confirm(publicID: subscriber.publicID)
+        }
+        let send = try store.freezeSend(issue: "1", contentHash: "abc", messageIDs: { MessageIDs(sendKey: "key-\($0)", domain: "example.com") })
+        let ids = MessageIDs(sendKey: "key-\(send.id)", domain: "example.com")
+        let rows = try store.dueRecipients(of: send, limit: 10)
+        #expect(rows.count == 2)
+        #expect(rows.allSatisfy { $0.messageID == ids.messageID(recipient: $0.email) })
+    }
+
+    /// A fold of more lines than one statement takes (500), and not a sum of round sizes: every
+    /// row is marked with its own time; a row already sent keeps its time, and one frozen
+    /// without an id gets the logged one.
+    @Test func aFoldOfManyBatchesMarksEachRowWithItsOwnTime() throws {
+        let (store, send, _) = try frozenSend(.sqlite, to: (1...1_203).map { "r\($0)@example.com" }, messageIDs: { _ in { "<\($0)>" } })
+        let rows = try store.dueRecipients(of: send, limit: 2_000)
+        #expect(rows.count == 1_203)
+        try store.recordSent([(recipientID: rows[600].id, sentAt: 1_000, messageID: rows[600].messageID!)])
+        try store.engine.write { session in try session.execute("UPDATE send_recipient SET message_id = NULL WHERE id = ?", rows[1_100].id) }
+        try store.recordSent(rows.map { (recipientID: $0.id, sentAt: 1_767_000_000 + Double($0.id) / 4, messageID: "<logged-\($0.id)>") })
+        let written = try store.engine.read { session in
+            try session.rows("SELECT id, state, attempts, sent_at, message_id FROM send_recipient WHERE send_id = ? ORDER BY id", send.id)
+        }
+        #expect(written.count == 1_203)
+        for (row, frozen) in zip(written, rows) {
+            let id = try row.get("id", as: Int64.self)
+            #expect(try row.get("state", as: String.self) == "sent" && row.get("attempts", as: Int.self) == 1)
+            #expect(try row.get("sent_at", as: Double.self) == (id == rows[600].id ? 1_000 : 1_767_000_000 + Double(id) / 4))
+            #expect(try row.get("message_id", as: String.self) == (id == rows[1_100].id ? "<logged-\(id)>" : frozen.messageID))
+        }
+        #expect(try store.progress(of: send).sent == 1_203)
     }
 
     @Test(arguments: PostgresTestServer.engines)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HogMail
 import Testing
 
@@ -11,7 +12,9 @@ import Testing
     @Test func theFoldBuildsNoTemporaryTable() throws {
         let (store, _) = try temporaryStore()
         try store.database.read { db in
-            let opcodes = try Row.fetchAll(db, sql: "EXPLAIN " + SubscriberStore.foldWithFrozenIDSQL, arguments: [0, 1]).map { $0["opcode"] as String }
+            // The fold's per-row statement (rows frozen without a Message-ID); its batches open
+            // two temporary tables per run by design (the VALUES, and the rows to update).
+            let opcodes = try Row.fetchAll(db, sql: "EXPLAIN " + SubscriberStore.foldWithoutIDSQL, arguments: ["<a@b>", 0, 1]).map { $0["opcode"] as String }
             #expect(!opcodes.contains("OpenEphemeral"))
             #expect(opcodes.contains("Halt"))
         }
@@ -61,5 +64,32 @@ import Testing
         }
         let other = try DatabaseQueue(path: path)
         #expect(throws: DatabaseError.self) { try other.write { db in try db.execute(sql: "UPDATE send_recipient SET state = 'gone' WHERE id = 1") } }
+    }
+
+    /// A read of the store leaves the connection's prepared statements valid: GRDB's read
+    /// (`PRAGMA query_only`) expired them all, and a send's fold compiled its statement anew
+    /// after every page of recipients read.
+    @Test func aReadDoesNotMakeTheFoldCompileItsStatementAgain() throws {
+        let (store, send, recipients) = try frozenSend(.sqlite, messageIDs: { _ in { "<\($0)>" } })
+        try store.recordSent([(recipientID: recipients[0].id, sentAt: 1_767_000_000, messageID: "<a>")])
+        _ = try store.dueRecipients(of: send, limit: 10)
+        _ = try store.progress(of: send)
+        try store.recordSent([(recipientID: recipients[1].id, sentAt: 1_767_000_001, messageID: "<b>")])
+        let single = try #require(SubscriberStore.foldBatches.last)
+        #expect(single.count == 1)
+        let recompiled = try store.database.inDatabase { db in
+            Int(sqlite3_stmt_status(try db.cachedStatement(sql: single.sql).sqliteStatement, SQLITE_STMTSTATUS_REPREPARE, 0))
+        }
+        #expect(recompiled == 0)
+        #expect(try store.progress(of: send).sent == 2)
+    }
+
+    /// The read that keeps statements still refuses to write, and leaves nothing written.
+    @Test func aReadThatWritesIsRefusedAndRolledBack() throws {
+        let (store, _, _) = try frozenSend(.sqlite)
+        #expect(throws: DatabaseError.self) {
+            try store.engine.read { session in try session.execute("UPDATE send_recipient SET attempts = 9") }
+        }
+        #expect(try store.engine.read { session in try session.value(Int.self, "SELECT MAX(attempts) FROM send_recipient") } == 0)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HogMail
 
 /// Which database a store lives in.
@@ -81,7 +82,7 @@ public struct SQLiteStoreDatabase: StoreDatabase {
     public init(path: String) throws { queue = try DatabaseQueue(path: path) }
 
     public func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
-        try queue.read { db in try body(SQLiteSession(db: db)) }
+        try queue.readKeepingStatements { db in try body(SQLiteSession(db: db)) }
     }
 
     @discardableResult public func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
@@ -90,6 +91,32 @@ public struct SQLiteStoreDatabase: StoreDatabase {
 
     @discardableResult public func single<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         try write(body)
+    }
+}
+
+extension DatabaseQueue {
+    /// GRDB's `read` without its `PRAGMA query_only`, which SQLite answers by expiring every
+    /// prepared statement of the connection: after each read, each statement kept for reuse was
+    /// compiled again on its next run. A send reads between its folds, and the fold's statement
+    /// (hundreds of bound pairs) took longer to compile than to run.
+    ///
+    /// The same guarantees as `read`: one deferred transaction (one snapshot of the file), and a
+    /// block that changes the database is refused, here by rolling it back when the
+    /// connection's count of changes moved.
+    func readKeepingStatements<T>(_ body: (Database) throws -> T) throws -> T {
+        try inDatabase { db in
+            let connection = db.sqliteConnection
+            let changes = sqlite3_total_changes64(connection)
+            var result: T?
+            try db.inTransaction(.deferred) {
+                result = try body(db)
+                guard sqlite3_total_changes64(connection) == changes else {
+                    throw DatabaseError(resultCode: .SQLITE_READONLY, message: "A read of the store changed it; the change was rolled back.")
+                }
+                return .commit
+            }
+            return result!
+        }
     }
 }
 

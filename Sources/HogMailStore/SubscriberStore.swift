@@ -540,10 +540,11 @@ final class FreezingMessageIDs: @unchecked Sendable {
         case .ids(let ids):
             ids.write(recipient: email, to: &buffer)
         }
+        // SQLITE_TRANSIENT: SQLite copies the text before this returns.
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         buffer.withUnsafeBufferPointer { bytes in
-            // SQLITE_TRANSIENT: SQLite copies the text before this returns.
-            sqlite3_result_text(context, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
-                                unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_result_text(context, "", 0, transient) }
+            sqlite3_result_text(context, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count), transient)
         }
     }
 }

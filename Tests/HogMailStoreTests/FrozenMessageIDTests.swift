@@ -110,6 +110,12 @@ import Testing
         #expect(rows.allSatisfy { $0.messageID == ids.messageID(recipient: $0.email) })
     }
 
+    /// A function that gives an empty id (any caller's own) freezes an empty id, not a crash.
+    @Test func anEmptyIDFromTheCallersFunctionIsFrozenAsItIs() throws {
+        let (_, _, recipients) = try frozenSend(.sqlite, messageIDs: { _ in { _ in "" } })
+        #expect(recipients.map(\.messageID) == ["", ""])
+    }
+
     /// A fold of more lines than one statement takes (500), and not a sum of round sizes: every
     /// row is marked with its own time; a row already sent keeps its time, and one frozen
     /// without an id gets the logged one.

@@ -264,6 +264,10 @@ extension SubscriberStore {
     func recordSent(_ entries: [(recipientID: Int64, sentAt: Double, messageID: String)]) throws {
         guard !entries.isEmpty else { return }
         guard engineKind == .sqlite else { return try recordSentInBatches(entries) }
+        // A row named twice in one statement gets one of its times, SQLite's choice; one line
+        // per row, the first, keeps the time a row is marked with the first one logged.
+        var seen = Set<Int64>(minimumCapacity: entries.count)
+        let entries = entries.filter { seen.insert($0.recipientID).inserted }
         try database.write { db in
             var start = entries.startIndex
             while start < entries.endIndex {

@@ -62,9 +62,11 @@ import Testing
                     .filter { $0["opcode"] as String == "OpenWrite" }
                     .compactMap { names[$0["p2"] as Int] })
             }
-            let frozen = try written(SubscriberStore.foldWithFrozenIDSQL(count: 2), [0, 1, 2, 3])
-            #expect(!frozen.contains("send_recipient_message_id"))
-            #expect(frozen.contains("send_recipient_pending"))
+            for batch in SubscriberStore.foldBatches {
+                let frozen = try written(batch.sql, StatementArguments(Array(repeating: 0, count: batch.count * 2)))
+                #expect(!frozen.contains("send_recipient_message_id"))
+                #expect(frozen.contains("send_recipient_pending"))
+            }
             // The check can fail: the statement for an older row does write that index.
             #expect(try written(SubscriberStore.foldWithoutIDSQL, ["<a@b>", 0, 1]).contains("send_recipient_message_id"))
         }
@@ -137,6 +139,18 @@ import Testing
             #expect(try row.get("message_id", as: String.self) == (id == rows[1_100].id ? "<logged-\(id)>" : frozen.messageID))
         }
         #expect(try store.progress(of: send).sent == 1_203)
+    }
+
+    /// A row logged twice in one fold is marked with the first time logged, as one line at a
+    /// time marked it.
+    @Test func aRowLoggedTwiceInOneFoldKeepsTheFirstTime() throws {
+        let (store, _, recipients) = try frozenSend(.sqlite, messageIDs: { _ in { "<\($0)>" } })
+        try store.recordSent([(recipientID: recipients[0].id, sentAt: 100, messageID: "<x>"), (recipientID: recipients[1].id, sentAt: 150, messageID: "<y>"),
+                              (recipientID: recipients[0].id, sentAt: 200, messageID: "<x>")])
+        let times = try store.engine.read { session in
+            try session.rows("SELECT sent_at, attempts FROM send_recipient ORDER BY id").map { [try $0.get("sent_at", as: Double.self), Double(try $0.get("attempts", as: Int.self))] }
+        }
+        #expect(times == [[100, 1], [150, 1]])
     }
 
     @Test(arguments: PostgresTestServer.engines)

@@ -84,12 +84,34 @@ import Testing
         #expect(try store.progress(of: send).sent == 2)
     }
 
-    /// The read that keeps statements still refuses to write, and leaves nothing written.
-    @Test func aReadThatWritesIsRefusedAndRolledBack() throws {
+    /// The read that keeps statements still refuses to write, and leaves nothing written:
+    /// rows, the schema, the header (a pragma), a statement that changes no row.
+    @Test(arguments: ["UPDATE send_recipient SET attempts = 9", "CREATE TABLE intruder (x)", "PRAGMA user_version = 7",
+                      "DELETE FROM send_recipient WHERE id < 0"])
+    func aReadThatWritesIsRefusedAndRolledBack(write: String) throws {
         let (store, _, _) = try frozenSend(.sqlite)
         #expect(throws: DatabaseError.self) {
-            try store.engine.read { session in try session.execute("UPDATE send_recipient SET attempts = 9") }
+            try store.engine.read { session in try session.execute(write) }
         }
-        #expect(try store.engine.read { session in try session.value(Int.self, "SELECT MAX(attempts) FROM send_recipient") } == 0)
+        let after = try store.engine.read { session in
+            [try session.value(Int.self, "SELECT MAX(attempts) FROM send_recipient"),
+             try session.value(Int.self, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'intruder'"),
+             try session.value(Int.self, "PRAGMA user_version")]
+        }
+        #expect(after == [0, 0, 0])
+    }
+
+    /// Each of the fold's batch statements reads its VALUES and finds each row by its id: a
+    /// plan that scanned the journal would read every row of every send per batch.
+    @Test func eachFoldBatchFindsItsRowsByID() throws {
+        let (store, _) = try temporaryStore()
+        try store.database.read { db in
+            for batch in SubscriberStore.foldBatches {
+                let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + batch.sql, arguments: StatementArguments(Array(repeating: 0, count: batch.count * 2)))
+                    .map { $0["detail"] as String }
+                #expect(plan.contains("SEARCH send_recipient USING INTEGER PRIMARY KEY (rowid=?)"), "\(batch.count): \(plan)")
+                #expect(!plan.contains { $0.hasPrefix("SCAN send_recipient") }, "\(batch.count): \(plan)")
+            }
+        }
     }
 }

@@ -101,16 +101,16 @@ extension DatabaseQueue {
     /// (hundreds of bound pairs) took longer to compile than to run.
     ///
     /// The same guarantees as `read`: one deferred transaction (one snapshot of the file), and a
-    /// block that changes the database is refused, here by rolling it back when the
-    /// connection's count of changes moved.
+    /// block that writes is refused: if the transaction became a write transaction (rows, the
+    /// schema, a pragma that writes the header, a temporary table), it is rolled back and the
+    /// block throws. Unlike GRDB's read, a write is refused after it ran, not before, so it may
+    /// first wait for another process's write lock.
     func readKeepingStatements<T>(_ body: (Database) throws -> T) throws -> T {
         try inDatabase { db in
-            let connection = db.sqliteConnection
-            let changes = sqlite3_total_changes64(connection)
             var result: T?
             try db.inTransaction(.deferred) {
                 result = try body(db)
-                guard sqlite3_total_changes64(connection) == changes else {
+                guard sqlite3_txn_state(db.sqliteConnection, nil) != SQLITE_TXN_WRITE else {
                     throw DatabaseError(resultCode: .SQLITE_READONLY, message: "A read of the store changed it; the change was rolled back.")
                 }
                 return .commit

@@ -177,40 +177,34 @@ public struct MessageTemplate: Sendable {
 /// key already hashed in, so each id costs one short update.
 public struct MessageIDs: Sendable {
     private let keyed: HashState
-    private let suffix: String
-    private let suffixBytes: [UInt8]
+    /// `@domain>`
+    private let suffix: [UInt8]
 
     public init(sendKey: String, domain: String) {
         var hasher = HashState()
         hasher.update(Array(sendKey.utf8) + [0])
         keyed = hasher
-        suffix = "@" + domain + ">"
-        suffixBytes = Array(suffix.utf8)
+        suffix = Array("@\(domain)>".utf8)
     }
 
     public func messageID(recipient: String) -> String {
-        // Lower-cased: the same address in any case is the same recipient.
-        let digest = recipient.lowercasedUTF8.withUnsafeBytes { keyed.digest(appending: $0) }
-        return "<" + digest.hex(bytes: 16) + suffix
+        var id: [UInt8] = []
+        var recipient = recipient
+        recipient.withUTF8 { write(recipient: UnsafeRawBufferPointer($0), to: &id) }
+        return String(decoding: id, as: UTF8.self)
     }
 
     /// `messageID(recipient:)` of the address's UTF-8 bytes, written over `out`: the freeze
     /// makes one per recipient inside SQLite, and this way without a `String` in between.
     public func write(recipient: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        // Lower-cased: the same address in any case is the same recipient.
         out.removeAll(keepingCapacity: true)
-        let digest: HashState.Digest
-        if recipient.contains(where: { $0 >= 0x80 }) {
-            // Unicode's lower-casing, as `lowercasedUTF8` does for such an address.
-            digest = String(decoding: recipient, as: UTF8.self).lowercasedUTF8.withUnsafeBytes { keyed.digest(appending: $0) }
-        } else {
-            out.append(contentsOf: recipient)
-            for index in out.indices where (65...90).contains(out[index]) { out[index] += 32 }
-            digest = out.withUnsafeBytes { keyed.digest(appending: $0) }
-            out.removeAll(keepingCapacity: true)
-        }
+        out.appendLowercasedUTF8(recipient)
+        let digest = out.withUnsafeBytes { keyed.digest(appending: $0) }
+        out.removeAll(keepingCapacity: true)
         out.append(UInt8(ascii: "<"))
         digest.appendHex(bytes: 16, to: &out)
-        out.append(contentsOf: suffixBytes)
+        out.append(contentsOf: suffix)
     }
 }
 

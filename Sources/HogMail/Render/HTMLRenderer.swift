@@ -244,14 +244,13 @@ public enum HTML {
             func special(_ byte: UInt8) -> Bool {
                 byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || (quotes && byte == UInt8(ascii: "\""))
             }
-            // Most values (URLs, addresses) have nothing to escape.
-            // A plain loop: this runs on two values of every message sent.
-            var first: Int?
-            for index in bytes.indices where special(bytes[index]) {
-                first = index
-                break
+            // A plain loop, not `firstIndex(where:)`: this runs on two values of every message.
+            func nextSpecial(from start: Int) -> Int? {
+                for index in start..<bytes.count where special(bytes[index]) { return index }
+                return nil
             }
-            guard var next = first else { return nil }
+            // Most values (URLs, addresses) have nothing to escape.
+            guard var next = nextSpecial(from: 0) else { return nil }
             // On the UTF-8 bytes: the markup characters are ASCII, so no multi-byte character is
             // cut. Runs between them are copied whole.
             var result: [UInt8] = []
@@ -266,7 +265,7 @@ public enum HTML {
                 default: result.append(contentsOf: quote)
                 }
                 copied = next + 1
-                guard let found = bytes[copied...].firstIndex(where: special) else { break }
+                guard let found = nextSpecial(from: copied) else { break }
                 next = found
             }
             result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))

@@ -2,14 +2,19 @@
 /// per byte was a tenth of a send's CPU time when every message needed a Message-ID.
 extension Sequence where Element == UInt8 {
     public var hexString: String {
-        let digits = hexDigits
         var bytes: [UInt8] = []
         bytes.reserveCapacity(underestimatedCount * 2)
-        for byte in self {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0f)])
-        }
+        appendHex(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `hexString`'s characters appended to `out` as UTF-8.
+    public func appendHex(to out: inout [UInt8]) {
+        let digits = hexDigits
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
     }
 }
 
@@ -28,10 +33,24 @@ extension String {
     /// The string lower-cased, as UTF-8 bytes: ASCII by hand (addresses nearly always are),
     /// anything else through `lowercased()`. Hashes of addresses are taken over these.
     public var lowercasedUTF8: [UInt8] {
-        var bytes = Array(utf8)
-        if bytes.contains(where: { $0 >= 128 }) { return Array(lowercased().utf8) }
-        for index in bytes.indices where (65...90).contains(bytes[index]) { bytes[index] += 32 }
+        var bytes: [UInt8] = []
+        var text = self
+        text.withUTF8 { bytes.appendLowercasedUTF8(UnsafeRawBufferPointer($0)) }
         return bytes
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends UTF-8 text lower-cased (`String.lowercasedUTF8` of it): ASCII by hand,
+    /// anything else through `lowercased()`.
+    public mutating func appendLowercasedUTF8(_ text: UnsafeRawBufferPointer) {
+        if text.contains(where: { $0 >= 128 }) {
+            append(contentsOf: String(decoding: text, as: UTF8.self).lowercased().utf8)
+            return
+        }
+        let start = count
+        append(contentsOf: text)
+        for index in start..<count where (65...90).contains(self[index]) { self[index] += 32 }
     }
 }
 

@@ -53,14 +53,7 @@ public struct HashState: Sendable {
 
         /// `hex(bytes:)` appended to `out` as UTF-8.
         public func appendHex(bytes count: Int = 32, to out: inout [UInt8]) {
-            withUnsafeBytes { bytes in
-                for byte in bytes.prefix(count) {
-                    out.append(Self.hexDigits[Int(byte >> 4)])
-                    out.append(Self.hexDigits[Int(byte & 0x0f)])
-                }
-            }
+            withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0.prefix(count)).appendHex(to: &out) }
         }
-
-        private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     }
 }

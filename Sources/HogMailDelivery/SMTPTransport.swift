@@ -123,7 +123,12 @@ public final class SMTPTransport: Transport, @unchecked Sendable {
     /// much longer, next to a round trip of milliseconds to a real server. Measured at 8
     /// connections to smtp-sink (30,000 messages): context switches 31,000 → 7,700 (`perf
     /// stat`); in 10 alternating runs CPU 62.9 → 56.6 µs a message, wall 3.61 → 3.01 s.
-    static let replyPauseMicroseconds: Int32 = 200
+    /// 200 µs became 100 in session 15 (A/B, 30,000 messages, rounds in turn): at 4
+    /// connections CPU 54.2 → 53.4 and 57.1 → 55.9 µs a message, wall 3.41 → 2.89 and
+    /// 3.49 → 3.00 s (a pause is a large part of a 4-connection round trip to a local
+    /// server); at 8, CPU 53.3 → 54.2 µs (within the runs' noise), wall 2.95 → 2.85 s.
+    /// 400 µs was worse at 4 (CPU 53.0 → 54.6 µs, wall 3.34 → 4.80 s).
+    static let replyPauseMicroseconds: Int32 = 100
 
     /// Waits without a pause after one in which no reply came (a server slower than the pause,
     /// where it would only add a sleep), before the loop tries pausing again.

@@ -49,6 +49,19 @@ import Testing
         #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("nul\0", header: "To") }
     }
 
+    @Test func headerValueWithALoneCROrLFIsRefused() {
+        #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("Hi\rBcc: x@example.com", header: "Subject") }
+        #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("Hi\nBcc: x@example.com", header: "Subject") }
+        // A string without contiguous UTF-8 (bridged from NSString) is checked all the same.
+        let bridged = NSString(string: "Ünïcödé\nBcc: x@example.com") as String
+        #expect(throws: HogMailError.self) { try MIME.checkHeaderValue(bridged, header: "Subject") }
+    }
+
+    @Test func headerValueWithOtherControlsAndNonASCIIPasses() throws {
+        // Tab, vertical tab and form feed are not line breaks in a header (RFC 5322 folds on CRLF only).
+        try MIME.checkHeaderValue("a\tb\u{0B}c\u{0C}d Ünïcödé 🦔", header: "Subject")
+    }
+
     @Test func dateIsRFC5322InTheZone() {
         let instant = Date(timeIntervalSince1970: 1_784_649_600)  // 2026-07-21 16:00 UTC
         #expect(MIME.date(instant, in: TimeZone(identifier: "Europe/London")!) == "Tue, 21 Jul 2026 17:00:00 +0100")

@@ -6,7 +6,8 @@ import Synchronization
 public enum MIME {
     /// A header that would not be a header any more: CR, LF or NUL in a value.
     public static func checkHeaderValue(_ value: String, header: String) throws {
-        if hasLineBreakOrNUL(value) {
+        // One loop over the UTF-8 bytes (five values of every message are checked).
+        if value.containsUTF8Byte(where: { $0 <= 13 && ($0 == 13 || $0 == 10 || $0 == 0) }) {
             throw HogMailError("The \(header) header would contain a line break or NUL character (\(value.debugDescription)); that could inject headers, so the message was refused. Remove the line break from the value it comes from.")
         }
     }
@@ -207,16 +208,6 @@ public enum MIME {
     static func isPrintableWord(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         for byte in bytes where byte < 33 || byte > 126 { return false }
         return true
-    }
-
-    /// Whether a header value has CR, LF or NUL, scanned on its UTF-8 bytes in one loop (five
-    /// values of every message are checked).
-    static func hasLineBreakOrNUL(_ value: String) -> Bool {
-        var value = value
-        return value.withUTF8 { bytes in
-            for byte in bytes where byte <= 13 && (byte == 13 || byte == 10 || byte == 0) { return true }
-            return false
-        }
     }
 
     /// Printable text without spaces or line breaks, ending in a soft break: only "=" and a "."

@@ -52,7 +52,7 @@ import Testing
     @Test func headerValueWithALoneCROrLFIsRefused() {
         #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("Hi\rBcc: x@example.com", header: "Subject") }
         #expect(throws: HogMailError.self) { try MIME.checkHeaderValue("Hi\nBcc: x@example.com", header: "Subject") }
-        // A string without contiguous UTF-8 (bridged from NSString) is checked all the same.
+        // A string bridged from NSString (on Darwin its UTF-8 need not be contiguous) is checked all the same.
         let bridged = NSString(string: "Ünïcödé\nBcc: x@example.com") as String
         #expect(throws: HogMailError.self) { try MIME.checkHeaderValue(bridged, header: "Subject") }
     }

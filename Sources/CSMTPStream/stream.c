@@ -339,15 +339,17 @@ int hogmail_stream_set_nonblocking(hogmail_stream *stream, int on) {
     return 0;
 }
 
-ssize_t hogmail_stream_send(hogmail_stream *stream, const void *first, size_t first_size, const void *second, size_t second_size,
-                            char *error, size_t error_size) {
+ssize_t hogmail_stream_sendv(hogmail_stream *stream, const struct iovec *parts, int count, char *error, size_t error_size) {
+    // Empty parts are left out: sendmsg takes them, SSL_write does not.
+    while (count > 0 && parts->iov_len == 0) {
+        parts++;
+        count--;
+    }
+    if (count == 0) return 0;
     if (stream->ssl) {
-        const void *bytes = first_size ? first : second;
-        size_t size = first_size ? first_size : second_size;
-        if (size == 0) return 0;
         ERR_clear_error();
         errno = 0;
-        int result = SSL_write(stream->ssl, bytes, size > INT32_MAX ? INT32_MAX : (int)size);
+        int result = SSL_write(stream->ssl, parts->iov_base, parts->iov_len > INT32_MAX ? INT32_MAX : (int)parts->iov_len);
         if (result > 0) return result;
         int kind = SSL_get_error(stream->ssl, result);
         if (kind == SSL_ERROR_WANT_WRITE || kind == SSL_ERROR_WANT_READ || (kind == SSL_ERROR_SYSCALL && errno == EINTR)) {
@@ -356,8 +358,7 @@ ssize_t hogmail_stream_send(hogmail_stream *stream, const void *first, size_t fi
         }
         return -tls_failure(stream, result, errno, "write", error, error_size);
     }
-    struct iovec parts[2] = {{(void *)first, first_size}, {(void *)second, second_size}};
-    struct msghdr message = {.msg_iov = first_size ? parts : parts + 1, .msg_iovlen = first_size ? 2 : 1};
+    struct msghdr message = {.msg_iov = (struct iovec *)parts, .msg_iovlen = (size_t)count};
     ssize_t sent;
     do { sent = sendmsg(stream->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT); } while (sent < 0 && errno == EINTR);
     if (sent >= 0) return sent;

@@ -70,11 +70,9 @@ public struct MessageAssembler: Sendable {
         }
         let token = signer.unsubscribeToken(publicID: publicID)
         let messageID = frozen ?? ids.messageID(recipient: email)
-        let (data, dotFreeFrom) = try message.wireBytes(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
+        let wire = try message.wire(for: fields.recipient(Mailbox(name: name, address: email), token: token, messageID: messageID, date: date))
         let returnPath = sendID.map { bounceParts.prefix + signer.bounceToken(sendID: $0, publicID: publicID) + bounceParts.suffix }
             ?? configuration.list.bounceAddress
-        var outgoing = OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, data: data)
-        outgoing.dotFreeFrom = dotFreeFrom
-        return outgoing
+        return OutgoingMessage(from: from, returnPath: returnPath, to: email, messageID: messageID, wire: wire)
     }
 }

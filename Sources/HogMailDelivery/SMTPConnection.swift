@@ -109,7 +109,7 @@ final class SMTPConnection: @unchecked Sendable {
     /// One message's transaction on this connection.
     final class Transaction {
         let job: SMTPTransport.Job
-        let body: [UInt8]
+        let body: WireMessage
         let ending: [UInt8]
         var mailReply: Reply?
         var rcptReply: Reply?
@@ -125,7 +125,7 @@ final class SMTPConnection: @unchecked Sendable {
         var kept = false
         var retried = false
 
-        init(job: SMTPTransport.Job, body: [UInt8], ending: [UInt8]) {
+        init(job: SMTPTransport.Job, body: WireMessage, ending: [UInt8]) {
             self.job = job
             self.body = body
             self.ending = ending
@@ -138,9 +138,13 @@ final class SMTPConnection: @unchecked Sendable {
     /// The replies still to come, in order (RFC 2920: one for each command sent).
     private var expected: [(Expect, Transaction)] = []
     private var expectedHead = 0
-    /// Bytes waiting for the socket: whole buffers, the first one from `outgoingOffset`.
-    private var outgoing: [[UInt8]] = []
-    private var outgoingOffset = 0
+    /// What waits for the socket, in order; of the first, `sentPieces` pieces and then
+    /// `sentBytes` bytes of the next are written.
+    private var outgoing: [Outgoing] = []
+    private var sentPieces = 0
+    private var sentBytes = 0
+    /// The pieces of one write (kept: this runs once per message).
+    private var vectors: [iovec] = []
     /// When the server has taken too long (monotonic nanoseconds; 0 when nothing is awaited).
     private(set) var deadline: UInt64 = 0
     /// The next waiting message, if any, without waiting (the transport's queue).
@@ -199,7 +203,7 @@ final class SMTPConnection: @unchecked Sendable {
             job.done(DeliveryError.permanent("501 the address \(Self.printable(Array(address.utf8))) has a line break, a control character or an angle bracket, so it cannot be an SMTP envelope address", mailboxUnknown: false))
             return nil
         }
-        let (body, ending) = Self.framed(message.data, dotFreeFrom: message.dotFreeFrom)
+        let (body, ending) = Self.framed(message.wire)
         return Transaction(job: job, body: body, ending: ending)
     }
 
@@ -234,7 +238,7 @@ final class SMTPConnection: @unchecked Sendable {
         commands += "MAIL FROM:<".utf8
         commands += from.utf8
         commands += ">".utf8
-        if capabilities.size { commands += " SIZE=\(message.data.count)".utf8 }
+        if capabilities.size { commands += " SIZE=\(message.wire.count)".utf8 }
         if capabilities.smtpUTF8 && (from.containsUTF8Byte { $0 >= 0x80 } || message.to.containsUTF8Byte { $0 >= 0x80 }) { commands += " SMTPUTF8".utf8 }
         commands += "\r\n".utf8
         expected.append((.mail, transaction))
@@ -271,43 +275,81 @@ final class SMTPConnection: @unchecked Sendable {
     }
 
     /// Queues bytes and writes what the socket takes now.
-    private func send(_ first: [UInt8], _ second: [UInt8] = []) {
-        outgoing.append(first)
-        if !second.isEmpty { outgoing.append(second) }
+    private func send(_ bytes: [UInt8]) {
+        outgoing.append(.bytes(bytes))
         armDeadline()
         flush()
     }
 
+    /// Queues a message's body and what follows it, and writes what the socket takes now.
+    private func send(_ body: WireMessage, _ tail: [UInt8]) {
+        outgoing.append(.message(body))
+        if !tail.isEmpty { outgoing.append(.bytes(tail)) }
+        armDeadline()
+        flush()
+    }
+
+    /// At most this many pieces a write (IOV_MAX is 1024); the rest go in the next.
+    static let maximumVectors = 256
+
     private func flush() {
         guard let stream else { return }
         while !outgoing.isEmpty {
-            let result = outgoing[0].withUnsafeBytes { a -> Int in
-                let first = UnsafeRawBufferPointer(rebasing: a[outgoingOffset...])
-                if outgoing.count > 1 {
-                    return outgoing[1].withUnsafeBytes { b in
-                        hogmail_stream_send(stream, first.baseAddress, first.count, b.baseAddress, b.count, &errorText, errorText.count)
-                    }
+            // The first two entries in one write (a body and what follows it), as pieces.
+            let result = outgoing[0].withBuffers { own, shared -> Int in
+                vectors.removeAll(keepingCapacity: true)
+                addVectors(of: outgoing[0], own, shared, from: sentPieces, skipping: sentBytes)
+                guard outgoing.count > 1, vectors.count < Self.maximumVectors else {
+                    return hogmail_stream_sendv(stream, vectors, Int32(vectors.count), &errorText, errorText.count)
                 }
-                return hogmail_stream_send(stream, first.baseAddress, first.count, nil, 0, &errorText, errorText.count)
+                return outgoing[1].withBuffers { own, shared in
+                    addVectors(of: outgoing[1], own, shared, from: 0, skipping: 0)
+                    return hogmail_stream_sendv(stream, vectors, Int32(vectors.count), &errorText, errorText.count)
+                }
             }
             if result < 0 {
                 if Int(-result) == HOGMAIL_STREAM_AGAIN { return }
                 broken(streamFailure(Int32(-result)))
                 return
             }
-            var written = result
-            while written > 0, !outgoing.isEmpty {
-                let left = outgoing[0].count - outgoingOffset
+            advance(by: result)
+            armDeadline()
+        }
+    }
+
+    /// Adds the pieces of `entry` from piece `first` on (its first `skipping` bytes written), up
+    /// to `maximumVectors` in all.
+    private func addVectors(of entry: Outgoing, _ own: UnsafeRawBufferPointer, _ shared: UnsafeRawBufferPointer, from first: Int, skipping: Int) {
+        var index = first
+        var skip = skipping
+        while index < entry.pieceCount, vectors.count < Self.maximumVectors {
+            let (isShared, range) = entry.piece(index)
+            let buffer = isShared ? shared : own
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer.baseAddress! + range.lowerBound + skip), iov_len: range.count - skip))
+            skip = 0
+            index += 1
+        }
+    }
+
+    /// Marks `written` bytes as gone: whole entries off the queue, then pieces of the next.
+    private func advance(by written: Int) {
+        var written = written
+        while let entry = outgoing.first {
+            while sentPieces < entry.pieceCount, written > 0 {
+                let left = entry.piece(sentPieces).range.count - sentBytes
                 if written >= left {
                     written -= left
-                    outgoing.removeFirst()
-                    outgoingOffset = 0
+                    sentPieces += 1
+                    sentBytes = 0
                 } else {
-                    outgoingOffset += written
+                    sentBytes += written
                     written = 0
                 }
             }
-            armDeadline()
+            guard sentPieces == entry.pieceCount else { return }
+            outgoing.removeFirst()
+            sentPieces = 0
+            sentBytes = 0
         }
     }
 
@@ -683,7 +725,8 @@ final class SMTPConnection: @unchecked Sendable {
         inputStart = 0
         inputEnd = 0
         outgoing.removeAll(keepingCapacity: true)
-        outgoingOffset = 0
+        sentPieces = 0
+        sentBytes = 0
         deadline = 0
     }
 
@@ -732,6 +775,31 @@ final class SMTPConnection: @unchecked Sendable {
     /// too), when the caller knows none starts with "." after it.
     static let dotLine = Array(".\r\n".utf8), newlineDotLine = Array("\r\n.\r\n".utf8)
 
+    /// `framed` of a message in pieces: the pieces as they are when no line before
+    /// `dotFreeFrom` starts with "." (a line starting there too), which is the rule for a message
+    /// the assembler made (only its headers are looked at); else the bytes joined and stuffed.
+    static func framed(_ message: WireMessage) -> (body: WireMessage, ending: [UInt8]) {
+        let ending = message.count == 0 || message.last == 0x0A ? Self.dotLine : Self.newlineDotLine
+        let limit = message.dotFreeFrom.map { $0 >= 0 && $0 < message.count ? $0 + 1 : message.count } ?? message.count
+        let needsStuffing = message.withBuffers { own, shared -> Bool in
+            // `previous` is the byte before the piece: a "\n." may span two pieces.
+            var previous: UInt8 = 0x0A
+            var offset = 0
+            for piece in message.pieces where offset < limit {
+                let bytes = UnsafeRawBufferPointer(rebasing: (piece.isShared ? shared : own)[piece.range.prefix(limit - offset)])
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { continue }
+                if previous == 0x0A && bytes[0] == 0x2E { return true }
+                if bytes.count > 1, hogmail_find_line_dot(base, bytes.count) != nil { return true }
+                previous = bytes[bytes.count - 1]
+                offset += bytes.count
+            }
+            return false
+        }
+        guard needsStuffing else { return (message, ending) }
+        let (body, _) = framed(message.joined(), dotFreeFrom: message.dotFreeFrom)
+        return (WireMessage(body), ending)
+    }
+
     static func framed(_ data: [UInt8], dotFreeFrom: Int? = nil) -> (body: [UInt8], ending: [UInt8]) {
         let ending = data.isEmpty || data.last == 0x0A ? Self.dotLine : Self.newlineDotLine
         // A "\n." pair is found when both its bytes are before `limit`.
@@ -772,6 +840,37 @@ final class SMTPConnection: @unchecked Sendable {
         let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
         let trimmed = cleaned.trimmingCharacters(in: .whitespaces)
         return trimmed.count > 500 ? String(trimmed.prefix(500)) + "…" : trimmed
+    }
+}
+
+extension SMTPConnection {
+    /// Bytes waiting for the socket: commands (and a message's ending), or a message's body in
+    /// its pieces.
+    enum Outgoing {
+        case bytes([UInt8])
+        case message(WireMessage)
+
+        var pieceCount: Int {
+            switch self {
+            case .bytes(let bytes): return bytes.isEmpty ? 0 : 1
+            case .message(let message): return message.pieces.count
+            }
+        }
+
+        /// In the second buffer of `withBuffers` when `isShared`, else in the first.
+        func piece(_ index: Int) -> (isShared: Bool, range: Range<Int>) {
+            switch self {
+            case .bytes(let bytes): return (false, 0..<bytes.count)
+            case .message(let message): return (message.pieces[index].isShared, message.pieces[index].range)
+            }
+        }
+
+        func withBuffers<R>(_ body: (_ own: UnsafeRawBufferPointer, _ shared: UnsafeRawBufferPointer) -> R) -> R {
+            switch self {
+            case .bytes(let bytes): return bytes.withUnsafeBytes { body($0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+            case .message(let message): return message.withBuffers(body)
+            }
+        }
     }
 }
 

@@ -12,15 +12,22 @@ public struct OutgoingMessage: Sendable {
     /// Envelope recipient: one per message, so each carries its own unsubscribe link.
     public var to: String
     public var messageID: String
-    /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire.
+    /// The RFC 5322 message, CRLF line ends, as the bytes that go on the wire: in pieces, the
+    /// template's shared parts referred to, not copied (SMTP writes them as they are).
+    public var wire: WireMessage
+    /// `wire` in one buffer (made on each read: for a transport that writes it whole). Setting
+    /// it replaces the message, and what was known of the old one's lines with it.
     public var data: [UInt8] {
-        // Other bytes (a header put in front, say): what was known of the old ones is not.
-        didSet { dotFreeFrom = nil }
+        get { wire.joined() }
+        set { wire = WireMessage(newValue) }
     }
-    /// From this offset on, no line of `data` starts with "." (the assembler knows it of its
-    /// quoted-printable parts), so SMTP looks for lines to dot-stuff only before it, in the
+    /// From this offset on, no line of the message starts with "." (the assembler knows it of
+    /// its quoted-printable parts), so SMTP looks for lines to dot-stuff only before it, in the
     /// headers. Nil: the whole message is looked at.
-    public var dotFreeFrom: Int?
+    public var dotFreeFrom: Int? {
+        get { wire.dotFreeFrom }
+        set { wire.dotFreeFrom = newValue }
+    }
     /// Records the message as sent. A transport calls it on its own thread the moment the
     /// server accepted the message, before that connection carries another one, so a crash
     /// repeats at most the messages on the wire; the sender calls it after `send` returns for
@@ -33,12 +40,16 @@ public struct OutgoingMessage: Sendable {
     /// more on that connection until `done`; the others go on meanwhile. Nil: use `accepted`.
     public var acceptedLater: (@Sendable (_ done: @escaping @Sendable ((any Error)?) -> Void) -> Void)?
 
-    public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: [UInt8]) {
+    public init(from: String, returnPath: String? = nil, to: String, messageID: String, wire: WireMessage) {
         self.from = from
         self.returnPath = returnPath
         self.to = to
         self.messageID = messageID
-        self.data = data
+        self.wire = wire
+    }
+
+    public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: [UInt8]) {
+        self.init(from: from, returnPath: returnPath, to: to, messageID: messageID, wire: WireMessage(data))
     }
 
     public init(from: String, returnPath: String? = nil, to: String, messageID: String, data: String) {

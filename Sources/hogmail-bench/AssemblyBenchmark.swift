@@ -37,7 +37,7 @@ import HogMailStore
             for i in 0..<messages {
                 let recipient = recipients[i % recipients.count]
                 let outgoing = try assembler.outgoing(email: recipient.email, name: recipient.name, publicID: recipient.publicID, at: date)
-                bytes &+= outgoing.data.count
+                bytes &+= outgoing.wire.count
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             rates.append(Double(messages) / seconds)
@@ -61,7 +61,7 @@ import HogMailStore
             baseline.append(Double(baselineMessages) / seconds)
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let size = try assembler.outgoing(email: recipients[0].email, name: recipients[0].name, publicID: recipients[0].publicID, at: date).data.count
+        let size = try assembler.outgoing(email: recipients[0].email, name: recipients[0].name, publicID: recipients[0].publicID, at: date).wire.count
         print("Assembling per-recipient messages of \(size / 1024) KB in memory on one core, median of \(runs) runs (checksum \(bytes % 997)):")
         print(String(format: "  hogmail (issue rendered once, per-recipient fill-in)   %9.0f messages/s  (%d per run; target 100,000)", median(rates), messages))
         print(String(format: "  re-rendering the Markdown for each recipient         %9.0f messages/s  (%d per run)", median(baseline), baselineMessages))

@@ -1,7 +1,7 @@
 import Foundation
-import HogMail
 import Testing
 
+@testable import HogMail
 @testable import HogMailDelivery
 
 /// A mail server on 127.0.0.1 that follows a script, for what aiosmtpd will not stage: a server
@@ -233,6 +233,93 @@ final class ScriptedSMTPServer: @unchecked Sendable {
         let (body, ending) = SMTPConnection.framed(Array("a\r\nb".utf8))
         #expect(body == Array("a\r\nb".utf8))
         #expect(String(decoding: ending, as: UTF8.self) == "\r\n.\r\n")
+    }
+
+    /// `bytes` cut into three pieces at `cuts`, the middle one from the shared buffer.
+    static func pieces(_ bytes: [UInt8], cuts: (Int, Int), dotFreeFrom: Int? = nil) -> WireMessage {
+        var message = WireMessage(own: bytes, shared: bytes, pieces: 3)
+        message.append(.init(isShared: false, range: 0..<cuts.0))
+        message.append(.init(isShared: true, range: cuts.0..<cuts.1))
+        message.append(.init(isShared: false, range: cuts.1..<bytes.count))
+        message.dotFreeFrom = dotFreeFrom
+        return message
+    }
+
+    /// However a message is cut into pieces, it is framed as its bytes would be: a line-start
+    /// dot at a piece's first byte (after a line break at the end of the one before) included.
+    @Test func aMessageInPiecesIsFramedAsItsBytesWouldBe() {
+        let texts = ["a\r\n.b\r\nc", ".a\r\nb", "ab\r\ncd\r\n", "a\r\n\r\n..\r\n.", "\n.\n.\n"]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            for first in 0...bytes.count {
+                for second in first...bytes.count {
+                    for dotFreeFrom in [nil, 0, first, second, bytes.count] as [Int?] {
+                        let message = Self.pieces(bytes, cuts: (first, second), dotFreeFrom: dotFreeFrom)
+                        let (body, ending) = SMTPConnection.framed(message)
+                        let expected = SMTPConnection.framed(bytes, dotFreeFrom: dotFreeFrom)
+                        #expect(body.joined() == expected.body && ending == expected.ending, "\(text.debugDescription) cut at \(first), \(second), dot-free from \(String(describing: dotFreeFrom))")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A message with nothing to stuff keeps its pieces: the template's bytes go from where they are.
+    @Test func aMessageInPiecesWithNothingToStuffKeepsItsPieces() {
+        let message = Self.pieces(Array("Subject: x\r\n\r\nbody\r\n.hidden\r\n".utf8), cuts: (14, 20), dotFreeFrom: 14)
+        #expect(SMTPConnection.framed(message).body.pieces == message.pieces)
+        // Without the template's word, the dot at 20 is found, and the bytes are stuffed in one piece.
+        var unknown = message
+        unknown.dotFreeFrom = nil
+        #expect(SMTPConnection.framed(unknown).body.pieces.count == 1)
+    }
+
+    /// A message of more pieces than one write takes, bigger than the socket's buffers, to a
+    /// server that reads slowly: writes stop inside pieces and go on from there, and the server
+    /// gets every byte once, in order.
+    @Test func aLargeMessageInManyPiecesArrivesWholeThroughPartialWrites() async throws {
+        var own: [UInt8] = Array("Subject: pieces\r\n\r\n".utf8)
+        var shared: [UInt8] = []
+        var layout: [(Bool, Range<Int>)] = [(false, 0..<own.count)]
+        for index in 0..<(SMTPConnection.maximumVectors + 90) {
+            let line = Array("line \(index) ".utf8) + Array(repeating: UInt8(ascii: "x"), count: 60) + [13, 10]
+            if index % 2 == 0 {
+                // A long shared run, then a short line of the recipient's own.
+                let start = shared.count
+                for _ in 0..<400 { shared += line }
+                layout.append((true, start..<shared.count))
+            } else {
+                let start = own.count
+                own += line
+                layout.append((false, start..<own.count))
+            }
+        }
+        var message = WireMessage(own: own, shared: shared, pieces: layout.count)
+        for (isShared, range) in layout { message.append(.init(isShared: isShared, range: range)) }
+        message.dotFreeFrom = 0
+        #expect(message.pieces.count > SMTPConnection.maximumVectors)
+        #expect(message.count > 4_000_000)
+        let expected = String(decoding: message.joined(), as: UTF8.self)
+        let server = try ScriptedSMTPServer { session, server in
+            guard ScriptedSMTPServer.greet(session, offering: ["PIPELINING"]) else { return }
+            guard session.line() != nil, session.line() != nil, session.line() != nil else { return }
+            session.send("250 ok\r\n250 ok\r\n354 go\r\n")
+            // The client fills the socket while this waits, then again while it reads.
+            Thread.sleep(forTimeInterval: 0.3)
+            var lines: [String] = []
+            while let line = session.line(), line != "." {
+                lines.append(line)
+                if lines.count % 20_000 == 0 { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            server.note(lines.joined(separator: "\r\n") + "\r\n")
+            session.send("250 queued\r\n")
+            ScriptedSMTPServer.serve(session, server)
+        }
+        let transport = try server.transport(timeout: 30)
+        try await transport.send(OutgoingMessage(from: "news@example.com", to: "reader@example.com", messageID: "<1@example.com>", wire: message))
+        let received = try #require(server.notes.first)
+        #expect(received.utf8.count == expected.utf8.count)
+        #expect(received == expected)
     }
 
     @Test func capabilitiesComeFromTheEHLOReplyInAnyCaseAndBothAUTHForms() {

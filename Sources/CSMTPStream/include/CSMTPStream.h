@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /// A byte stream to a mail server: a TCP connection, TLS over it once `start_tls` succeeded.
 /// Blocking, with a timeout on every read and write. Every call that can fail writes a sentence
@@ -60,10 +61,11 @@ const void *hogmail_find_line_dot(const void *bytes, size_t size);
 /// `hogmail_stream_read` and `hogmail_stream_send` return HOGMAIL_STREAM_AGAIN instead of waiting.
 int hogmail_stream_set_nonblocking(hogmail_stream *stream, int on);
 
-/// Non-blocking write of what the socket takes now from `first` then `second`: the count
-/// written (0 < count), or minus a code (HOGMAIL_STREAM_AGAIN when the socket is full).
-ssize_t hogmail_stream_send(hogmail_stream *stream, const void *first, size_t first_size, const void *second, size_t second_size,
-                            char *error, size_t error_size);
+/// Non-blocking write of what the socket takes now from `parts` in order (`count` of them, at
+/// most IOV_MAX; empty ones are allowed): one sendmsg on a plain connection; over TLS the first
+/// non-empty part only. The count written (0 < count), or minus a code (HOGMAIL_STREAM_AGAIN
+/// when the socket is full).
+ssize_t hogmail_stream_sendv(hogmail_stream *stream, const struct iovec *parts, int count, char *error, size_t error_size);
 
 /// The socket, for epoll.
 int hogmail_stream_descriptor(const hogmail_stream *stream);

@@ -3,7 +3,7 @@ import Foundation
 
 /// One issue's email, encoded once: everything but the per-recipient fields is already
 /// quoted-printable bytes, and the headers between those fields are already written, so a
-/// recipient's message is a few copies into one buffer.
+/// recipient's message is its headers and fields, with the rest referred to (`WireMessage`).
 public struct MessageTemplate: Sendable {
     public let from: Mailbox
     public let replyTo: Mailbox?
@@ -11,6 +11,7 @@ public struct MessageTemplate: Sendable {
         didSet {
             fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary)
             tailIsDotFree = Self.isDotFree(fixed: fixed, text: text, html: html)
+            layout = Layout(fixed: fixed, text: text, html: html)
         }
     }
     public let listID: String
@@ -23,12 +24,12 @@ public struct MessageTemplate: Sendable {
     private let html: [EncodedSegment]
     private let boundary: String
     private var fixed: FixedParts
-    /// Bytes of the encoded parts without their fields: the size to reserve for a message.
-    private let encodedSize: Int
     /// No line from the headers after List-Unsubscribe to the end starts with ".": checked of
     /// the bytes written once per send (`isDotFree`), and true of each recipient's fields, which
     /// are quoted-printable (a "." at a line start is written `=2E`) and start and end a line.
     private var tailIsDotFree = false
+    /// Everything after List-Unsubscribe but the fields, in one buffer every message refers to.
+    private var layout: Layout
 
     enum EncodedSegment: Sendable {
         case encoded([UInt8])
@@ -49,6 +50,41 @@ public struct MessageTemplate: Sendable {
         var betweenParts: [UInt8]
         /// After the HTML part's body.
         var end: [UInt8]
+    }
+
+    /// The bytes after List-Unsubscribe that are the same for every recipient, in the order
+    /// they are written, and where each part's fields go between them.
+    struct Layout: Sendable {
+        enum Slot: Sendable {
+            case shared(Range<Int>)
+            case field(PersonalizedText.Field)
+        }
+        var shared: [UInt8] = []
+        var afterUnsubscribe: Range<Int> = 0..<0
+        var text: [Slot] = []
+        var betweenParts: Range<Int> = 0..<0
+        var html: [Slot] = []
+        var end: Range<Int> = 0..<0
+
+        init(fixed: FixedParts, text: [EncodedSegment], html: [EncodedSegment]) {
+            func add(_ bytes: [UInt8]) -> Range<Int> {
+                shared += bytes
+                return shared.count - bytes.count..<shared.count
+            }
+            func slots(_ segments: [EncodedSegment]) -> [Slot] {
+                segments.map { segment in
+                    switch segment {
+                    case .encoded(let encoded): return .shared(add(encoded))
+                    case .field(let field): return .field(field)
+                    }
+                }
+            }
+            afterUnsubscribe = add(fixed.afterUnsubscribe)
+            self.text = slots(text)
+            betweenParts = add(fixed.betweenParts)
+            self.html = slots(html)
+            end = add(fixed.end)
+        }
     }
 
     /// The per-recipient facts.
@@ -91,11 +127,8 @@ public struct MessageTemplate: Sendable {
         self.fixed = Self.fixedParts(subject: subject, from: from, replyTo: replyTo, listID: listID, listName: listName, archiveURL: archiveURL, boundary: boundary)
         self.text = Self.encode(text)
         self.html = Self.encode(html)
-        self.encodedSize = (self.text + self.html).reduce(0) { total, segment in
-            if case .encoded(let encoded) = segment { return total + encoded.count }
-            return total
-        }
         self.tailIsDotFree = Self.isDotFree(fixed: fixed, text: self.text, html: self.html)
+        self.layout = Layout(fixed: fixed, text: self.text, html: self.html)
     }
 
     /// True when no piece written after List-Unsubscribe starts with "." or has a line that does.
@@ -114,22 +147,23 @@ public struct MessageTemplate: Sendable {
         String(decoding: try bytes(for: recipient), as: UTF8.self)
     }
 
-    /// `message(for:)` as the bytes that go on the wire, built in one buffer of the right size:
-    /// this runs once per recipient, so it is the send's inner loop.
+    /// `message(for:)` as the bytes that go on the wire, in one buffer.
     public func bytes(for recipient: Recipient) throws -> [UInt8] {
-        try wireBytes(for: recipient).data
+        try wire(for: recipient).joined()
     }
 
-    /// `bytes(for:)`, and the offset from which no line starts with "." (nil if that is not
-    /// known): SMTP looks for lines to dot-stuff only before it, in the headers.
-    public func wireBytes(for recipient: Recipient) throws -> (data: [UInt8], dotFreeFrom: Int?) {
+    /// One recipient's message as the wire carries it: its headers and fields written, the
+    /// template's encoded parts referred to between them. This runs once per recipient, so it
+    /// is the send's inner loop. `dotFreeFrom` is where the headers end when the template
+    /// knows no later line starts with "."; SMTP looks for lines to dot-stuff only before it.
+    public func wire(for recipient: Recipient) throws -> WireMessage {
         try MIME.checkHeaderValue(recipient.mailbox.address, header: "To")
         try MIME.checkHeaderValue(recipient.mailbox.name ?? "", header: "To")
         try MIME.checkHeaderValue(recipient.unsubscribeURL, header: "List-Unsubscribe")
         try MIME.checkHeaderValue(recipient.messageID, header: "Message-ID")
         try MIME.checkHeaderValue(recipient.unsubscribeMailto, header: "List-Unsubscribe")
         var out: [UInt8] = []
-        out.reserveCapacity(encodedSize + fixed.afterUnsubscribe.count + 1536)
+        out.reserveCapacity(fixed.afterDate.count + fixed.afterTo.count + fixed.afterMessageID.count + 1536)
         out += "Date: ".utf8
         MIME.appendDate(recipient.date, in: recipient.timeZone, to: &out)
         out.append(13)
@@ -142,29 +176,33 @@ public struct MessageTemplate: Sendable {
         // RFC 2369 + RFC 8058: the HTTPS URL takes a one-click POST; the mailto is the fallback.
         MIME.appendHeader("List-Unsubscribe", "<\(recipient.unsubscribeURL)>, <\(recipient.unsubscribeMailto)>", to: &out)
         let tail = out.count
-        out += fixed.afterUnsubscribe
-        // Each field's value is encoded once per message, however often the parts use it.
-        func encoded(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-            var encoded: [UInt8] = []
-            encoded.reserveCapacity(bytes.count + 16)
-            MIME.appendQuotedPrintable(bytes: bytes, to: &encoded, softBreakAtEnd: true)
-            return encoded
+        // Each field's value is encoded once per message, however often the parts use it, after
+        // the headers in the same buffer.
+        func encoded(_ bytes: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+            let start = out.count
+            MIME.appendQuotedPrintable(bytes: bytes, to: &out, softBreakAtEnd: true)
+            return start..<out.count
         }
-        func encoded(_ value: String) -> [UInt8] {
+        func encoded(_ value: String) -> Range<Int> {
             var value = value
             return value.withUTF8(encoded)
         }
         // In the HTML part they are attribute values; mostly there is nothing to escape (the
         // unsubscribe URL's `&s=` is the exception). Escaped and encoded on bytes, no String between.
-        func escaped(_ value: String, _ plain: [UInt8]) -> [UInt8] {
+        func escaped(_ value: String, _ plain: Range<Int>) -> Range<Int> {
             HTML.escapedAttributeBytes(value)?.withUnsafeBufferPointer(encoded) ?? plain
         }
         let url = encoded(recipient.unsubscribeURL), email = encoded(recipient.mailbox.address)
-        Self.append(text, to: &out, unsubscribeURL: url, recipientEmail: email)
-        out += fixed.betweenParts
-        Self.append(html, to: &out, unsubscribeURL: escaped(recipient.unsubscribeURL, url), recipientEmail: escaped(recipient.mailbox.address, email))
-        out += fixed.end
-        return (out, tailIsDotFree ? tail : nil)
+        let htmlURL = escaped(recipient.unsubscribeURL, url), htmlEmail = escaped(recipient.mailbox.address, email)
+        var wire = WireMessage(own: out, shared: layout.shared, pieces: layout.text.count + layout.html.count + 6)
+        wire.append(.init(isShared: false, range: 0..<tail))
+        wire.append(.init(isShared: true, range: layout.afterUnsubscribe))
+        Self.append(layout.text, to: &wire, unsubscribeURL: url, recipientEmail: email)
+        wire.append(.init(isShared: true, range: layout.betweenParts))
+        Self.append(layout.html, to: &wire, unsubscribeURL: htmlURL, recipientEmail: htmlEmail)
+        wire.append(.init(isShared: true, range: layout.end))
+        wire.dotFreeFrom = tailIsDotFree ? tail : nil
+        return wire
     }
 
     /// `<hex@domain>`: the same for the same send and recipient, different for any other.
@@ -255,20 +293,20 @@ private extension MessageTemplate {
         }
     }
 
-    /// A part's encoded segments with the fields filled in. Each piece ends with a soft break,
-    /// so pieces join without passing the line limit; the part's last soft break is dropped,
-    /// as the CRLF before the boundary belongs to the boundary.
-    static func append(_ segments: [EncodedSegment], to out: inout [UInt8], unsubscribeURL: [UInt8], recipientEmail: [UInt8]) {
-        for segment in segments {
-            switch segment {
-            case .encoded(let encoded): out += encoded
-            case .field(.unsubscribeURL): out += unsubscribeURL
-            case .field(.recipientEmail): out += recipientEmail
+    static let softBreak = Array("=\r\n".utf8)
+
+    /// A part's encoded segments with the fields filled in (ranges of the message's own bytes).
+    /// Each piece ends with a soft break, so pieces join without passing the line limit; the
+    /// part's last soft break is dropped, as the CRLF before the boundary belongs to the boundary.
+    static func append(_ slots: [Layout.Slot], to wire: inout WireMessage, unsubscribeURL: Range<Int>, recipientEmail: Range<Int>) {
+        for slot in slots {
+            switch slot {
+            case .shared(let range): wire.append(.init(isShared: true, range: range))
+            case .field(.unsubscribeURL): wire.append(.init(isShared: false, range: unsubscribeURL))
+            case .field(.recipientEmail): wire.append(.init(isShared: false, range: recipientEmail))
             }
         }
-        if out.count >= 3, out[out.count - 3] == UInt8(ascii: "="), out[out.count - 2] == 13, out[out.count - 1] == 10 {
-            out.removeLast(3)
-        }
+        if wire.hasSuffix(softBreak) { wire.dropLast(3) }
     }
 }
 

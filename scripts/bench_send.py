@@ -7,6 +7,10 @@ connection (the script a user would write) — all in the same run. Medians of R
 Each round runs hogmail, smtp-source and smtp-source -d one after the other, so the machine's
 swings in load fall on all of them alike.
 
+A last round set, at 8 connections, sends a long issue (the sample with 60 more sections,
+about 60 KB a message, closer to a real newsletter with its HTML) beside smtp-source -d with
+the same size: what each message costs when most of it is the template's bytes.
+
 smtp-source is run two ways: as it comes (a new connection for each message; the baseline
 of the ratio the issue sets) and with -d (each session keeps its connection, as hogmail
 does), which shows what the wire allows with no message building and no journal.
@@ -30,8 +34,27 @@ CONNECTIONS = (1, 4, 8)
 SOURCE = "/usr/sbin/smtp-source"
 
 
-def project(folder, port, connections, messages, hogmail):
+LONG_SECTIONS = 60
+LONG_CONNECTIONS = 8
+
+
+def lengthen(folder):
+    """The sample issue with LONG_SECTIONS more sections before its last line."""
+    issue = os.path.join(folder, "issues", "001-hello-hogmail.md")
+    text = open(issue).read()
+    extra = "".join("\n\n## Notes from week %d\n\nWe rewrote part %d of the send loop this week. The journal now records each"
+                    " accepted message before the next one goes on the same connection, and a crash repeats only what was on"
+                    " the wire. Numbers are in the README, next to the baseline measured in the same run.\n" % (i, i)
+                    for i in range(LONG_SECTIONS))
+    marker = "\nThat's it for this time."
+    assert marker in text, "the sample issue's last line moved: update bench_send.py"
+    open(issue, "w").write(text.replace(marker, extra + marker))
+
+
+def project(folder, port, connections, messages, hogmail, long=False):
     smtp_project(folder, port, connections)
+    if long:
+        lengthen(folder)
     csv = os.path.join(folder, "s.csv")
     with open(csv, "w") as out:
         out.write("email,consented_at,consent_source,confirmed_at\n")
@@ -105,6 +128,21 @@ def main():
                     smtp.sendmail("hogmail@example.com", ["reader%d@example.com" % i], sample)
             times.append(time.perf_counter() - start)
         results["Python smtplib, 1 connection"] = statistics.median(times)
+        long_cpu = {"hogmail": [], "smtp-source -d": []}
+        long_size = 0
+        for _ in range(runs):
+            folder = tempfile.mkdtemp(prefix="hogmail-bench-send-long-")
+            try:
+                project(folder, port, LONG_CONNECTIONS, messages, hogmail, long=True)
+                if not long_size:
+                    subprocess.run([hogmail, "build", "--project", folder, "--out", os.path.join(folder, "out")], capture_output=True, check=True)
+                    long_size = os.path.getsize(os.path.join(folder, "out/1/email.eml"))
+                    shutil.rmtree(os.path.join(folder, "out"))
+                long_cpu["hogmail"].append(cpu_of([hogmail, "send", "1", "--yes", "--project", folder], env=env)[1])
+            finally:
+                shutil.rmtree(folder)
+            long_cpu["smtp-source -d"].append(cpu_of([SOURCE, "-d", "-s", str(LONG_CONNECTIONS), "-m", str(messages), "-l", str(long_size),
+                                                      "-f", "hogmail@example.com", "-t", "reader@example.com", "127.0.0.1:%d" % port])[1])
     finally:
         sink.kill()
     print("Sending %d messages of %d KB to smtp-sink on 127.0.0.1, median of %d runs:" % (messages, size, runs))
@@ -121,6 +159,10 @@ def main():
               " wall rate %.2f× (target ≥ 0.9 at 1 and 4); rate against smtp-source without -d %.2f×"
               % (c, "s" if c > 1 else " ", cpu[mine] / cpu[reusing], round_ratios[c], results[reusing] / results[mine], results[fresh] / results[mine]))
     print("  hogmail (4 connections) / smtplib: %.1f×" % (results["Python smtplib, 1 connection"] / results["hogmail send, 4 connections"]))
+    mine, theirs = (statistics.median(long_cpu[name]) / messages * 1e6 for name in ("hogmail", "smtp-source -d"))
+    own = statistics.median(h / d for h, d in zip(long_cpu["hogmail"], long_cpu["smtp-source -d"]))
+    print("A long issue (%d KB a message), %d connections: hogmail %.0f µs a message, smtp-source -d %.0f µs: %.2f× (rounds' own %.2f×)"
+          % (long_size // 1024, LONG_CONNECTIONS, mine, theirs, mine / theirs, own))
 
 
 if __name__ == "__main__":
